@@ -1,0 +1,1 @@
+"""The legacy route-local backend, faithful to the upstream legacy contract."""

@@ -1,0 +1,224 @@
+"""The proxy's vocabulary: value objects and the seams between its parts.
+
+Everything here is pure (no I/O, no aiohttp) so the diff core, the network layer and the
+websocket layer can agree on shapes without importing each other. Words follow DESIGN.md:
+side, authoritative, shadow, route group, observation, comparison, outcome, difference,
+profile, correlation, trigger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol, TypeAlias
+
+JSONValue: TypeAlias = (
+    None | bool | int | float | str | list["JSONValue"] | dict[str, "JSONValue"]
+)
+Headers: TypeAlias = tuple[tuple[str, str], ...]
+
+
+class Side(StrEnum):
+    LEGACY = "legacy"
+    APP = "app"
+
+    @property
+    def other(self) -> Side:
+        return Side.APP if self is Side.LEGACY else Side.LEGACY
+
+    @classmethod
+    def parse(cls, text: str, *, name: str = "side") -> Side:
+        value = text.strip().lower()
+        try:
+            return cls(value)
+        except ValueError:
+            raise ValueError(f"{name} must be 'legacy' or 'app', got {text!r}") from None
+
+
+class Role(StrEnum):
+    AUTHORITATIVE = "authoritative"
+    SHADOW = "shadow"
+
+
+class RouteGroup(StrEnum):
+    ANALYSIS = "analysis"
+    REPORTS = "reports"
+    PORTFOLIO = "portfolio"
+    WS_ANALYSIS = "ws_analysis"
+    WS_ORCHESTRATOR = "ws_orchestrator"
+    SYSTEM = "system"
+
+
+class Outcome(StrEnum):
+    MATCH = "match"
+    MISMATCH = "mismatch"
+    INFLIGHT_SKEW = "inflight_skew"
+    SHADOW_ERROR = "shadow_error"
+    AUTHORITATIVE_ERROR = "authoritative_error"
+    BOTH_ERROR = "both_error"
+    SKIPPED = "skipped"
+    # every remaining difference is listed as a known, accepted difference (config)
+    ACCEPTED = "accepted"
+
+
+class DiffKind(StrEnum):
+    CHANGED = "changed"
+    MISSING = "missing"  # present on legacy, absent on app
+    EXTRA = "extra"  # absent on legacy, present on app
+    TYPE_CHANGED = "type_changed"
+    REORDERED = "reordered"
+
+
+class SkipReason(StrEnum):
+    SHADOW_OFF = "shadow_off"
+    SAMPLED_OUT = "sampled_out"
+    QUEUE_FULL = "queue_full"
+    BODY_TOO_LARGE = "body_too_large"
+    SIDE_EFFECT_POLICY = "side_effect_policy"
+    UNCORRELATED = "uncorrelated"
+    NOT_COMPARABLE = "not_comparable"  # e.g. PDF bytes, streaming bodies
+    CLIENT_DISCONNECTED = "client_disconnected"
+
+
+class ExchangeKind(StrEnum):
+    HTTP = "http"
+    WS = "ws"
+
+
+@dataclass(frozen=True, slots=True)
+class RouteSpec:
+    """One route of the route table: how it is grouped, shadowed and compared.
+
+    `template` is the metric/log label (never a raw path). `profile` names the diff profile
+    the engine applies. `id_param` names the path parameter that carries an id minted by a
+    backend (rewritten through the correlation map); `creates_id` names the JSON key in the
+    response body of a route that mints such an id (learned into the correlation map).
+    """
+
+    group: RouteGroup
+    template: str
+    methods: frozenset[str]
+    profile: str
+    mirror: bool = True
+    id_param: str | None = None
+    creates_id: str | None = None
+    websocket: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RouteMatch:
+    spec: RouteSpec
+    params: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One side's answer: status, headers and body bytes, or a transport error."""
+
+    side: Side
+    status: int | None
+    headers: Headers = ()
+    body: bytes = b""
+    latency_s: float = 0.0
+    error: str | None = None  # transport failure ("timeout", "connection refused"), not HTTP
+
+    @property
+    def failed(self) -> bool:
+        """A transport failure or a 5xx: the side could not give an answer."""
+        return self.error is not None or self.status is None or self.status >= 500
+
+    def header(self, name: str) -> str | None:
+        lowered = name.lower()
+        for key, value in self.headers:
+            if key.lower() == lowered:
+                return value
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """What the client asked, as far as a comparison needs to know."""
+
+    comparison_id: str
+    request_id: str
+    kind: ExchangeKind
+    route_group: RouteGroup
+    route: str  # the template, e.g. /api/analysis/status/{task_id}
+    method: str
+    path: str  # raw path + query, as the client sent it (redacted before logging)
+    authoritative: Side
+    profile: str
+
+
+@dataclass(frozen=True, slots=True)
+class Difference:
+    field: str  # dotted path in the canonical view, e.g. result.decision, signals[AAPL].rating
+    kind: DiffKind
+    legacy: JSONValue = None
+    app: JSONValue = None
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptedDifference:
+    """A configured, known difference: (route, field) with the reason it is accepted."""
+
+    route: str  # template, or "*" for every route
+    field: str
+    reason: str
+    expires: str | None = None  # ISO date; after it the difference counts as a mismatch again
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    exchange: Exchange
+    outcome: Outcome
+    legacy: Observation | None = None
+    app: Observation | None = None
+    differences: tuple[Difference, ...] = ()
+    # full-body deepdiff report for bodies that share a shape: informative, never an outcome
+    secondary: tuple[Difference, ...] = ()
+    accepted: tuple[Difference, ...] = ()
+    reason: str | None = None  # skip reason, error summary, or why it is inflight_skew
+    task_id: str | None = None
+    ticker: str | None = None
+    date: str | None = None
+    frames: Mapping[str, int] = field(default_factory=dict)  # ws only: frames per side
+
+
+class IdAliases(Protocol):
+    """Read view of the correlation map used while diffing: app-side id -> legacy-side id."""
+
+    def __getitem__(self, key: str, /) -> str: ...
+    def __contains__(self, key: object, /) -> bool: ...
+    def get(self, key: str, default: str | None = None, /) -> str | None: ...
+
+
+class Comparator(Protocol):
+    """The diff engine's entry point (shadowproxy.diff.engine.compare)."""
+
+    def __call__(
+        self,
+        exchange: Exchange,
+        legacy: Observation,
+        app: Observation,
+        ids: IdAliases,
+    ) -> Comparison: ...
+
+
+class DiffSink(Protocol):
+    """Where comparisons go (diff log). publish() never blocks the event loop and never raises."""
+
+    def publish(self, comparison: Comparison) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+class FlagStore(Protocol):
+    """Which side is authoritative, per route group. Flipping is the one-step rollback."""
+
+    def authoritative(self, group: RouteGroup) -> Side: ...
+
+    def set_authoritative(self, group: RouteGroup, side: Side, *, reason: str) -> None: ...
+
+    def snapshot(self) -> Mapping[RouteGroup, Side]: ...
