@@ -1,0 +1,123 @@
+"""One diff-log record: a Comparison turned into a redacted, JSON-ready mapping.
+
+The record is built (and redacted) on the publishing side, before anything is queued, so a
+secret never sits in the writer's queue or in a half-written file. The schema is documented
+in `diff_logs/README.md`; keep the two in step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from shadowproxy.redact import Redactor, redact_path, redact_text
+from shadowproxy.types import (
+    AcceptedDifference,
+    Comparison,
+    Difference,
+    ExchangeKind,
+    JSONValue,
+    Observation,
+    Outcome,
+)
+
+EVENT = "shadow_comparison"
+# Outcomes that are noise in steady state: written only when the operator asks for matches.
+QUIET_OUTCOMES = frozenset({Outcome.MATCH, Outcome.INFLIGHT_SKEW})
+MAX_SECONDARY = 20
+MAX_TEXT = 2048  # a difference in a whole report body must not make one line megabytes long
+
+
+def should_log(outcome: Outcome, *, log_matches: bool) -> bool:
+    return log_matches or outcome not in QUIET_OUTCOMES
+
+
+def format_ts(moment: datetime) -> str:
+    """UTC, millisecond precision, `Z` suffix: sortable as text and what `--since` compares."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True)
+class RecordBuilder:
+    """Builds records with one redaction policy and the reasons of known differences."""
+
+    redactor: Redactor
+    reasons: Mapping[tuple[str, str], str]
+
+    @classmethod
+    def create(
+        cls, redact_json_paths: Iterable[str], known: Iterable[AcceptedDifference] = ()
+    ) -> RecordBuilder:
+        return cls(
+            Redactor.from_paths(redact_json_paths),
+            {(entry.route, entry.field): entry.reason for entry in known},
+        )
+
+    def build(self, comparison: Comparison, moment: datetime) -> dict[str, Any]:
+        exchange = comparison.exchange
+        secondary = comparison.secondary[:MAX_SECONDARY]
+        return {
+            "ts": format_ts(moment),
+            "event": EVENT,
+            "comparison_id": exchange.comparison_id,
+            "request_id": exchange.request_id,
+            "kind": exchange.kind.value,
+            "route_group": exchange.route_group.value,
+            "route": exchange.route,
+            "method": exchange.method,
+            "path": redact_path(exchange.path),
+            "authoritative": exchange.authoritative.value,
+            "outcome": comparison.outcome.value,
+            "legacy": _side(comparison.legacy),
+            "app": _side(comparison.app),
+            "differences": [self._difference(d) for d in comparison.differences],
+            "accepted": [
+                {**self._difference(d), "reason": self._reason(exchange.route, d.field)}
+                for d in comparison.accepted
+            ],
+            "secondary": [self._difference(d) for d in secondary],
+            "secondary_omitted": len(comparison.secondary) - len(secondary),
+            "reason": _text(comparison.reason),
+            "task_id": comparison.task_id,
+            "ticker": comparison.ticker,
+            "date": comparison.date,
+            "frames": dict(comparison.frames) if exchange.kind is ExchangeKind.WS else None,
+        }
+
+    def _difference(self, difference: Difference) -> dict[str, JSONValue]:
+        clean = self.redactor.difference(difference)
+        return {
+            "field": clean.field,
+            "kind": clean.kind.value,
+            "legacy": _truncate(clean.legacy),
+            "app": _truncate(clean.app),
+        }
+
+    def _reason(self, route: str, field: str) -> str | None:
+        return self.reasons.get((route, field)) or self.reasons.get(("*", field))
+
+
+def _side(observation: Observation | None) -> dict[str, JSONValue] | None:
+    if observation is None:
+        return None
+    return {
+        "status": observation.status,
+        "latency_ms": round(observation.latency_s * 1000, 1),
+        "error": _text(observation.error),
+    }
+
+
+def _text(value: str | None) -> str | None:
+    return None if value is None else redact_text(value)
+
+
+def _truncate(value: JSONValue) -> JSONValue:
+    if isinstance(value, str) and len(value) > MAX_TEXT:
+        return f"{value[:MAX_TEXT]}…(+{len(value) - MAX_TEXT} chars)"
+    if isinstance(value, list):
+        return [_truncate(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _truncate(item) for key, item in value.items()}
+    return value
