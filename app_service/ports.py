@@ -1,0 +1,39 @@
+"""The persistence seams the application services depend on, named as Protocols.
+
+The services never know whether a task lives in SQLite or in a JSON file; they talk to these
+shapes, and `create_app` plugs in the file and SQLite adapters. Tests substitute the far side
+of a seam (for example a compatibility writer that drifts) without touching the services.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+
+class TaskStore(Protocol):
+    """The new application store, authoritative for status."""
+
+    async def save(self, state: Mapping[str, Any]) -> None: ...
+
+    async def load(self, task_id: str) -> dict[str, Any] | None: ...
+
+    async def load_all(self) -> list[dict[str, Any]]: ...
+
+
+class LegacyTaskJson(Protocol):
+    """The compatibility store: legacy-shaped `task_status/<id>.json` files."""
+
+    async def write(self, legacy_state: Mapping[str, Any]) -> None: ...
+
+    async def read(self, task_id: str) -> dict[str, Any] | None: ...
+
+    async def read_all(self) -> list[dict[str, Any]]: ...
+
+
+class ResultStore(Protocol):
+    """v1alpha1 result contracts, addressed by `result_ref`."""
+
+    async def save(self, task_id: str, contract: Mapping[str, Any]) -> str: ...
+
+    async def load(self, task_id: str, result_ref: str | None) -> dict[str, Any] | None: ...

@@ -1,0 +1,213 @@
+"""FastAPI-shaped HTTP behaviour on aiohttp: error bodies, validation details, CORS, body limit.
+
+The dashboard (and the proxy diffing us against the legacy backend) expects what Starlette
+and FastAPI produce for free: `{"detail": ...}` errors, 422 lists of pydantic-style details,
+404/405 JSON, a text/plain 500 and CORS preflights. Handlers raise `ApiError` or
+`ValidationFailed`; the middlewares here turn everything into those shapes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+log = structlog.get_logger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+CORS_METHODS = "DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT"
+
+
+class ApiError(Exception):
+    """An explicit HTTP error with a FastAPI `detail` string."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+class ValidationFailed(Exception):
+    """Request validation failed; `details` are pydantic-style dicts (type, loc, msg, input)."""
+
+    def __init__(self, details: Sequence[dict[str, Any]]) -> None:
+        super().__init__("validation failed")
+        self.details = list(details)
+
+
+def detail_response(status: int, detail: Any) -> web.Response:
+    return web.json_response({"detail": detail}, status=status, dumps=dumps_json)
+
+
+def dumps_json(value: Any) -> str:
+    """Starlette's JSONResponse rendering: compact separators, UTF-8 text, no NaN."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+def json_response(value: Any, status: int = 200) -> web.Response:
+    return web.json_response(value, status=status, dumps=dumps_json)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return detail_response(exc.status, exc.detail)
+    except ValidationFailed as exc:
+        return detail_response(422, exc.details)
+    except web.HTTPRequestEntityTooLarge:
+        return detail_response(413, "Request Entity Too Large")
+    except web.HTTPNotFound:
+        return detail_response(404, "Not Found")
+    except web.HTTPMethodNotAllowed:
+        return detail_response(405, "Method Not Allowed")
+    except web.HTTPException:
+        raise
+    except Exception:
+        log.exception("unhandled_error", method=request.method, path=request.path)
+        return web.Response(status=500, text="Internal Server Error", content_type="text/plain")
+
+
+def cors_middleware(
+    origins: tuple[str, ...] | None,
+) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """Starlette CORSMiddleware semantics: `None` allows every origin, credentials are off."""
+
+    def allowed(origin: str) -> bool:
+        return origins is None or origin in origins
+
+    def allow_origin_value(origin: str) -> str:
+        return "*" if origins is None else origin
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        origin = request.headers.get("Origin")
+        preflight = (
+            request.method == "OPTIONS"
+            and origin is not None
+            and "Access-Control-Request-Method" in request.headers
+        )
+        if preflight and origin is not None:
+            if not allowed(origin):
+                return web.Response(status=400, text="Disallowed CORS origin")
+            headers = {
+                "Access-Control-Allow-Origin": allow_origin_value(origin),
+                "Access-Control-Allow-Methods": CORS_METHODS,
+                "Access-Control-Max-Age": "600",
+            }
+            requested = request.headers.get("Access-Control-Request-Headers")
+            if requested:
+                headers["Access-Control-Allow-Headers"] = requested
+            if origins is not None:
+                headers["Vary"] = "Origin"
+            return web.Response(status=200, text="OK", headers=headers)
+        response = await handler(request)
+        if origin is not None and allowed(origin) and not response.prepared:
+            response.headers["Access-Control-Allow-Origin"] = allow_origin_value(origin)
+            if origins is not None:
+                response.headers["Vary"] = "Origin"
+        return response
+
+    return middleware
+
+
+async def read_json_body(request: web.Request) -> Any:
+    """The body as JSON, `None` when empty; malformed JSON is FastAPI's `json_invalid` 422."""
+    raw = await request.read()
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        position = getattr(exc, "pos", 0)
+        raise ValidationFailed(
+            [
+                {
+                    "type": "json_invalid",
+                    "loc": ["body", position],
+                    "msg": "JSON decode error",
+                    "input": {},
+                    "ctx": {"error": getattr(exc, "msg", str(exc))},
+                }
+            ]
+        ) from None
+
+
+async def read_object_body(request: web.Request) -> dict[str, Any]:
+    """A body declared as a dict: anything but a JSON object is a 422."""
+    body = await read_json_body(request)
+    if body is None:
+        raise ValidationFailed(
+            [{"type": "missing", "loc": ["body"], "msg": "Field required", "input": None}]
+        )
+    if not isinstance(body, dict):
+        raise ValidationFailed(
+            [
+                {
+                    "type": "dict_type",
+                    "loc": ["body"],
+                    "msg": "Input should be a valid dictionary",
+                    "input": body,
+                }
+            ]
+        )
+    return body
+
+
+def query_int(request: web.Request, name: str, *, default: int, ge: int, le: int | None) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    loc = ["query", name]
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ValidationFailed(
+            [
+                {
+                    "type": "int_parsing",
+                    "loc": loc,
+                    "msg": "Input should be a valid integer, unable to parse string as an integer",
+                    "input": raw,
+                }
+            ]
+        ) from None
+    if value < ge:
+        raise ValidationFailed(
+            [
+                {
+                    "type": "greater_than_equal",
+                    "loc": loc,
+                    "msg": f"Input should be greater than or equal to {ge}",
+                    "input": raw,
+                    "ctx": {"ge": ge},
+                }
+            ]
+        )
+    if le is not None and value > le:
+        raise ValidationFailed(
+            [
+                {
+                    "type": "less_than_equal",
+                    "loc": loc,
+                    "msg": f"Input should be less than or equal to {le}",
+                    "input": raw,
+                    "ctx": {"le": le},
+                }
+            ]
+        )
+    return value
+
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+
+
+def pagination(request: web.Request) -> tuple[int, int]:
+    limit = query_int(request, "limit", default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
+    offset = query_int(request, "offset", default=0, ge=0, le=None)
+    return limit, offset
