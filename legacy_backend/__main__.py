@@ -1,0 +1,102 @@
+"""`python -m legacy_backend`: the only place that reads `os.environ` and configures logging.
+
+The ready line on stdout (`legacy_backend listening on http://HOST:PORT`) carries the real port,
+so `--port 0` works for the proxy's `up` command and for tests; logs go to stderr as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import orjson
+import structlog
+from aiohttp import web
+
+from legacy_backend.app import create_app
+from legacy_backend.settings import Settings
+
+SHUTDOWN_TIMEOUT_SECS = 5.0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m legacy_backend",
+        description="The LEGACY route-local TradingAgents dashboard backend.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8001, help="TCP port; 0 picks a free one")
+    parser.add_argument("--data-dir", default="var/legacy", help="task states, results, portfolio")
+    return parser
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(serializer=orjson.dumps),
+        ],
+        logger_factory=structlog.BytesLoggerFactory(file=sys.stderr.buffer),
+        cache_logger_on_first_use=True,
+    )
+
+
+async def _serve(app: web.Application, host: str, port: int) -> None:
+    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT_SECS)
+    await runner.setup()
+    try:
+        sock = socket.create_server((host, port))
+        site = web.SockSite(runner, sock)
+        await site.start()
+        bound_port = sock.getsockname()[1]
+        print(f"legacy_backend listening on http://{host}:{bound_port}", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    _configure_logging()
+    try:
+        settings = Settings.from_environ(
+            os.environ, data_dir=Path(args.data_dir), host=args.host, port=args.port
+        )
+        app = create_app(settings)
+    except ValueError as exc:
+        print(f"legacy_backend: configuration error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        import uvloop
+    except ImportError:  # uvloop is optional (not on every platform)
+        runner = asyncio.run
+    else:
+        runner = uvloop.run
+    try:
+        runner(_serve(app, settings.host, settings.port))
+    except OSError as exc:
+        print(
+            f"legacy_backend: cannot listen on {settings.host}:{settings.port}: {exc}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        sys.exit(main())

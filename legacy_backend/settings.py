@@ -1,0 +1,141 @@
+"""The backend's whole configuration, read once from an injected environment mapping.
+
+Upstream `main.py` read `os.environ` wherever it needed a value and cached the dashboard key in a
+module global on first use. Here the CLI hands one mapping to `Settings.from_environ` at start-up,
+which gives the same "later env changes are ignored" behaviour without globals, and lets tests
+build a backend with any environment they like.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+DEFAULT_STDOUT_SILENCE_SECS = 300.0
+DEFAULT_RETRY_DELAY_SECS = 1.0
+MAX_BODY_BYTES = 1024 * 1024
+
+# Environment keys the analysis subprocess must not inherit (upstream's `_build_env` rule).
+STRIPPED_ENV_PREFIXES = ("PYTHON", "CONDA", "VIRTUAL")
+
+# Providers that run without a key; every other provider needs `<PROVIDER>_API_KEY`.
+KEYLESS_PROVIDERS = frozenset({"offline", "ollama"})
+
+
+def default_analysis_command() -> tuple[str, ...]:
+    return (sys.executable, "-m", "orchestrator", "analyze")
+
+
+def _parse_origins(raw: str) -> tuple[str, ...]:
+    origins = tuple(part.strip() for part in raw.split(",") if part.strip())
+    return origins or ("*",)
+
+
+def _positive_float(raw: str, name: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if value < 0:
+        raise ValueError(f"{name} must not be negative, got {raw!r}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the app reads; frozen so handlers cannot drift from what start-up decided."""
+
+    data_dir: Path
+    environ: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    host: str = "127.0.0.1"
+    port: int = 8001
+    # DASHBOARD_API_KEY, falling back to ANTHROPIC_API_KEY (the LEGACY rule); None = open.
+    dashboard_api_key: str | None = None
+    cors_origins: tuple[str, ...] = ("*",)
+    llm_provider: str = "offline"
+    analysis_command: tuple[str, ...] = field(default_factory=default_analysis_command)
+    stdout_silence_secs: float = DEFAULT_STDOUT_SILENCE_SECS
+    retry_delay_secs: float = DEFAULT_RETRY_DELAY_SECS
+
+    def __post_init__(self) -> None:
+        # The subprocess and the report routes need absolute paths whatever the CWD later is.
+        object.__setattr__(self, "data_dir", Path(self.data_dir).resolve())
+
+    @classmethod
+    def from_environ(
+        cls,
+        environ: Mapping[str, str],
+        *,
+        data_dir: Path,
+        host: str = "127.0.0.1",
+        port: int = 8001,
+    ) -> Settings:
+        """Build settings from an environment; raises ValueError with a sentence on bad values."""
+        snapshot = MappingProxyType(dict(environ))
+        key = environ.get("DASHBOARD_API_KEY") or environ.get("ANTHROPIC_API_KEY") or None
+        silence = environ.get("LEGACY_STDOUT_SILENCE_SECS")
+        retry = environ.get("LEGACY_RETRY_DELAY_SECS")
+        return cls(
+            data_dir=data_dir,
+            environ=snapshot,
+            host=host,
+            port=port,
+            dashboard_api_key=key,
+            cors_origins=_parse_origins(environ.get("CORS_ORIGINS", "*")),
+            llm_provider=(environ.get("TRADINGAGENTS_LLM_PROVIDER") or "offline").strip().lower(),
+            stdout_silence_secs=(
+                DEFAULT_STDOUT_SILENCE_SECS
+                if silence is None
+                else _positive_float(silence, "LEGACY_STDOUT_SILENCE_SECS")
+            ),
+            retry_delay_secs=(
+                DEFAULT_RETRY_DELAY_SECS
+                if retry is None
+                else _positive_float(retry, "LEGACY_RETRY_DELAY_SECS")
+            ),
+        )
+
+    # ------------------------------------------------------------ derived paths
+
+    @property
+    def task_status_dir(self) -> Path:
+        return self.data_dir / "task_status"
+
+    @property
+    def results_dir(self) -> Path:
+        return self.data_dir / "results"
+
+    @property
+    def portfolio_dir(self) -> Path:
+        return self.data_dir / "portfolio"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"
+
+    # ------------------------------------------------------------ derived rules
+
+    def missing_provider_key(self) -> str | None:
+        """The env var the configured provider lacks, or None when analyses can start."""
+        if self.llm_provider in KEYLESS_PROVIDERS:
+            return None
+        name = f"{self.llm_provider.upper()}_API_KEY"
+        return None if self.environ.get(name) else name
+
+    @property
+    def provider_configured(self) -> bool:
+        """LEGACY `/api/config/check`: an Anthropic or MiniMax key is present."""
+        return bool(self.environ.get("ANTHROPIC_API_KEY") or self.environ.get("MINIMAX_API_KEY"))
+
+    def subprocess_env(self) -> dict[str, str]:
+        env = {
+            key: value
+            for key, value in self.environ.items()
+            if not key.startswith(STRIPPED_ENV_PREFIXES)
+        }
+        env["TRADINGAGENTS_RESULTS_DIR"] = str(self.results_dir)
+        env["TA_CACHE_DIR"] = str(self.cache_dir)
+        return env
