@@ -1,0 +1,117 @@
+"""Key-field comparison of two canonical views: the differences a profile cares about.
+
+Numbers compare by value (1 == 1.0); leaves named in `tolerant` (confidence) are equal within the
+configured tolerance; null against a value is `changed`, a different JSON type is `type_changed`.
+A collection member one side lacks is one `missing`/`extra` difference carrying its fields, and its
+fields are not compared one by one. For ordered collections the common members are compared in
+sequence; a different sequence is one `reordered` difference on `<collection>.order`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from shadowproxy.diff.view import View, member
+from shadowproxy.types import Difference, DiffKind, JSONValue
+
+# floating-point slack so that a delta of exactly the tolerance (0.63 vs 0.635) is within it
+_EPSILON = 1e-9
+
+
+def compare_views(
+    legacy: View, app: View, *, tolerant: frozenset[str], tolerance: float
+) -> list[Difference]:
+    differences, one_sided = _collections(legacy, app)
+    for name in _field_names(legacy, app):
+        if not (legacy.expresses(name) and app.expresses(name)):
+            continue
+        if any(name.startswith(prefix) for prefix in one_sided):
+            continue
+        if name not in app.fields:
+            differences.append(Difference(name, DiffKind.MISSING, legacy=legacy.fields[name]))
+        elif name not in legacy.fields:
+            differences.append(Difference(name, DiffKind.EXTRA, app=app.fields[name]))
+        else:
+            left, right = legacy.fields[name], app.fields[name]
+            leaf = name.rsplit(".", 1)[-1]
+            kind = leaf_kind(left, right, tolerance if leaf in tolerant else 0.0)
+            if kind is not None:
+                differences.append(Difference(name, kind, legacy=left, app=right))
+    return differences
+
+
+def leaf_kind(legacy: JSONValue, app: JSONValue, tolerance: float = 0.0) -> DiffKind | None:
+    """How two leaves differ, or None when they are equal (within `tolerance` for numbers)."""
+    if _number(legacy) and _number(app):
+        assert isinstance(legacy, int | float)
+        assert isinstance(app, int | float)
+        return None if abs(legacy - app) <= tolerance + _EPSILON else DiffKind.CHANGED
+    if legacy is None or app is None:
+        return None if legacy is app else DiffKind.CHANGED
+    if _json_type(legacy) != _json_type(app):
+        return DiffKind.TYPE_CHANGED
+    return None if legacy == app else DiffKind.CHANGED
+
+
+def _collections(legacy: View, app: View) -> tuple[list[Difference], list[str]]:
+    differences: list[Difference] = []
+    one_sided: list[str] = []
+    for name in dict.fromkeys([*legacy.collections, *app.collections]):
+        left = legacy.collections.get(name)
+        right = app.collections.get(name)
+        left_keys = left.keys if left else ()
+        right_keys = right.keys if right else ()
+        right_set, left_set = set(right_keys), set(left_keys)
+        for key in left_keys:
+            if key not in right_set:
+                prefix = member(name, key)
+                one_sided.append(prefix + ".")
+                differences.append(
+                    Difference(prefix, DiffKind.MISSING, legacy=_member_fields(legacy, prefix))
+                )
+        for key in right_keys:
+            if key not in left_set:
+                prefix = member(name, key)
+                one_sided.append(prefix + ".")
+                differences.append(
+                    Difference(prefix, DiffKind.EXTRA, app=_member_fields(app, prefix))
+                )
+        ordered = bool(left and left.ordered) or bool(right and right.ordered)
+        common_left = [key for key in left_keys if key in right_set]
+        common_right = [key for key in right_keys if key in left_set]
+        if ordered and common_left != common_right:
+            differences.append(
+                Difference(
+                    f"{name}.order",
+                    DiffKind.REORDERED,
+                    legacy=list[JSONValue](common_left),
+                    app=list[JSONValue](common_right),
+                )
+            )
+    return differences, one_sided
+
+
+def _member_fields(view: View, prefix: str) -> JSONValue:
+    start = prefix + "."
+    return {
+        name[len(start) :]: value for name, value in view.fields.items() if name.startswith(start)
+    }
+
+
+def _field_names(legacy: View, app: View) -> Iterator[str]:
+    yield from legacy.fields
+    yield from (name for name in app.fields if name not in legacy.fields)
+
+
+def _number(value: JSONValue) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _json_type(value: JSONValue) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"

@@ -1,0 +1,218 @@
+"""The diff engine: two observations of one exchange in, one `Comparison` out.
+
+`DiffEngine` satisfies `types.Comparator` for HTTP exchanges; `compare_values` is the same
+pipeline on already-parsed values, for websocket frames. The order of the rules lives in
+`diff.outcome`; this module wires parsing, profiles, comparison and the secondary report.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from shadowproxy.config import DEFAULT_CONFIG, DiffConfig
+from shadowproxy.diff import outcome as rules
+from shadowproxy.diff.compare import compare_views
+from shadowproxy.diff.known import KnownDifferences
+from shadowproxy.diff.lifecycle import Sorted, sort_by_lifecycle
+from shadowproxy.diff.parse import parse_body
+from shadowproxy.diff.profile import BodyKind, Context, Profile
+from shadowproxy.diff.profiles import PROFILES
+from shadowproxy.diff.profiles.generic import JsonFields
+from shadowproxy.diff.secondary import secondary_report
+from shadowproxy.diff.view import View
+from shadowproxy.types import (
+    Comparison,
+    Difference,
+    Exchange,
+    IdAliases,
+    JSONValue,
+    Observation,
+    Outcome,
+    Side,
+)
+
+_TOLERANT = frozenset({"confidence"})
+
+
+@dataclass(frozen=True, slots=True)
+class ValueComparison:
+    """One pair of parsed values compared (a websocket frame pair, or a 2xx body pair).
+
+    `differences` are what remains after known differences; `inflight` is True when every one of
+    them is in-flight skew, so the pair's outcome is `inflight_skew`. `terminal` is per side
+    (legacy, app): whether that side's document has reached a terminal state.
+    """
+
+    differences: tuple[Difference, ...]
+    accepted: tuple[Difference, ...]
+    inflight: bool
+    terminal: tuple[bool, bool]
+    task_id: str | None
+    ticker: str | None
+    date: str | None
+    reason: str | None = None
+
+    @property
+    def outcome(self) -> Outcome:
+        if self.inflight:
+            return Outcome.INFLIGHT_SKEW
+        if self.differences:
+            return Outcome.MISMATCH
+        return Outcome.ACCEPTED if self.accepted else Outcome.MATCH
+
+
+class DiffEngine:
+    def __init__(
+        self, config: DiffConfig = DEFAULT_CONFIG, *, today: Callable[[], dt.date] = dt.date.today
+    ) -> None:
+        self._config = config
+        self._known = KnownDifferences(config.known_differences, today)
+        self._by_route: dict[str, Profile] = {
+            route.spec.template: JsonFields(route.key_fields)
+            for route in config.routes
+            if route.spec.profile == JsonFields.name
+        }
+
+    def profile(self, name: str, route: str) -> Profile:
+        """The profile for a route: configured `json_fields` routes carry their own key fields."""
+        if name == JsonFields.name and route in self._by_route:
+            return self._by_route[route]
+        try:
+            return PROFILES[name]
+        except KeyError:
+            raise ValueError(f"no diff profile named {name!r} (route {route})") from None
+
+    def __call__(
+        self, exchange: Exchange, legacy: Observation, app: Observation, ids: IdAliases
+    ) -> Comparison:
+        failure = rules.transport_failure(exchange.authoritative, legacy, app)
+        if failure is not None:
+            return Comparison(exchange, failure[0], legacy, app, reason=failure[1])
+        profile = self.profile(exchange.profile, exchange.route)
+        status = rules.status_difference(legacy, app)
+        if status is not None:
+            ok_side = legacy if legacy.status is not None and legacy.status < 300 else app
+            identity = self._identity(profile, ok_side, ids)
+            return self._finish(
+                exchange, legacy, app, self._strict(exchange.route, [status], identity)
+            )
+        assert legacy.status is not None
+        if rules.status_class(legacy.status) != 2:
+            found: list[Difference] = []
+            if rules.status_class(legacy.status) == 4:
+                detail = rules.detail_difference(_json_or_none(legacy), _json_or_none(app))
+                found = [] if detail is None else [detail]
+            return self._finish(exchange, legacy, app, self._strict(exchange.route, found, None))
+        try:
+            legacy_value = parse_body(profile.body, legacy)
+            app_value = parse_body(profile.body, app)
+        except ValueError:
+            profile = PROFILES["bytes_equal"]
+            legacy_value = parse_body(BodyKind.BYTES, legacy)
+            app_value = parse_body(BodyKind.BYTES, app)
+        values = self._values(profile, legacy_value, app_value, ids, route=exchange.route)
+        secondary = (
+            secondary_report(legacy_value, app_value, limit=self._config.max_differences)
+            if profile.body is BodyKind.JSON
+            else ()
+        )
+        return self._finish(exchange, legacy, app, values, secondary)
+
+    def compare_values(
+        self, profile: str, legacy: JSONValue, app: JSONValue, ids: IdAliases, *, route: str
+    ) -> ValueComparison:
+        """The key-field comparison of two parsed bodies (rules 3 to 6, without the secondary)."""
+        return self._values(self.profile(profile, route), legacy, app, ids, route=route)
+
+    def _values(
+        self, profile: Profile, legacy: JSONValue, app: JSONValue, ids: IdAliases, *, route: str
+    ) -> ValueComparison:
+        legacy_view = profile(legacy, Context(Side.LEGACY, ids))
+        app_view = profile(app, Context(Side.APP, ids))
+        found = compare_views(
+            legacy_view,
+            app_view,
+            tolerant=_TOLERANT,
+            tolerance=self._config.confidence_tolerance,
+        )
+        lifecycle = sort_by_lifecycle(found, legacy_view, app_view)
+        identity = legacy_view if legacy_view.task_id or legacy_view.ticker else app_view
+        return self._judge(route, lifecycle, identity, (legacy_view.terminal, app_view.terminal))
+
+    def _judge(
+        self,
+        route: str,
+        lifecycle: Sorted,
+        identity: View | None,
+        terminal: tuple[bool, bool] = (True, True),
+    ) -> ValueComparison:
+        """Rules 5 and 6 on differences already sorted by lifecycle."""
+        mismatches = self._known.split(route, lifecycle.mismatches)
+        skew = self._known.split(route, lifecycle.skew)
+        accepted = mismatches.accepted + skew.accepted
+        outcome = rules.decide(mismatches.remaining, skew.remaining, accepted)
+        if outcome is Outcome.MISMATCH:
+            reason: str | None = rules.summarise(mismatches.remaining)
+        elif outcome is Outcome.INFLIGHT_SKEW:
+            reason = lifecycle.reason
+        elif outcome is Outcome.ACCEPTED:
+            reason = "known: " + "; ".join(dict.fromkeys(mismatches.reasons + skew.reasons))
+        elif lifecycle.withheld:
+            reason = f"{lifecycle.withheld} result field(s) not compared while in flight"
+        else:
+            reason = None
+        limit = self._config.max_differences
+        return ValueComparison(
+            differences=(mismatches.remaining + skew.remaining)[:limit],
+            accepted=accepted[:limit],
+            inflight=outcome is Outcome.INFLIGHT_SKEW,
+            terminal=terminal,
+            task_id=identity.task_id if identity else None,
+            ticker=identity.ticker if identity else None,
+            date=identity.date if identity else None,
+            reason=reason,
+        )
+
+    def _strict(
+        self, route: str, found: list[Difference], identity: View | None
+    ) -> ValueComparison:
+        """Differences found before any body was projected (status, detail) are never in flight."""
+        return self._judge(route, Sorted(tuple(found), (), 0, None), identity)
+
+    def _identity(self, profile: Profile, observation: Observation, ids: IdAliases) -> View | None:
+        try:
+            value = parse_body(profile.body, observation)
+        except ValueError:
+            return None
+        return profile(value, Context(observation.side, ids))
+
+    def _finish(
+        self,
+        exchange: Exchange,
+        legacy: Observation,
+        app: Observation,
+        values: ValueComparison,
+        secondary: tuple[Difference, ...] = (),
+    ) -> Comparison:
+        return Comparison(
+            exchange,
+            values.outcome,
+            legacy,
+            app,
+            differences=values.differences,
+            secondary=secondary,
+            accepted=values.accepted,
+            reason=values.reason,
+            task_id=values.task_id,
+            ticker=values.ticker,
+            date=values.date,
+        )
+
+
+def _json_or_none(observation: Observation) -> JSONValue:
+    try:
+        return parse_body(BodyKind.JSON, observation)
+    except ValueError:
+        return None

@@ -1,0 +1,69 @@
+"""Rule 5: configured known differences, accepted until they expire.
+
+A difference is accepted when an unexpired entry names its route template (or `*`) and its field;
+`*` in a field pattern matches any run of characters (`tasks[*].error.code`), everything else is
+literal, so the brackets of collection members need no escaping. An entry expires at the end of
+its `expires` day; after that the same difference is a mismatch again, which is the point: a known
+difference is a debt with a due date, not a permanent mute.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from shadowproxy.types import AcceptedDifference, Difference
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    route: str
+    field: re.Pattern[str]
+    expires: dt.date | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Split:
+    remaining: tuple[Difference, ...]
+    accepted: tuple[Difference, ...]
+    reasons: tuple[str, ...]  # of the entries that accepted something, for the comparison's reason
+
+
+class KnownDifferences:
+    def __init__(
+        self, entries: Iterable[AcceptedDifference], today: Callable[[], dt.date] = dt.date.today
+    ) -> None:
+        self._today = today
+        self._entries = tuple(
+            _Entry(
+                route=entry.route,
+                field=re.compile(".*".join(re.escape(part) for part in entry.field.split("*"))),
+                expires=dt.date.fromisoformat(entry.expires) if entry.expires else None,
+                reason=entry.reason,
+            )
+            for entry in entries
+        )
+
+    def split(self, route: str, differences: Iterable[Difference]) -> Split:
+        """Remaining and accepted differences of one comparison on `route`."""
+        today = self._today()
+        active = [
+            entry
+            for entry in self._entries
+            if entry.route in ("*", route) and (entry.expires is None or today <= entry.expires)
+        ]
+        remaining: list[Difference] = []
+        accepted: list[Difference] = []
+        reasons: list[str] = []
+        for difference in differences:
+            entry = next((e for e in active if e.field.fullmatch(difference.field)), None)
+            if entry is None:
+                remaining.append(difference)
+                continue
+            accepted.append(difference)
+            if entry.reason not in reasons:
+                reasons.append(entry.reason)
+        return Split(tuple(remaining), tuple(accepted), tuple(reasons))

@@ -1,0 +1,192 @@
+"""Analysis documents (status route, `/ws/analysis` frames) and the accepted/ack envelopes.
+
+Canonical status view, whichever shape a side sends (legacy raw state or app projection):
+`task_id` (app ids mapped to their legacy twins), `ticker`, `date`, `status`, `degraded`,
+`progress`, `current_stage`, `stages.<name>`, `decision`, `confidence`, `quant_rating`,
+`llm_rating`, `error.present`, `error.message`, `error.code`; a portfolio batch has `type`,
+`total`, `completed`, `failed`, `current_ticker` and `results[<ticker>].decision` instead of the
+analysis fields.
+
+Rules where the shapes differ:
+- status: app `degraded_success` is `completed` + degraded; legacy `failed` with error 用户取消 is
+  `cancelled` (see `normalize.StatusWord`).
+- legacy stages are positional and unnamed: they are named by index (analysts, research, trading,
+  risk, portfolio); an app entry's own `name` wins.
+- results: legacy top-level `decision`/`quant_signal`/`llm_signal`/`confidence`; app
+  `result.decision`, `result.signals.{quant,llm}.rating`, `result.confidence`, falling back to
+  `compat.*` when `result` is null (tasks restored from legacy files).
+- not compared, because the legacy shape (no `contract_version`) cannot express them at all:
+  `degraded` and `error.code`. Envelope fields (`contract_version`, `request_id`,
+  `executor_type`, `result_ref`, `*_summary`, `elapsed*`, `logs`, `created_at`) are not key fields.
+- `progress`, `current_stage`, `ticker` and `date` are compared when the document carries them;
+  a side that drops one reports it `missing`/`extra`.
+"""
+
+from __future__ import annotations
+
+from shadowproxy.diff.normalize import ErrorShape, FirstOf, StatusWord
+from shadowproxy.diff.profile import Context, Profile
+from shadowproxy.diff.view import (
+    TERMINAL_STATUSES,
+    Collection,
+    Lifecycle,
+    View,
+    dig,
+    items,
+    member,
+    obj,
+    text,
+)
+from shadowproxy.types import JSONValue
+
+STAGE_NAMES = ("analysts", "research", "trading", "risk", "portfolio")
+LEGACY_INEXPRESSIBLE = frozenset({"degraded", "error.code"})
+
+
+def is_legacy_shape(document: dict[str, JSONValue]) -> bool:
+    """The app stamps every public payload with `contract_version`; legacy never does."""
+    return "contract_version" not in document
+
+
+def is_batch(document: dict[str, JSONValue]) -> bool:
+    task_id = text(document.get("task_id")) or ""
+    return document.get("type") == "portfolio" or task_id.startswith("port_")
+
+
+class ResultFields:
+    """decision / confidence / quant and llm ratings from either shape (result, compat, flat)."""
+
+    def __init__(self) -> None:
+        self._decision = FirstOf(("result", "decision"), ("compat", "decision"), ("decision",))
+        self._confidence = FirstOf(
+            ("result", "confidence"), ("compat", "confidence"), ("confidence",)
+        )
+        self._quant = FirstOf(
+            ("result", "signals", "quant", "rating"), ("compat", "quant_signal"), ("quant_signal",)
+        )
+        self._llm = FirstOf(
+            ("result", "signals", "llm", "rating"), ("compat", "llm_signal"), ("llm_signal",)
+        )
+
+    def __call__(self, document: JSONValue) -> dict[str, JSONValue]:
+        return {
+            "decision": self._decision(document),
+            "confidence": self._confidence(document),
+            "quant_rating": self._quant(document),
+            "llm_rating": self._llm(document),
+        }
+
+
+class StatusDocument(Profile):
+    name = "status_document"
+
+    def __init__(self) -> None:
+        self._status = StatusWord()
+        self._error = ErrorShape()
+        self._results = ResultFields()
+        self._batch_decision = FirstOf(
+            ("result", "decision"), ("compat", "decision"), ("decision",)
+        )
+
+    def __call__(self, value: JSONValue, context: Context) -> View:
+        document = obj(value)
+        error = self._error(document.get("error"))
+        status, degraded = self._status(document.get("status"), text(error.get("message")))
+        fields: dict[str, JSONValue] = {"task_id": context.canonical_id(document.get("task_id"))}
+        for key in ("ticker", "date"):
+            if key in document:
+                fields[key] = document[key]
+        fields["status"] = status
+        fields["degraded"] = degraded
+        collections: dict[str, Collection] = {}
+        if is_batch(document):
+            lifecycle = self._batch(document, fields, collections)
+        else:
+            lifecycle = self._analysis(document, fields, status)
+        fields.update({f"error.{key}": part for key, part in error.items()})
+        return View(
+            fields=fields,
+            collections=collections,
+            inexpressible=LEGACY_INEXPRESSIBLE if is_legacy_shape(document) else frozenset(),
+            scopes={"": lifecycle},
+            task_id=text(fields["task_id"]),
+            ticker=text(document.get("ticker")),
+            date=text(document.get("date")),
+        )
+
+    def _analysis(
+        self, document: dict[str, JSONValue], fields: dict[str, JSONValue], status: str | None
+    ) -> Lifecycle:
+        for key in ("progress", "current_stage"):
+            if key in document:
+                fields[key] = document[key]
+        for index, entry in enumerate(items(document.get("stages"))):
+            stage = obj(entry)
+            name = text(stage.get("name")) or stage_name(index)
+            fields[f"stages.{name}"] = stage.get("status")
+        fields.update(self._results(document))
+        progress = document.get("progress")
+        current = text(document.get("current_stage"))
+        return Lifecycle(
+            terminal=status in TERMINAL_STATUSES,
+            progress=progress if isinstance(progress, int) else None,
+            stage=STAGE_NAMES.index(current) if current in STAGE_NAMES else None,
+        )
+
+    def _batch(
+        self,
+        document: dict[str, JSONValue],
+        fields: dict[str, JSONValue],
+        collections: dict[str, Collection],
+    ) -> Lifecycle:
+        fields["type"] = "portfolio"
+        for key in ("total", "completed", "failed", "current_ticker"):
+            if key in document:
+                fields[key] = document[key]
+        tickers: list[str] = []
+        for record in items(document.get("results")):
+            ticker = text(dig(record, "ticker")) or f"#{len(tickers)}"
+            tickers.append(ticker)
+            fields[f"{member('results', ticker)}.decision"] = self._batch_decision(record)
+        collections["results"] = Collection(tuple(tickers))
+        done = [document.get(key) for key in ("completed", "failed")]
+        return Lifecycle(
+            terminal=fields["status"] in TERMINAL_STATUSES,
+            stage=sum(n for n in done if isinstance(n, int) and not isinstance(n, bool)),
+        )
+
+
+def stage_name(index: int) -> str:
+    return STAGE_NAMES[index] if index < len(STAGE_NAMES) else f"stage{index}"
+
+
+class _Envelope(Profile):
+    """Accepted/ack responses: what was accepted, with the minted id compared through `ids`.
+
+    `contract_version` is an envelope field the legacy side never sends, so it is not compared.
+    """
+
+    _KEYS = ("status", "ticker", "date", "total")
+
+    def __call__(self, value: JSONValue, context: Context) -> View:
+        document = obj(value)
+        fields: dict[str, JSONValue] = {"task_id": context.canonical_id(document.get("task_id"))}
+        fields.update({key: document[key] for key in self._KEYS if key in document})
+        return View(
+            fields=fields,
+            task_id=text(fields["task_id"]),
+            ticker=text(document.get("ticker")),
+            date=text(document.get("date")),
+        )
+
+
+class AnalysisAccepted(_Envelope):
+    name = "analysis_accepted"
+
+
+class CancelAck(_Envelope):
+    name = "cancel_ack"
+
+
+class BatchAccepted(_Envelope):
+    name = "batch_accepted"

@@ -1,0 +1,87 @@
+"""The task list (`GET /api/analysis/tasks`): items keyed by canonical task id.
+
+Each item is compared on its summary: `status`, `degraded`, `progress`, `current_stage`,
+`decision`, `confidence`, `error.present`, plus `ticker` and `date`, with the lifecycle rule per
+item (an item running on either side is compared with in-flight tolerance). Batch items (`port_`
+ids) carry only `status` and `error.present` in both shapes. A task one side lists and the other
+does not is one `tasks[<id>]` difference; the same tasks in another order (both sort by
+`created_at` descending) are one `reordered` difference on `tasks.order`; `total` is compared.
+
+Not compared, because the legacy list item cannot express them: `degraded`, `current_stage`,
+`confidence` (legacy items carry only task_id, ticker, date, status, progress, decision, error).
+"""
+
+from __future__ import annotations
+
+from shadowproxy.diff.normalize import ErrorShape, FirstOf, StatusWord
+from shadowproxy.diff.profile import Context, Profile
+from shadowproxy.diff.profiles.status import STAGE_NAMES, is_batch, is_legacy_shape
+from shadowproxy.diff.view import (
+    TERMINAL_STATUSES,
+    Collection,
+    Lifecycle,
+    View,
+    items,
+    member,
+    obj,
+    text,
+)
+from shadowproxy.types import JSONValue
+
+LEGACY_INEXPRESSIBLE = frozenset({"degraded", "current_stage", "confidence"})
+
+
+class TaskList(Profile):
+    name = "task_list"
+
+    def __init__(self) -> None:
+        self._status = StatusWord()
+        self._error = ErrorShape()
+        self._decision = FirstOf(("summary", "decision"), ("compat", "decision"), ("decision",))
+        self._confidence = FirstOf(
+            ("summary", "confidence"), ("compat", "confidence"), ("confidence",)
+        )
+
+    def __call__(self, value: JSONValue, context: Context) -> View:
+        document = obj(value)
+        fields: dict[str, JSONValue] = {}
+        scopes: dict[str, Lifecycle] = {}
+        keys: list[str] = []
+        for entry in items(document.get("tasks")):
+            item = obj(entry)
+            key = context.canonical_id(item.get("task_id")) or f"#{len(keys)}"
+            keys.append(key)
+            prefix = member("tasks", key) + "."
+            scopes[prefix] = self._item(item, prefix, fields)
+        if "total" in document:
+            fields["total"] = document["total"]
+        return View(
+            fields=fields,
+            collections={"tasks": Collection(tuple(keys), ordered=True)},
+            inexpressible=LEGACY_INEXPRESSIBLE if is_legacy_shape(document) else frozenset(),
+            scopes=scopes,
+        )
+
+    def _item(
+        self, item: dict[str, JSONValue], prefix: str, fields: dict[str, JSONValue]
+    ) -> Lifecycle:
+        error = self._error(item.get("error"))
+        status, degraded = self._status(item.get("status"), text(error.get("message")))
+        fields[prefix + "status"] = status
+        fields[prefix + "error.present"] = error["present"]
+        terminal = status in TERMINAL_STATUSES
+        if is_batch(item):
+            return Lifecycle(terminal=terminal)
+        for key in ("ticker", "date", "progress", "current_stage"):
+            if key in item:
+                fields[prefix + key] = item[key]
+        fields[prefix + "degraded"] = degraded
+        fields[prefix + "decision"] = self._decision(item)
+        fields[prefix + "confidence"] = self._confidence(item)
+        progress = item.get("progress")
+        current = text(item.get("current_stage"))
+        return Lifecycle(
+            terminal=terminal,
+            progress=progress if isinstance(progress, int) else None,
+            stage=STAGE_NAMES.index(current) if current in STAGE_NAMES else None,
+        )

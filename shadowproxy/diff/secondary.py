@@ -1,0 +1,88 @@
+"""Rule 6, the secondary report: a full-body deepdiff for bodies that share a shape.
+
+It is informative only (it never changes an outcome) and is the one place deepdiff is used: its
+report is translated here into our `Difference`s so nothing outside sees a `DeepDiff`. Volatile
+fields are excluded by key name wherever they occur: timestamps, per-process ids and filesystem
+paths differ between two independently running backends by construction.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from deepdiff import DeepDiff
+
+from shadowproxy.types import Difference, DiffKind, JSONValue
+
+VOLATILE_KEYS = (
+    "created_at",
+    "timestamp",
+    "completed_at",
+    "added_at",
+    "elapsed",
+    "elapsed_seconds",
+    "request_id",
+    "task_id",
+    "position_id",
+    "result_ref",
+    "path",
+)
+_EXCLUDE = re.compile(r"\['(?:" + "|".join(VOLATILE_KEYS) + r")'\]")
+_STEP = re.compile(r"\['((?:[^'\\]|\\.)*)'\]|\[(\d+)\]")
+_KINDS = {
+    "values_changed": DiffKind.CHANGED,
+    "type_changes": DiffKind.TYPE_CHANGED,
+    "dictionary_item_removed": DiffKind.MISSING,
+    "iterable_item_removed": DiffKind.MISSING,
+    "dictionary_item_added": DiffKind.EXTRA,
+    "iterable_item_added": DiffKind.EXTRA,
+}
+
+
+def secondary_report(legacy: JSONValue, app: JSONValue, *, limit: int) -> tuple[Difference, ...]:
+    """Differences between two whole bodies (objects or arrays both), at most `limit` of them."""
+    if not (
+        (isinstance(legacy, dict) and isinstance(app, dict))
+        or (isinstance(legacy, list) and isinstance(app, list))
+    ):
+        return ()
+    report: dict[str, Any] = DeepDiff(
+        legacy,
+        app,
+        exclude_regex_paths=[_EXCLUDE],
+        verbose_level=2,
+        max_diffs=limit * 2,
+    )
+    found: list[Difference] = []
+    for section, kind in _KINDS.items():
+        for path, detail in dict(report.get(section, {})).items():
+            found.append(_difference(kind, str(path), detail))
+    return tuple(found[:limit])
+
+
+def _difference(kind: DiffKind, path: str, detail: Any) -> Difference:
+    name = dotted(path)
+    if kind is DiffKind.MISSING:
+        return Difference(name, kind, legacy=_json(detail))
+    if kind is DiffKind.EXTRA:
+        return Difference(name, kind, app=_json(detail))
+    return Difference(name, kind, legacy=_json(detail["old_value"]), app=_json(detail["new_value"]))
+
+
+def dotted(path: str) -> str:
+    """deepdiff's `root['a'][0]['b']` as our field path `a[0].b`."""
+    parts: list[str] = []
+    for key, index in _STEP.findall(path):
+        if index:
+            parts.append(f"[{index}]")
+        else:
+            parts.append(("." if parts else "") + key.replace("\\'", "'"))
+    return "".join(parts) or "body"
+
+
+def _json(value: Any) -> JSONValue:
+    """deepdiff hands back the parsed values themselves; anything else is shown as text."""
+    if value is None or isinstance(value, bool | int | float | str | list | dict):
+        return value  # parsed from JSON, so JSON all the way down
+    return str(value)
