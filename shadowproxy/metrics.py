@@ -1,0 +1,111 @@
+"""Prometheus instruments of the proxy, all on an injected registry.
+
+Labels are route groups, route templates, sides, outcomes and reasons: closed sets. The two
+labels that could grow from traffic, the HTTP method and the differing field path, are folded
+onto bounded sets here, so no caller can blow up cardinality by accident.
+"""
+
+from __future__ import annotations
+
+import re
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from shadowproxy.types import Comparison, Outcome, Role, RouteGroup, Side, SkipReason
+
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+MAX_FIELD_LABELS = 200
+OTHER = "other"
+_INDEX = re.compile(r"\[[^\]]*\]")
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+class ProxyMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.requests = Counter(
+            "shadowproxy_requests_total",
+            "Client requests answered, by route and the authoritative side that answered.",
+            ["route_group", "route", "method", "authoritative", "code"],
+            registry=registry,
+        )
+        self.comparisons = Counter(
+            "shadowproxy_comparisons_total",
+            "Comparisons of the two sides' answers, by outcome.",
+            ["route_group", "route", "outcome"],
+            registry=registry,
+        )
+        self.field_mismatches = Counter(
+            "shadowproxy_field_mismatches_total",
+            "Key fields that differed between the sides (list indexes folded to []).",
+            ["route_group", "field"],
+            registry=registry,
+        )
+        self.upstream_duration = Histogram(
+            "shadowproxy_upstream_duration_seconds",
+            "Time to a complete answer from one side, by its role in the exchange.",
+            ["side", "role", "route_group"],
+            buckets=_LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.shadow_skipped = Counter(
+            "shadowproxy_shadow_skipped_total",
+            "Requests whose shadow was not compared, by reason.",
+            ["route_group", "reason"],
+            registry=registry,
+        )
+        self.shadow_inflight = Gauge(
+            "shadowproxy_shadow_inflight",
+            "Shadow exchanges running in the background now.",
+            registry=registry,
+        )
+        self.authoritative_side = Gauge(
+            "shadowproxy_authoritative_side",
+            "1 for the side currently authoritative for the route group, 0 for the other.",
+            ["route_group", "side"],
+            registry=registry,
+        )
+        self.shadow_failures = Counter(
+            "shadowproxy_shadow_failures_total",
+            "Internal failures on the shadow path (never seen by the client), by stage.",
+            ["stage"],
+            registry=registry,
+        )
+        self._fields: set[str] = set()
+
+    def request(self, group: RouteGroup, route: str, method: str, side: Side, code: int) -> None:
+        label = method if method in KNOWN_METHODS else OTHER
+        self.requests.labels(group.value, route, label, side.value, str(code)).inc()
+
+    def upstream(self, side: Side, role: Role, group: RouteGroup, seconds: float) -> None:
+        self.upstream_duration.labels(side.value, role.value, group.value).observe(seconds)
+
+    def skipped(self, group: RouteGroup, reason: SkipReason) -> None:
+        self.shadow_skipped.labels(group.value, reason.value).inc()
+
+    def failure(self, stage: str) -> None:
+        self.shadow_failures.labels(stage).inc()
+
+    def authoritative(self, group: RouteGroup, side: Side) -> None:
+        self.authoritative_side.labels(group.value, side.value).set(1)
+        self.authoritative_side.labels(group.value, side.other.value).set(0)
+
+    def comparison(self, comparison: Comparison) -> None:
+        exchange = comparison.exchange
+        group = exchange.route_group.value
+        self.comparisons.labels(group, exchange.route, comparison.outcome.value).inc()
+        if comparison.outcome is Outcome.SKIPPED and comparison.reason in _SKIP_VALUES:
+            self.shadow_skipped.labels(group, comparison.reason).inc()
+        for difference in comparison.differences:
+            self.field_mismatches.labels(group, self._field_label(difference.field)).inc()
+
+    def _field_label(self, field: str) -> str:
+        label = _INDEX.sub("[]", field)
+        if label in self._fields:
+            return label
+        if len(self._fields) >= MAX_FIELD_LABELS:
+            return OTHER
+        self._fields.add(label)
+        return label
+
+
+_SKIP_VALUES = frozenset(reason.value for reason in SkipReason)

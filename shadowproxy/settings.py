@@ -1,0 +1,223 @@
+"""The proxy's frozen Settings, parsed once from an injected environment mapping.
+
+Only the CLI reads `os.environ`; it passes the mapping here together with its own options
+(upstream URLs, listen addresses, paths). Every bad value becomes a `SettingsError` whose
+sentence names the variable, so the CLI can print it and exit without a traceback.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+from shadowproxy.config import DEFAULT_CONFIG, DiffConfig, load_config
+from shadowproxy.types import RouteGroup, Side
+
+T = TypeVar("T")
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+class SettingsError(ValueError):
+    """A setting could not be parsed; the message names the variable and what was wrong."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    legacy_url: str
+    app_url: str
+    listen_host: str
+    listen_port: int
+    admin_host: str
+    admin_port: int
+    config: DiffConfig
+    diff_log_dir: Path
+    state_dir: Path
+    authoritative: Mapping[RouteGroup, Side]  # initial sides; runtime flag flips win over these
+    shadow_enabled: bool = True
+    sample_rate: float = 1.0
+    shadow_timeout_s: float = 10.0
+    upstream_timeout_s: float = 30.0
+    max_inflight_shadows: int = 100
+    max_diff_bytes: int = 1_048_576
+    log_matches: bool = False
+    ws_stall_s: float = 5.0
+    shutdown_grace_s: float = 10.0
+
+    def upstream_url(self, side: Side) -> str:
+        return self.legacy_url if side is Side.LEGACY else self.app_url
+
+
+def authoritative_variable(group: RouteGroup) -> str:
+    return f"TA_AUTHORITATIVE_{group.name}"
+
+
+def load_settings(
+    environ: Mapping[str, str],
+    *,
+    legacy_url: str,
+    app_url: str,
+    listen: str = "127.0.0.1:8000",
+    admin: str = "127.0.0.1:9100",
+    config_path: Path | None = None,
+    diff_log_dir: Path = Path("diff_logs"),
+    state_dir: Path = Path("var/shadowproxy"),
+) -> Settings:
+    env = _Env(environ)
+    listen_host, listen_port = parse_hostport(listen, name="listen address")
+    admin_host, admin_port = parse_hostport(admin, name="admin address")
+    return Settings(
+        legacy_url=parse_upstream_url(legacy_url, name="legacy URL"),
+        app_url=parse_upstream_url(app_url, name="app URL"),
+        listen_host=listen_host,
+        listen_port=listen_port,
+        admin_host=admin_host,
+        admin_port=admin_port,
+        config=_load_config(config_path),
+        diff_log_dir=diff_log_dir,
+        state_dir=state_dir,
+        authoritative=_initial_sides(env),
+        shadow_enabled=env.get("SHADOWPROXY_SHADOW", _parse_bool, True),
+        sample_rate=env.get("SHADOWPROXY_SAMPLE_RATE", _fraction, 1.0),
+        shadow_timeout_s=env.get("SHADOWPROXY_SHADOW_TIMEOUT_S", _positive_float, 10.0),
+        upstream_timeout_s=env.get("SHADOWPROXY_UPSTREAM_TIMEOUT_S", _positive_float, 30.0),
+        max_inflight_shadows=env.get("SHADOWPROXY_MAX_INFLIGHT_SHADOWS", _positive_int, 100),
+        max_diff_bytes=env.get("SHADOWPROXY_MAX_DIFF_BYTES", _positive_int, 1_048_576),
+        log_matches=env.get("SHADOWPROXY_LOG_MATCHES", _parse_bool, False),
+        ws_stall_s=env.get("SHADOWPROXY_WS_STALL_S", _positive_float, 5.0),
+        shutdown_grace_s=env.get("SHADOWPROXY_SHUTDOWN_GRACE_S", _non_negative_float, 10.0),
+    )
+
+
+class _Env:
+    """Reads one variable at a time and turns a parser's ValueError into a named SettingsError."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+
+    def get(self, name: str, parse: Callable[[str], T], default: T) -> T:
+        raw = self._environ.get(name)
+        if raw is None or raw.strip() == "":
+            return default
+        try:
+            return parse(raw.strip())
+        except ValueError as exc:
+            raise SettingsError(f"{name}: {exc}") from None
+
+
+def _initial_sides(env: _Env) -> Mapping[RouteGroup, Side]:
+    enabled = env.get("TA_APP_SERVICE_ENABLED", _parse_bool, False)
+    default = Side.APP if enabled else Side.LEGACY
+    return MappingProxyType(
+        {
+            group: env.get(authoritative_variable(group), _parse_side, default)
+            for group in RouteGroup
+        }
+    )
+
+
+def _load_config(path: Path | None) -> DiffConfig:
+    if path is None:
+        return DEFAULT_CONFIG
+    try:
+        return load_config(path)
+    except (ValueError, OSError) as exc:
+        raise SettingsError(f"diff config {path}: {exc}") from None
+
+
+def parse_upstream_url(text: str, *, name: str) -> str:
+    """An http(s) origin, any host; a path beyond "/" would silently prefix every route."""
+    parts = urlsplit(text.strip())
+    if parts.scheme not in ("http", "https"):
+        raise SettingsError(f"{name} must start with http:// or https://, got {text!r}")
+    if not parts.hostname:
+        raise SettingsError(f"{name} must name a host, got {text!r}")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise SettingsError(f"{name} must not have a path, query or fragment, got {text!r}")
+    try:
+        port = parts.port
+    except ValueError:
+        raise SettingsError(f"{name} has an invalid port, got {text!r}") from None
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{parts.scheme}://{host}" + (f":{port}" if port is not None else "")
+
+
+def parse_hostport(text: str, *, name: str) -> tuple[str, int]:
+    """`host:port` or `[v6]:port`; port 0 asks the OS for a free port (tests, `demo`)."""
+    host, sep, port_text = text.strip().rpartition(":")
+    if not sep or not host:
+        raise SettingsError(f"{name} must be host:port, got {text!r}")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise SettingsError(f"{name} has an invalid IPv6 address, got {text!r}") from None
+    try:
+        port = int(port_text)
+    except ValueError:
+        raise SettingsError(f"{name} port must be a number, got {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise SettingsError(f"{name} port must be between 0 and 65535, got {text!r}")
+    return host, port
+
+
+def _parse_bool(text: str) -> bool:
+    value = text.lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(f"must be one of on/off, 1/0, true/false, yes/no, got {text!r}")
+
+
+def _parse_side(text: str) -> Side:
+    return Side.parse(text, name="the value")
+
+
+def _finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"must be a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise ValueError(f"must be a finite number, got {text!r}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = _finite_float(text)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"must be between 0 and 1, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = _finite_float(text)
+    if value <= 0:
+        raise ValueError(f"must be greater than 0, got {text!r}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = _finite_float(text)
+    if value < 0:
+        raise ValueError(f"must be 0 or more, got {text!r}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"must be a whole number, got {text!r}") from None
+    if value <= 0:
+        raise ValueError(f"must be greater than 0, got {text!r}")
+    return value
