@@ -1,0 +1,177 @@
+"""The Grafana dashboard and its provisioning: valid JSON, unique panel ids, one datasource uid
+shared with provisioning, queries only over the fixed metrics and our recordings, and the panels
+an on-call engineer needs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+GRAFANA_DIR = Path(__file__).resolve().parents[2] / "deploy" / "grafana"
+DASHBOARD = GRAFANA_DIR / "dashboards" / "shadowproxy.json"
+LoadYaml = Callable[[Path], list[object]]
+
+
+def all_panels(panels: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Every panel, including those nested in collapsed rows."""
+    for panel in panels:
+        yield panel
+        yield from all_panels(panel.get("panels", []))
+
+
+@pytest.fixture
+def dashboard() -> dict[str, Any]:
+    value = json.loads(DASHBOARD.read_text())
+    assert isinstance(value, dict)
+    return value
+
+
+@pytest.fixture
+def provisioned_uid(load_yaml: LoadYaml) -> str:
+    (doc,) = load_yaml(GRAFANA_DIR / "provisioning" / "datasources" / "prometheus.yml")
+    assert isinstance(doc, dict)
+    (source,) = doc["datasources"]
+    assert source["type"] == "prometheus"
+    return str(source["uid"])
+
+
+def queries(dashboard: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """(where, PromQL) for every panel target and every query variable."""
+    for panel in all_panels(dashboard["panels"]):
+        for target in panel.get("targets", []):
+            yield f"panel {panel['id']} {panel['title']!r}", target["expr"]
+    for variable in dashboard["templating"]["list"]:
+        if variable["type"] == "query":
+            yield f"variable {variable['name']}", variable["query"]["query"]
+
+
+def test_panel_ids_are_unique(dashboard: dict[str, Any]) -> None:
+    ids = [panel["id"] for panel in all_panels(dashboard["panels"])]
+    assert len(ids) > 10
+    assert len(ids) == len(set(ids))
+
+
+def test_every_datasource_reference_is_the_provisioned_uid(
+    dashboard: dict[str, Any], provisioned_uid: str
+) -> None:
+    refs = []
+    for panel in all_panels(dashboard["panels"]):
+        if panel["type"] != "row":
+            refs.append(panel["datasource"])
+        refs.extend(target["datasource"] for target in panel.get("targets", []))
+    refs.extend(v["datasource"] for v in dashboard["templating"]["list"] if "datasource" in v)
+    assert refs
+    assert {(ref["type"], ref["uid"]) for ref in refs} == {("prometheus", provisioned_uid)}
+
+
+def test_queries_use_only_fixed_metrics_and_recordings(
+    dashboard: dict[str, Any],
+    promql_names: Callable[[str], set[str]],
+    allowed_names: frozenset[str],
+) -> None:
+    seen = 0
+    for where, expr in queries(dashboard):
+        names = promql_names(expr)
+        assert names, f"{where}: no series in {expr!r}"
+        assert names <= allowed_names, f"{where} selects unknown {names - allowed_names}"
+        seen += 1
+    assert seen >= 15
+
+
+def test_every_fixed_metric_reaches_the_dashboard(
+    dashboard: dict[str, Any],
+    promql_names: Callable[[str], set[str]],
+    rules_in: Callable[[Path], list[tuple[str, str, str]]],
+) -> None:
+    """Directly, or through the recording rules the dashboard draws."""
+    recordings = {
+        name: promql_names(expr)
+        for _, name, expr in rules_in(GRAFANA_DIR.parent / "prometheus" / "rules" / "recording.yml")
+    }
+    reached: set[str] = set()
+    pending = [name for _, expr in queries(dashboard) for name in promql_names(expr)]
+    while pending:
+        name = pending.pop()
+        if name not in reached:
+            reached.add(name)
+            pending.extend(recordings.get(name, ()))
+    base = {name.removesuffix("_bucket") for name in reached}
+    fixed = {
+        "shadowproxy_requests_total",
+        "shadowproxy_comparisons_total",
+        "shadowproxy_field_mismatches_total",
+        "shadowproxy_upstream_duration_seconds",
+        "shadowproxy_shadow_skipped_total",
+        "shadowproxy_shadow_inflight",
+        "shadowproxy_authoritative_side",
+        "shadowproxy_shadow_failures_total",
+        "shadowproxy_ws_connections_total",
+        "shadowproxy_ws_frames_total",
+        "shadowproxy_ws_comparisons_total",
+        "shadowproxy_ws_shadow_overflow_total",
+    }
+    assert fixed - base == set()
+
+
+@pytest.mark.parametrize(
+    ("panel_type", "needle"),
+    [
+        pytest.param("stat", "shadowproxy_authoritative_side", id="authoritative-side-stat"),
+        pytest.param("timeseries", "route_group:shadowproxy_parity:ratio5m", id="parity-over-time"),
+        pytest.param("timeseries", "rate(shadowproxy_comparisons_total", id="outcomes"),
+        pytest.param("bargauge", "topk(10", id="top-mismatching-fields"),
+        pytest.param("timeseries", "p95_5m", id="latency-p95"),
+        pytest.param("timeseries", "p50_5m", id="latency-p50"),
+        pytest.param("timeseries", "shadowproxy_shadow_skipped", id="skipped-by-reason"),
+        pytest.param("timeseries", "shadowproxy_shadow_inflight", id="inflight"),
+        pytest.param("timeseries", "shadowproxy_ws_frames_total", id="websocket-frames"),
+        pytest.param("table", "ALERTS", id="firing-alerts"),
+    ],
+)
+def test_on_call_panels_exist(dashboard: dict[str, Any], panel_type: str, needle: str) -> None:
+    matching = [
+        panel
+        for panel in all_panels(dashboard["panels"])
+        if panel["type"] == panel_type
+        and any(needle in target["expr"] for target in panel.get("targets", []))
+    ]
+    assert matching, f"no {panel_type} panel queries {needle}"
+    assert all(panel.get("description") for panel in matching)
+
+
+def test_authoritative_stat_names_the_sides(dashboard: dict[str, Any]) -> None:
+    (stat,) = [
+        p
+        for p in all_panels(dashboard["panels"])
+        if p["type"] == "stat" and "authoritative_side" in p["targets"][0]["expr"]
+    ]
+    mapping = stat["fieldConfig"]["defaults"]["mappings"][0]["options"]
+    assert {mapping["0"]["text"], mapping["1"]["text"]} == {"legacy", "app"}
+
+
+def test_latency_panels_split_side_and_role(dashboard: dict[str, Any]) -> None:
+    latency = [
+        target
+        for panel in all_panels(dashboard["panels"])
+        for target in panel.get("targets", [])
+        if "upstream_duration_seconds" in target["expr"]
+    ]
+    assert len(latency) == 2
+    for target in latency:
+        assert "by (side, role, route_group)" in target["expr"]
+        assert "{{side}} {{role}}" in target["legendFormat"]
+
+
+def test_provider_path_matches_the_compose_mount(load_yaml: LoadYaml) -> None:
+    (provider_doc,) = load_yaml(GRAFANA_DIR / "provisioning" / "dashboards" / "shadowproxy.yml")
+    assert isinstance(provider_doc, dict)
+    (provider,) = provider_doc["providers"]
+    (compose,) = load_yaml(GRAFANA_DIR.parent / "docker-compose.yml")
+    assert isinstance(compose, dict)
+    mounts = compose["services"]["grafana"]["volumes"]
+    assert f"./grafana/dashboards:{provider['options']['path']}:ro" in mounts
+    assert "./grafana/provisioning:/etc/grafana/provisioning:ro" in mounts
