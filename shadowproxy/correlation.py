@@ -156,7 +156,8 @@ class CorrelationMap:
                 self._insert(legacy_id, app_id, at)
         if skipped:
             log.warning("correlation_lines_skipped", path=str(path), count=skipped)
-        log.info("correlation_restored", path=str(path), pairs=len(self._pairs))
+        if self._pairs:
+            log.info("correlation_restored", path=str(path), pairs=len(self._pairs))
 
 
 class AppAliases:

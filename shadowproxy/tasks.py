@@ -53,6 +53,11 @@ class BackgroundTasks:
         else:
             log.error("background_task_failed", task=task.get_name(), error=repr(exc))
 
+    async def idle(self) -> None:
+        """Wait until no task runs, including tasks spawned by the tasks awaited."""
+        while self._tasks:
+            await asyncio.wait(set(self._tasks))
+
     async def drain(self, grace_s: float) -> int:
         """Wait up to `grace_s` for running tasks, then cancel the rest; returns how many."""
         pending = set(self._tasks)

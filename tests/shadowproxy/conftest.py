@@ -13,6 +13,7 @@ import itertools
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -23,8 +24,9 @@ from prometheus_client import CollectorRegistry
 from shadowproxy.admin import create_admin_app
 from shadowproxy.app import create_app
 from shadowproxy.config import DEFAULT_CONFIG, DiffConfig
+from shadowproxy.context import CONTEXT
 from shadowproxy.settings import Settings, load_settings
-from shadowproxy.types import Comparison, Side
+from shadowproxy.types import Comparison, DiffSink, Side
 
 
 class ListSink:
@@ -186,11 +188,16 @@ class FakeBackend:
 class Proxy:
     client: TestClient[web.Request, web.Application]
     admin: TestClient[web.Request, web.Application]
-    sink: ListSink
+    sink: Any  # a ListSink unless the test passed its own DiffSink
     registry: CollectorRegistry
     legacy: FakeBackend
     app: FakeBackend
     settings: Settings
+    proxy_app: web.Application
+
+    async def wait_idle(self) -> None:
+        """Until every background shadow of this proxy has finished."""
+        await self.proxy_app[CONTEXT].tasks.idle()
 
     def backend(self, side: Side) -> FakeBackend:
         return self.legacy if side is Side.LEGACY else self.app
@@ -245,14 +252,17 @@ async def make_proxy(
     aiohttp_client: Callable[..., Awaitable[TestClient[web.Request, web.Application]]],
 ) -> ProxyFactory:
     async def build(
-        env: Mapping[str, str] | None = None, config: DiffConfig = DEFAULT_CONFIG
+        env: Mapping[str, str] | None = None,
+        config: DiffConfig = DEFAULT_CONFIG,
+        sink: DiffSink | None = None,
     ) -> Proxy:
         settings = make_settings(env, config)
-        sink, registry = ListSink(), CollectorRegistry()
+        registry = CollectorRegistry()
+        sink = sink if sink is not None else ListSink()
         proxy_app = create_app(settings, sink=sink, registry=registry)
         server = await aiohttp_server(proxy_app)  # TestServer cancels handlers on disconnect
         admin = await aiohttp_client(create_admin_app(proxy_app, registry=registry))
         client = await aiohttp_client(server)
-        return Proxy(client, admin, sink, registry, backends[0], backends[1], settings)
+        return Proxy(client, admin, sink, registry, *backends, settings, proxy_app)
 
     return build

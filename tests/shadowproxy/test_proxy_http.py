@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
+from yarl import URL
 
 from shadowproxy.types import Side, SkipReason
 
@@ -60,7 +61,7 @@ async def test_raw_path_and_query_bytes_reach_both_sides_exactly(
     make_proxy: ProxyFactory, target: str
 ) -> None:
     proxy = await make_proxy()
-    response = await proxy.client.get(aiohttp.client.URL(target, encoded=True))
+    response = await proxy.client.get(URL(target, encoded=True))
     assert response.status == 200
     await proxy.sink.wait_for(1)
     assert proxy.legacy.paths() == [target]
