@@ -95,6 +95,10 @@ class MarketCalendar:
     def __init__(self, holidays_path: str | Path | None = None) -> None:
         self.holidays_path = Path(holidays_path) if holidays_path else DEFAULT_HOLIDAYS_PATH
 
+    def check(self) -> None:
+        """Load the A-share list now, so a broken override fails at construction, not mid-run."""
+        load_a_share_holidays(self.holidays_path)
+
     def is_trading_day(self, ticker: str, day: date | str) -> bool:
         when = date.fromisoformat(day) if isinstance(day, str) else day
         if when.weekday() >= 5:

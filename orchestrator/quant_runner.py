@@ -94,6 +94,7 @@ class QuantRunner:
         params: BollingerParams | None = None,
         fault: QuantFault | None = None,
     ) -> None:
+        calendar.check()
         self.provider = provider
         self.calendar = calendar
         self.max_sharpe = max_sharpe
