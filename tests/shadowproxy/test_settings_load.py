@@ -1,0 +1,114 @@
+"""Settings come from an injected mapping; every bad value names its variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from shadowproxy.settings import SettingsError, load_settings
+from shadowproxy.types import RouteGroup, Side
+
+URLS = {"legacy_url": "http://127.0.0.1:8001", "app_url": "http://localhost:8002/"}
+
+
+def test_defaults_make_legacy_authoritative_everywhere() -> None:
+    settings = load_settings({}, **URLS)
+    assert set(settings.authoritative.values()) == {Side.LEGACY}
+    assert settings.app_url == "http://localhost:8002"
+    assert (settings.listen_host, settings.listen_port) == ("127.0.0.1", 8000)
+    assert (settings.admin_host, settings.admin_port) == ("127.0.0.1", 9100)
+    assert settings.shadow_enabled
+    assert settings.sample_rate == 1.0
+    assert settings.state_dir == Path("var/shadowproxy")
+
+
+def test_every_variable_is_read() -> None:
+    settings = load_settings(
+        {
+            "TA_APP_SERVICE_ENABLED": "1",
+            "TA_AUTHORITATIVE_WS_ORCHESTRATOR": "legacy",
+            "SHADOWPROXY_SHADOW": "off",
+            "SHADOWPROXY_SAMPLE_RATE": "0.25",
+            "SHADOWPROXY_SHADOW_TIMEOUT_S": "2.5",
+            "SHADOWPROXY_UPSTREAM_TIMEOUT_S": "7",
+            "SHADOWPROXY_MAX_INFLIGHT_SHADOWS": "3",
+            "SHADOWPROXY_MAX_DIFF_BYTES": "4096",
+            "SHADOWPROXY_LOG_MATCHES": "yes",
+            "SHADOWPROXY_WS_STALL_S": "1.5",
+            "SHADOWPROXY_SHUTDOWN_GRACE_S": "0",
+        },
+        listen="[::1]:0",
+        admin="0.0.0.0:9200",
+        **URLS,
+    )
+    assert settings.authoritative[RouteGroup.ANALYSIS] is Side.APP
+    assert settings.authoritative[RouteGroup.WS_ORCHESTRATOR] is Side.LEGACY
+    assert not settings.shadow_enabled
+    assert settings.sample_rate == 0.25
+    assert settings.shadow_timeout_s == 2.5
+    assert settings.upstream_timeout_s == 7.0
+    assert settings.max_inflight_shadows == 3
+    assert settings.max_diff_bytes == 4096
+    assert settings.log_matches
+    assert settings.ws_stall_s == 1.5
+    assert settings.shutdown_grace_s == 0.0
+    assert (settings.listen_host, settings.listen_port) == ("::1", 0)
+    assert settings.admin_port == 9200
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        pytest.param("TA_APP_SERVICE_ENABLED", "maybe", id="bool"),
+        pytest.param("TA_AUTHORITATIVE_REPORTS", "new", id="side"),
+        pytest.param("SHADOWPROXY_SHADOW", "2", id="shadow"),
+        pytest.param("SHADOWPROXY_SAMPLE_RATE", "1.5", id="rate-range"),
+        pytest.param("SHADOWPROXY_SAMPLE_RATE", "nan", id="rate-nan"),
+        pytest.param("SHADOWPROXY_SHADOW_TIMEOUT_S", "0", id="timeout-zero"),
+        pytest.param("SHADOWPROXY_UPSTREAM_TIMEOUT_S", "soon", id="timeout-text"),
+        pytest.param("SHADOWPROXY_MAX_INFLIGHT_SHADOWS", "2.5", id="int"),
+        pytest.param("SHADOWPROXY_MAX_DIFF_BYTES", "-1", id="negative"),
+        pytest.param("SHADOWPROXY_SHUTDOWN_GRACE_S", "-1", id="grace"),
+    ],
+)
+def test_bad_values_name_the_variable(variable: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=f"^{variable}: .*{value!r}"):
+        load_settings({variable: value}, **URLS)
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        pytest.param("ftp://127.0.0.1", "http:// or https://", id="scheme"),
+        pytest.param("http://", "must name a host", id="no-host"),
+        pytest.param("http://127.0.0.1:8001/api", "must not have a path", id="path"),
+        pytest.param("http://127.0.0.1:99999", "invalid port", id="port"),
+    ],
+)
+def test_bad_upstream_urls_are_refused(url: str, problem: str) -> None:
+    with pytest.raises(SettingsError, match=f"^legacy URL .*{problem}"):
+        load_settings({}, legacy_url=url, app_url="http://127.0.0.1:8002")
+
+
+@pytest.mark.parametrize(
+    "listen",
+    [
+        pytest.param("8000", id="no-host"),
+        pytest.param("host:http", id="port-text"),
+        pytest.param("host:70000", id="port-range"),
+        pytest.param("[nope]:80", id="bad-v6"),
+    ],
+)
+def test_bad_listen_addresses_are_refused(listen: str) -> None:
+    with pytest.raises(SettingsError, match="listen address"):
+        load_settings({}, listen=listen, **URLS)
+
+
+def test_a_bad_config_file_is_a_settings_error(tmp_path: Path) -> None:
+    config = tmp_path / "diff.toml"
+    config.write_text("[nope]\n")
+    with pytest.raises(SettingsError, match="diff config"):
+        load_settings({}, config_path=config, **URLS)
+    with pytest.raises(SettingsError, match="diff config"):
+        load_settings({}, config_path=tmp_path / "missing.toml", **URLS)
