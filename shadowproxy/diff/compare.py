@@ -37,7 +37,7 @@ def compare_views(
             kind = leaf_kind(left, right, tolerance if leaf in tolerant else 0.0)
             if kind is not None:
                 differences.append(Difference(name, kind, legacy=left, app=right))
-    return differences
+    return _reshaped(differences, legacy, app)
 
 
 def leaf_kind(legacy: JSONValue, app: JSONValue, tolerance: float = 0.0) -> DiffKind | None:
@@ -91,10 +91,58 @@ def _collections(legacy: View, app: View) -> tuple[list[Difference], list[str]]:
     return differences, one_sided
 
 
+def _reshaped(differences: list[Difference], legacy: View, app: View) -> list[Difference]:
+    """A leaf on one side where the other has an object or array is one difference, not many.
+
+    Flat views would otherwise report `accounts` extra and `accounts[0]` missing for a list that
+    became a string; null or an empty container against a filled one of that kind is `changed`,
+    as null against any value is.
+    """
+    reshaped: dict[str, Difference] = {}
+    for difference in differences:
+        if difference.kind is DiffKind.EXTRA and _children(legacy, difference.field):
+            tree, leaf = _member_fields(legacy, difference.field), difference.app
+            kind = _container_kind(leaf, _children(legacy, difference.field))
+            reshaped[difference.field] = Difference(difference.field, kind, legacy=tree, app=leaf)
+        elif difference.kind is DiffKind.MISSING and _children(app, difference.field):
+            tree, leaf = _member_fields(app, difference.field), difference.legacy
+            kind = _container_kind(leaf, _children(app, difference.field))
+            reshaped[difference.field] = Difference(difference.field, kind, legacy=leaf, app=tree)
+    if not reshaped:
+        return differences
+    kept: list[Difference] = []
+    for difference in differences:
+        if difference.field in reshaped:
+            kept.append(reshaped[difference.field])
+        elif not any(_under(difference.field, prefix) for prefix in reshaped):
+            kept.append(difference)
+    return kept
+
+
+def _children(view: View, name: str) -> str:
+    """'[' or '.' when the view has fields below `name` (an array or an object), else ''."""
+    for field in view.fields:
+        if _under(field, name):
+            return field[len(name)]
+    return ""
+
+
+def _under(field: str, prefix: str) -> bool:
+    return field.startswith(prefix) and field[len(prefix) : len(prefix) + 1] in (".", "[")
+
+
+def _container_kind(leaf: JSONValue, opener: str) -> DiffKind:
+    if leaf is None or (opener == "[" and leaf == []) or (opener == "." and leaf == {}):
+        return DiffKind.CHANGED
+    return DiffKind.TYPE_CHANGED
+
+
 def _member_fields(view: View, prefix: str) -> JSONValue:
-    start = prefix + "."
+    """The fields below `prefix`, relative to it: what a one-sided member or subtree held."""
     return {
-        name[len(start) :]: value for name, value in view.fields.items() if name.startswith(start)
+        name[len(prefix) :].removeprefix("."): value
+        for name, value in view.fields.items()
+        if _under(name, prefix)
     }
 
 
