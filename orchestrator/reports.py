@@ -7,6 +7,8 @@ no timestamps, no absolute paths, no dict ordering left to chance.
 from __future__ import annotations
 
 import json
+import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -119,15 +121,21 @@ def stage_reports(ticker: str, date: str, final: FinalSignal, ratings: Ratings) 
     }
 
 
+def _write_atomically(target: Path, text: str) -> None:
+    """Readers (the report routes) never see half a file, even while a rerun rewrites it."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(target)
+
+
 def write_reports(
     results_dir: Path, ticker: str, date: str, final: FinalSignal, ratings: Ratings
 ) -> Path:
     """Write every report for (ticker, date); returns the complete report's path."""
     base = results_dir / ticker / date
     for relative, text in stage_reports(ticker, date, final, ratings).items():
-        target = base / "reports" / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
+        _write_atomically(base / "reports" / relative, text)
     report = base / "complete_report.md"
-    report.write_text(complete_report(ticker, date, final, ratings), encoding="utf-8")
+    _write_atomically(report, complete_report(ticker, date, final, ratings))
     return report
