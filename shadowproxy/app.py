@@ -121,9 +121,10 @@ class _ProxyHandler:
         match = ctx.routes.match(request.method, raw.partition("?")[0])
         spec = match.spec
         side = ctx.flags.authoritative(spec.group)
-        if spec.websocket or _is_upgrade(request):
-            if self._ws_handler is not None:
-                return await self._ws_handler(request, match, ctx)
+        upgrade = _is_upgrade(request)
+        if (spec.websocket or upgrade) and self._ws_handler is not None:
+            return await self._ws_handler(request, match, ctx)
+        if upgrade:  # a plain GET on a websocket route is forwarded: the backend answers it
             return detail_response(501, "websocket relay not enabled", side)
 
         request_id = request.headers.get(REQUEST_ID) or uuid.uuid4().hex

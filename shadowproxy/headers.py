@@ -32,7 +32,8 @@ VIA = "1.1 shadowproxy"
 REQUEST_ID = "X-Request-ID"
 SHADOW_MARK = "X-Shadow-Request"
 AUTHORITATIVE_MARK = "X-Shadowproxy-Authoritative"
-_REFRAMED = frozenset({"host", "content-length", SHADOW_MARK.lower(), REQUEST_ID.lower()})
+# re-framed or re-decided per side: the body is already read, so no 100-continue either
+_REFRAMED = frozenset({"host", "content-length", "expect", SHADOW_MARK.lower(), REQUEST_ID.lower()})
 
 AnyHeaders = CIMultiDict[str] | CIMultiDictProxy[str]
 

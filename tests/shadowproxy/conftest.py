@@ -24,7 +24,7 @@ from prometheus_client import CollectorRegistry
 from shadowproxy.admin import create_admin_app
 from shadowproxy.app import create_app
 from shadowproxy.config import DEFAULT_CONFIG, DiffConfig
-from shadowproxy.context import CONTEXT
+from shadowproxy.context import CONTEXT, WsHandler
 from shadowproxy.settings import Settings, load_settings
 from shadowproxy.types import Comparison, DiffSink, Side
 
@@ -255,11 +255,12 @@ async def make_proxy(
         env: Mapping[str, str] | None = None,
         config: DiffConfig = DEFAULT_CONFIG,
         sink: DiffSink | None = None,
+        ws_handler: WsHandler | None = None,
     ) -> Proxy:
         settings = make_settings(env, config)
         registry = CollectorRegistry()
         sink = sink if sink is not None else ListSink()
-        proxy_app = create_app(settings, sink=sink, registry=registry)
+        proxy_app = create_app(settings, sink=sink, registry=registry, ws_handler=ws_handler)
         server = await aiohttp_server(proxy_app)  # TestServer cancels handlers on disconnect
         admin = await aiohttp_client(create_admin_app(proxy_app, registry=registry))
         client = await aiohttp_client(server)

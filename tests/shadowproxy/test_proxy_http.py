@@ -7,9 +7,11 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
+from aiohttp import web
 from yarl import URL
 
-from shadowproxy.types import Side, SkipReason
+from shadowproxy.context import ProxyContext
+from shadowproxy.types import Outcome, RouteMatch, Side, SkipReason
 
 from .conftest import ProxyFactory
 
@@ -221,3 +223,55 @@ async def test_no_default_client_headers_are_added(make_proxy: ProxyFactory) -> 
     seen = proxy.backend(Side.APP).seen[0].headers
     assert "Accept-Encoding" not in seen
     assert "User-Agent" not in seen
+
+
+UPGRADE = {"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13"}
+
+
+async def test_upgrades_get_501_json_until_a_relay_is_plugged_in(make_proxy: ProxyFactory) -> None:
+    proxy = await make_proxy()
+    response = await proxy.client.get("/ws/orchestrator", headers=UPGRADE)
+    assert response.status == 501
+    assert await response.json() == {"detail": "websocket relay not enabled"}
+    assert proxy.legacy.seen == []
+
+
+async def test_a_websocket_relay_receives_the_match_and_the_context(
+    make_proxy: ProxyFactory,
+) -> None:
+    calls: list[tuple[str, str | None, bool]] = []
+
+    async def relay(request: web.Request, match: RouteMatch, ctx: ProxyContext) -> web.Response:
+        calls.append((match.spec.template, match.params.get("task_id"), ctx.flags is not None))
+        return web.Response(text="relayed")
+
+    proxy = await make_proxy(ws_handler=relay)
+    response = await proxy.client.get("/ws/analysis/T1?api_key=k", headers=UPGRADE)
+    assert await response.text() == "relayed"
+    assert calls == [("/ws/analysis/{task_id}", "T1", True)]
+
+
+async def test_a_client_that_leaves_ends_the_comparison_as_client_disconnected(
+    make_proxy: ProxyFactory,
+) -> None:
+    proxy = await make_proxy({"SHADOWPROXY_SHADOW_TIMEOUT_S": "0.5"})
+    request = asyncio.ensure_future(proxy.client.get("/slow"))
+    await asyncio.wait_for(proxy.legacy.arrived.wait(), timeout=10)
+    request.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await request
+    [comparison] = await proxy.sink.wait_for(1)
+    assert comparison.outcome is Outcome.SKIPPED
+    assert comparison.reason == SkipReason.CLIENT_DISCONNECTED
+
+
+async def test_expect_continue_is_answered_by_the_proxy_not_forwarded(
+    make_proxy: ProxyFactory,
+) -> None:
+    proxy = await make_proxy()
+    response = await proxy.client.post("/api/portfolio/watchlist", data=b"abc", expect100=True)
+    assert response.status == 200
+    await proxy.sink.wait_for(1)
+    for backend in (proxy.legacy, proxy.app):
+        assert "Expect" not in backend.seen[0].headers
+        assert backend.seen[0].body == b"abc"

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import signal
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import aiohttp
 
@@ -99,3 +102,62 @@ async def test_correlation_and_flags_survive_a_restart(
         assert app.paths()[-1] == "/api/analysis/status/app-task-1"
         async with http.get(admin_url + "/flags") as response:
             assert (await response.json())["authoritative"]["reports"] == "app"
+
+
+SERVE_SCRIPT = """
+import asyncio, pathlib, sys
+from shadowproxy.server import serve
+from shadowproxy.settings import load_settings
+
+class PrintSink:
+    def publish(self, comparison):
+        pass
+    async def aclose(self):
+        print("sink closed", flush=True)
+
+settings = load_settings(
+    {}, legacy_url=sys.argv[1], app_url=sys.argv[2], listen="127.0.0.1:0",
+    admin="127.0.0.1:0", state_dir=pathlib.Path(sys.argv[3]),
+)
+ready = lambda proxy, admin: print("ready", proxy, admin, flush=True)
+asyncio.run(serve(settings, sink=PrintSink(), on_ready=ready))
+print("exited", flush=True)
+"""
+
+
+async def test_sigterm_stops_serve_gracefully(
+    backends: tuple[FakeBackend, FakeBackend], tmp_path: Path
+) -> None:
+    legacy, app = backends
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        SERVE_SCRIPT,
+        legacy.url,
+        app.url,
+        str(tmp_path / "state"),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    assert process.stdout is not None
+    try:
+        line = await asyncio.wait_for(_line_starting(process.stdout, b"ready"), timeout=30)
+        proxy_url = line.split()[1].decode()
+        async with aiohttp.ClientSession() as http, http.get(proxy_url + "/health") as response:
+            assert response.status == 200
+        process.send_signal(signal.SIGTERM)
+        rest = await asyncio.wait_for(process.stdout.read(), timeout=30)
+        assert await process.wait() == 0
+        assert b"sink closed" in rest
+        assert rest.rstrip().endswith(b"exited")
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+async def _line_starting(stream: asyncio.StreamReader, prefix: bytes) -> bytes:
+    while True:
+        line = await stream.readline()
+        if not line or line.startswith(prefix):
+            return line
