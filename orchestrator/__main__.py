@@ -52,7 +52,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m orchestrator", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="python -m orchestrator", description="The shared analysis kernel.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     analyze = commands.add_parser("analyze", help="run one analysis and print protocol markers")
     analyze.add_argument("ticker")

@@ -45,7 +45,12 @@ _FAULT_TEXT = {
 
 
 def timeout_warnings(config: OrchestratorConfig) -> list[str]:
-    """Advice only: node timeouts below what upstream found necessary for this many analysts."""
+    """Advice only: node timeouts below what upstream found necessary for this many analysts.
+
+    The table is about model latency, so the offline rule-based analyst (instant) gets none.
+    """
+    if config.llm_provider == "offline":
+        return []
     count = len(config.selected_analysts or ()) or 4
     analyst_rec, research_rec = RECOMMENDED_TIMEOUTS[min(count, 4)]
     warnings = []

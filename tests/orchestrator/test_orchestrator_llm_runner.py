@@ -219,6 +219,8 @@ def test_timeout_warnings(
 ) -> None:
     config = OrchestratorConfig(
         cache_dir=str(tmp_path),
+        llm_provider="ollama",
+        backend_url="http://localhost:11434/v1",
         selected_analysts=analysts,
         analyst_node_timeout_secs=analyst_timeout,
         research_node_timeout_secs=research_timeout,
@@ -227,6 +229,10 @@ def test_timeout_warnings(
     with caplog.at_level(logging.WARNING, logger="orchestrator.llm_runner"):
         LLMRunner(config, SyntheticMarketData())
     assert len([r for r in caplog.records if "timeout sanity" in r.message]) == count
+
+
+def test_offline_analyst_gets_no_timeout_advice(tmp_path: Path) -> None:
+    assert timeout_warnings(OrchestratorConfig(cache_dir=str(tmp_path))) == []
 
 
 @pytest.mark.parametrize(
