@@ -56,7 +56,7 @@ def create_app(
     registry: CollectorRegistry,
     ws_handler: WsHandler | None = None,
 ) -> web.Application:
-    """The proxy. Raises ValueError (a sentence) when the persisted flag state is unreadable."""
+    """The proxy. Raises FlagStateError (a SettingsError) when flags.json is unusable."""
     app = web.Application()
     metrics = ProxyMetrics(registry)
     app[SETTINGS] = settings

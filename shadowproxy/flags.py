@@ -19,11 +19,16 @@ from types import MappingProxyType
 
 import structlog
 
+from shadowproxy.settings import SettingsError
 from shadowproxy.types import RouteGroup, Side
 
 FLAGS_FILE = "flags.json"
 
 log = structlog.get_logger("shadowproxy.flags")
+
+
+class FlagStateError(SettingsError):
+    """flags.json exists but cannot be used: a startup problem reported like a bad setting."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +128,9 @@ def _read_overrides(path: Path) -> dict[RouteGroup, Override]:
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as exc:
-        raise ValueError(f"flag state {path} cannot be read ({exc}); fix or delete it") from None
+        raise FlagStateError(
+            f"flag state {path} cannot be read ({exc}); fix or delete it"
+        ) from None
     try:
         return {
             RouteGroup(group): Override(
@@ -132,7 +139,7 @@ def _read_overrides(path: Path) -> dict[RouteGroup, Override]:
             for group, entry in raw["overrides"].items()
         }
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise ValueError(f"flag state {path} is malformed ({exc}); fix or delete it") from None
+        raise FlagStateError(f"flag state {path} is malformed ({exc}); fix or delete it") from None
 
 
 def _write_overrides(path: Path, overrides: Mapping[RouteGroup, Override]) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from shadowproxy.flags import FLAGS_FILE, Flags
+from shadowproxy.flags import FLAGS_FILE, Flags, FlagStateError
 from shadowproxy.types import RouteGroup, Side
 
 ENV = dict.fromkeys(RouteGroup, Side.LEGACY) | {RouteGroup.SYSTEM: Side.APP}
@@ -65,7 +65,7 @@ def test_on_change_sees_initial_sides_and_every_change(tmp_path: Path) -> None:
 )
 def test_an_unreadable_state_file_is_refused_with_a_sentence(tmp_path: Path, content: str) -> None:
     (tmp_path / FLAGS_FILE).write_text(content)
-    with pytest.raises(ValueError, match="fix or delete it"):
+    with pytest.raises(FlagStateError, match="fix or delete it"):
         Flags(ENV, tmp_path)
 
 

@@ -10,9 +10,10 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from shadowproxy.server import serve
-from shadowproxy.settings import Settings
+from shadowproxy.settings import Settings, SettingsError
 
 from .conftest import FakeBackend, ListSink
 
@@ -161,3 +162,15 @@ async def _line_starting(stream: asyncio.StreamReader, prefix: bytes) -> bytes:
         line = await stream.readline()
         if not line or line.startswith(prefix):
             return line
+
+
+async def test_a_corrupt_flag_file_is_a_settings_error_and_the_sink_is_still_closed(
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings()
+    settings.state_dir.mkdir(parents=True)
+    (settings.state_dir / "flags.json").write_text("{")
+    sink = ListSink()
+    with pytest.raises(SettingsError, match=r"flags\.json cannot be read"):
+        await serve(settings, sink=sink, stop=asyncio.Event())
+    assert sink.closed
