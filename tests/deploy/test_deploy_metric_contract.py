@@ -1,0 +1,99 @@
+"""The names and labels the dashboard and the rules rely on are the ones the proxy exports.
+
+The deploy files are written against the project's fixed metric list; this drives the real
+`shadowproxy.metrics.ProxyMetrics` once through its public methods and reads its exposition back
+with the client's own parser, so a renamed metric or label breaks here, not on a dark dashboard.
+"""
+
+from __future__ import annotations
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from shadowproxy.metrics import ProxyMetrics
+from shadowproxy.types import (
+    Comparison,
+    Difference,
+    DiffKind,
+    Exchange,
+    ExchangeKind,
+    Outcome,
+    Role,
+    RouteGroup,
+    Side,
+    SkipReason,
+)
+
+ROUTE = "/api/analysis/status/{task_id}"
+
+
+@pytest.fixture(scope="module")
+def exported() -> dict[str, frozenset[str]]:
+    """Sample name → label names, after one call of every public method."""
+    registry = CollectorRegistry()
+    metrics = ProxyMetrics(registry)
+    exchange = Exchange(
+        comparison_id="c1",
+        request_id="r1",
+        kind=ExchangeKind.HTTP,
+        route_group=RouteGroup.ANALYSIS,
+        route=ROUTE,
+        method="GET",
+        path="/api/analysis/status/t1",
+        authoritative=Side.LEGACY,
+        profile="status_document",
+    )
+    metrics.request(RouteGroup.ANALYSIS, ROUTE, "GET", Side.LEGACY, 200)
+    metrics.upstream(Side.APP, Role.SHADOW, RouteGroup.ANALYSIS, 0.2)
+    metrics.skipped(RouteGroup.ANALYSIS, SkipReason.QUEUE_FULL)
+    metrics.failure("diff")
+    metrics.authoritative(RouteGroup.ANALYSIS, Side.LEGACY)
+    metrics.shadow_inflight.set(1)
+    metrics.comparison(
+        Comparison(
+            exchange,
+            Outcome.MISMATCH,
+            differences=(Difference("decision", DiffKind.CHANGED, legacy="BUY", app="SELL"),),
+        )
+    )
+    text = generate_latest(registry).decode()
+    return {
+        sample.name: frozenset(sample.labels)
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+@pytest.mark.parametrize(
+    ("sample", "labels"),
+    [
+        pytest.param(
+            "shadowproxy_requests_total",
+            {"route_group", "route", "method", "authoritative", "code"},
+            id="requests",
+        ),
+        pytest.param(
+            "shadowproxy_comparisons_total", {"route_group", "route", "outcome"}, id="comparisons"
+        ),
+        pytest.param(
+            "shadowproxy_field_mismatches_total", {"route_group", "field"}, id="field-mismatches"
+        ),
+        pytest.param(
+            "shadowproxy_upstream_duration_seconds_bucket",
+            {"side", "role", "route_group", "le"},
+            id="latency-histogram",
+        ),
+        pytest.param("shadowproxy_shadow_skipped_total", {"route_group", "reason"}, id="skipped"),
+        pytest.param("shadowproxy_shadow_inflight", set(), id="inflight"),
+        pytest.param(
+            "shadowproxy_authoritative_side", {"route_group", "side"}, id="authoritative-side"
+        ),
+        pytest.param("shadowproxy_shadow_failures_total", {"stage"}, id="shadow-failures"),
+    ],
+)
+def test_proxy_exports_what_the_deploy_files_query(
+    exported: dict[str, frozenset[str]], sample: str, labels: set[str]
+) -> None:
+    assert sample in exported, f"{sample} not exported; got {sorted(exported)}"
+    assert exported[sample] == labels
