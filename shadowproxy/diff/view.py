@@ -58,6 +58,27 @@ class View:
         )
 
 
+class MemberKeys:
+    """Member keys in body order; a repeated key gets `#2`, `#3` so no member hides another."""
+
+    def __init__(self) -> None:
+        self._keys: list[str] = []
+        self._seen: set[str] = set()
+
+    def add(self, key: str | None) -> str:
+        base = key if key is not None else f"#{len(self._keys)}"
+        unique, count = base, 1
+        while unique in self._seen:
+            count += 1
+            unique = f"{base}#{count}"
+        self._keys.append(unique)
+        self._seen.add(unique)
+        return unique
+
+    def collection(self, *, ordered: bool = False) -> Collection:
+        return Collection(tuple(self._keys), ordered=ordered)
+
+
 def member(collection: str, key: str) -> str:
     """The field path of one collection member: `tasks[AAPL_20260413_120000_ab12cd]`."""
     return f"{collection}[{key}]"

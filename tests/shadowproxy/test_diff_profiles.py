@@ -700,3 +700,12 @@ def test_json_fields_compares_only_the_configured_key_fields() -> None:
 def test_unknown_profile_is_a_sentence() -> None:
     with pytest.raises(ValueError, match="no diff profile named 'xml' \\(route /r\\)"):
         compare("xml", {}, {})
+
+
+def test_a_repeated_member_does_not_hide_the_first() -> None:
+    legacy = legacy_live(legacy_signal("AAPL", direction=1), legacy_signal("AAPL", direction=1))
+    app = app_live(app_signal("AAPL", direction=1), app_signal("AAPL", direction=-1))
+    assert fields(compare("live_signals", legacy, app)) == [
+        ("signals[AAPL:2026-04-11#2].direction", DiffKind.CHANGED),
+        ("signals[AAPL:2026-04-11#2].llm_direction", DiffKind.CHANGED),
+    ]

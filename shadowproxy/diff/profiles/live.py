@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from shadowproxy.diff.normalize import ErrorShape, FirstOf
 from shadowproxy.diff.profile import Context, Profile
-from shadowproxy.diff.view import Collection, View, items, member, obj, text
+from shadowproxy.diff.view import MemberKeys, View, items, member, obj, text
 from shadowproxy.types import JSONValue
 
 _LANES = ("direction", "confidence", "quant_direction", "llm_direction")
@@ -33,11 +33,10 @@ class LiveSignals(Profile):
         fields: dict[str, JSONValue] = {}
         if "error" in document:
             fields.update({f"error.{k}": v for k, v in self._error(document["error"]).items()})
-        keys: list[str] = []
+        keys = MemberKeys()
         for entry in items(document.get("signals")):
             signal = obj(entry)
-            key = f"{text(signal.get('ticker'))}:{text(signal.get('date'))}"
-            keys.append(key)
+            key = keys.add(f"{text(signal.get('ticker'))}:{text(signal.get('date'))}")
             prefix = member("signals", key) + "."
             error = self._error(signal.get("error"))
             failed = signal.get("status") == "failed" or bool(error["present"])
@@ -45,10 +44,11 @@ class LiveSignals(Profile):
             for lane, read in self._lanes.items():
                 fields[prefix + lane] = read(signal)
             fields[prefix + "error.present"] = error["present"]
-        first = obj(items(document.get("signals"))[0]) if keys else {}
+        signals = items(document.get("signals"))
+        first = obj(signals[0]) if signals else {}
         return View(
             fields=fields,
-            collections={"signals": Collection(tuple(keys), ordered=True)},
+            collections={"signals": keys.collection(ordered=True)},
             ticker=text(first.get("ticker")),
             date=text(first.get("date")),
         )

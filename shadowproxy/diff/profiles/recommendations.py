@@ -16,7 +16,7 @@ from __future__ import annotations
 from shadowproxy.diff.normalize import FirstOf
 from shadowproxy.diff.profile import Context, Profile
 from shadowproxy.diff.profiles.status import ResultFields
-from shadowproxy.diff.view import Collection, View, items, member, obj, text
+from shadowproxy.diff.view import MemberKeys, View, items, member, obj, text
 from shadowproxy.types import JSONValue
 
 _PAGE = ("total", "limit", "offset")
@@ -60,13 +60,10 @@ class RecommendationsList(Profile):
     def __call__(self, value: JSONValue, context: Context) -> View:
         document = obj(value)
         fields: dict[str, JSONValue] = {}
-        keys: list[str] = []
+        keys = MemberKeys()
         for entry in items(document.get("recommendations")):
             record = self._record(entry)
-            key = f"{text(record.pop('ticker'))}:{text(record.pop('date'))}"
-            keys.append(key)
+            key = keys.add(f"{text(record.pop('ticker'))}:{text(record.pop('date'))}")
             fields.update({f"{member('recommendations', key)}.{k}": v for k, v in record.items()})
         fields.update({key: document[key] for key in _PAGE if key in document})
-        return View(
-            fields=fields, collections={"recommendations": Collection(tuple(keys), ordered=True)}
-        )
+        return View(fields=fields, collections={"recommendations": keys.collection(ordered=True)})

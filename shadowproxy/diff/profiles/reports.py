@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from shadowproxy.diff.normalize import Flatten, PathTail
 from shadowproxy.diff.profile import BodyKind, Context, Profile
-from shadowproxy.diff.view import Collection, View, items, member, obj, text
+from shadowproxy.diff.view import Collection, MemberKeys, View, items, member, obj, text
 from shadowproxy.types import JSONValue
 
 _PAGE = ("total", "limit", "offset")
@@ -29,14 +29,13 @@ class ReportsList(Profile):
     def __call__(self, value: JSONValue, context: Context) -> View:
         document = obj(value)
         fields: dict[str, JSONValue] = {}
-        keys: list[str] = []
+        keys = MemberKeys()
         for entry in items(document.get("reports")):
             report = obj(entry)
-            key = f"{text(report.get('ticker'))}:{text(report.get('date'))}"
-            keys.append(key)
+            key = keys.add(f"{text(report.get('ticker'))}:{text(report.get('date'))}")
             fields[member("reports", key) + ".path"] = self._tail(report.get("path"))
         fields.update({key: document[key] for key in _PAGE if key in document})
-        return View(fields=fields, collections={"reports": Collection(tuple(keys))})
+        return View(fields=fields, collections={"reports": keys.collection()})
 
 
 class ReportDocument(Profile):

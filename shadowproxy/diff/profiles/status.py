@@ -30,6 +30,7 @@ from shadowproxy.diff.view import (
     TERMINAL_STATUSES,
     Collection,
     Lifecycle,
+    MemberKeys,
     View,
     dig,
     items,
@@ -143,12 +144,11 @@ class StatusDocument(Profile):
         for key in ("total", "completed", "failed", "current_ticker"):
             if key in document:
                 fields[key] = document[key]
-        tickers: list[str] = []
+        tickers = MemberKeys()
         for record in items(document.get("results")):
-            ticker = text(dig(record, "ticker")) or f"#{len(tickers)}"
-            tickers.append(ticker)
+            ticker = tickers.add(text(dig(record, "ticker")))
             fields[f"{member('results', ticker)}.decision"] = self._batch_decision(record)
-        collections["results"] = Collection(tuple(tickers))
+        collections["results"] = tickers.collection()
         done = [document.get(key) for key in ("completed", "failed")]
         return Lifecycle(
             terminal=fields["status"] in TERMINAL_STATUSES,

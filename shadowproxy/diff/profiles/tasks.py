@@ -18,8 +18,8 @@ from shadowproxy.diff.profile import Context, Profile
 from shadowproxy.diff.profiles.status import STAGE_NAMES, is_batch, is_legacy_shape
 from shadowproxy.diff.view import (
     TERMINAL_STATUSES,
-    Collection,
     Lifecycle,
+    MemberKeys,
     View,
     items,
     member,
@@ -46,18 +46,17 @@ class TaskList(Profile):
         document = obj(value)
         fields: dict[str, JSONValue] = {}
         scopes: dict[str, Lifecycle] = {}
-        keys: list[str] = []
+        keys = MemberKeys()
         for entry in items(document.get("tasks")):
             item = obj(entry)
-            key = context.canonical_id(item.get("task_id")) or f"#{len(keys)}"
-            keys.append(key)
+            key = keys.add(context.canonical_id(item.get("task_id")))
             prefix = member("tasks", key) + "."
             scopes[prefix] = self._item(item, prefix, fields)
         if "total" in document:
             fields["total"] = document["total"]
         return View(
             fields=fields,
-            collections={"tasks": Collection(tuple(keys), ordered=True)},
+            collections={"tasks": keys.collection(ordered=True)},
             inexpressible=LEGACY_INEXPRESSIBLE if is_legacy_shape(document) else frozenset(),
             scopes=scopes,
         )
