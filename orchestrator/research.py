@@ -159,11 +159,10 @@ def run_research(
     features: MarketFeatures,
     timeout: float,
     stalled: Collection[str] = (),
-    nodes: dict[str, NodeFn] | None = None,
 ) -> DebateState:
     """Bull, then bear, then manager; `stalled` names nodes that never answer (a fault switch)."""
     state = initial_debate_state()
-    chosen = nodes or rule_based_nodes(features)
+    chosen = rule_based_nodes(features)
     for dimension in NODES:
         node = _never_answers if dimension in stalled else chosen[dimension]
         run_node(state, dimension, node, timeout)
