@@ -291,6 +291,11 @@ def rules_in() -> Callable[[Path], list[tuple[str, str, str]]]:
 
 
 @pytest.fixture
+def fixed_metrics() -> frozenset[str]:
+    return FIXED_METRICS
+
+
+@pytest.fixture
 def allowed_names() -> frozenset[str]:
     """Series names a query may select: the fixed metrics, our recordings, Prometheus' own."""
     return allowed_series()

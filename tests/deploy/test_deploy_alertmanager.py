@@ -60,10 +60,10 @@ def test_receivers_are_loopback_placeholders() -> None:
     assert set(hosts) <= {"127.0.0.1", "localhost"}
 
 
-def test_inhibitions_name_existing_alerts() -> None:
-    alerts = set(
-        re.findall(r"- alert: (\S+)", (DEPLOY_DIR / "prometheus/rules/alerts.yml").read_text())
-    )
+def test_inhibitions_name_existing_alerts(
+    rules_in: Callable[[Path], list[tuple[str, str, str]]],
+) -> None:
+    alerts = {name for _, name, _ in rules_in(DEPLOY_DIR / "prometheus" / "rules" / "alerts.yml")}
     named = set(re.findall(r"alertname=\"(\w+)\"", CONFIG.read_text()))
     assert named
     assert named <= alerts

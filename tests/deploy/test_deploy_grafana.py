@@ -86,6 +86,7 @@ def test_every_fixed_metric_reaches_the_dashboard(
     dashboard: dict[str, Any],
     promql_names: Callable[[str], set[str]],
     rules_in: Callable[[Path], list[tuple[str, str, str]]],
+    fixed_metrics: frozenset[str],
 ) -> None:
     """Directly, or through the recording rules the dashboard draws."""
     recordings = {
@@ -100,21 +101,7 @@ def test_every_fixed_metric_reaches_the_dashboard(
             reached.add(name)
             pending.extend(recordings.get(name, ()))
     base = {name.removesuffix("_bucket") for name in reached}
-    fixed = {
-        "shadowproxy_requests_total",
-        "shadowproxy_comparisons_total",
-        "shadowproxy_field_mismatches_total",
-        "shadowproxy_upstream_duration_seconds",
-        "shadowproxy_shadow_skipped_total",
-        "shadowproxy_shadow_inflight",
-        "shadowproxy_authoritative_side",
-        "shadowproxy_shadow_failures_total",
-        "shadowproxy_ws_connections_total",
-        "shadowproxy_ws_frames_total",
-        "shadowproxy_ws_comparisons_total",
-        "shadowproxy_ws_shadow_overflow_total",
-    }
-    assert fixed - base == set()
+    assert fixed_metrics - base == set()
 
 
 @pytest.mark.parametrize(
@@ -175,3 +162,15 @@ def test_provider_path_matches_the_compose_mount(load_yaml: LoadYaml) -> None:
     mounts = compose["services"]["grafana"]["volumes"]
     assert f"./grafana/dashboards:{provider['options']['path']}:ro" in mounts
     assert "./grafana/provisioning:/etc/grafana/provisioning:ro" in mounts
+
+
+def test_panels_fit_the_grid_without_overlapping(dashboard: dict[str, Any]) -> None:
+    cells: dict[tuple[int, int], int] = {}
+    for panel in all_panels(dashboard["panels"]):
+        pos = panel["gridPos"]
+        assert pos["x"] >= 0, f"panel {panel['id']} starts left of the grid"
+        assert pos["x"] + pos["w"] <= 24, f"panel {panel['id']} ends right of the grid"
+        for x in range(pos["x"], pos["x"] + pos["w"]):
+            for y in range(pos["y"], pos["y"] + pos["h"]):
+                assert (x, y) not in cells, f"panels {cells.get((x, y))} and {panel['id']} overlap"
+                cells[(x, y)] = panel["id"]
