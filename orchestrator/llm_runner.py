@@ -101,16 +101,9 @@ class LLMRunner:
             fault = self.config.faults.llm
             if fault is not None:
                 raise InjectedFault(_FAULT_TEXT[fault])
-            cached = self._read_cache(ticker, date_text)
+            cached = self._cached_signal(ticker, date_text)
             if cached is not None:
-                return Signal(
-                    ticker=ticker,
-                    direction=int(cached["direction"]),
-                    confidence=float(cached["confidence"]),
-                    source="llm",
-                    timestamp=datetime.fromisoformat(str(cached["timestamp"])),
-                    metadata=cached,
-                )
+                return cached
             features, debate, verdict = self._propagate(ticker, date_text)
         except Exception as exc:
             code = classify_llm_error(str(exc))
@@ -194,16 +187,24 @@ class LLMRunner:
             metadata=metadata,
         )
 
-    def _read_cache(self, ticker: str, date_text: str) -> dict[str, Any] | None:
+    def _cached_signal(self, ticker: str, date_text: str) -> Signal | None:
+        """A hit reuses direction, confidence and timestamp; a damaged entry counts as a miss."""
         path = cache_path(self.cache_dir, ticker, date_text)
         try:
             payload = json.loads(path.read_text(encoding="utf-8"))
+            return Signal(
+                ticker=ticker,
+                direction=int(payload["direction"]),
+                confidence=float(payload["confidence"]),
+                source="llm",
+                timestamp=datetime.fromisoformat(str(payload["timestamp"])),
+                metadata=payload,
+            )
         except FileNotFoundError:
             return None
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, KeyError, TypeError) as exc:
             logger.warning("ignoring unreadable llm cache %s: %s", path, exc)
             return None
-        return payload if isinstance(payload, dict) else None
 
     @staticmethod
     def _write_cache(path: Path, metadata: dict[str, Any]) -> None:

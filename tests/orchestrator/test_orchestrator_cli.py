@@ -260,3 +260,37 @@ def test_live_prints_documents_in_ticker_order(tmp_path: Path) -> None:
     assert a_share["status"] == "degraded_success"
     assert a_share["degradation"]["reason_codes"] == ["non_trading_day"]
     assert a_share["data_quality"]["state"] == "non_trading_day"
+
+
+def test_csv_market_data_and_holiday_override_from_the_environment(tmp_path: Path) -> None:
+    """TA_MARKET_DATA_DIR without the ticker's file: both lanes lose their data."""
+    holidays = tmp_path / "holidays.json"
+    holidays.write_text('{"a_share": {"2026": ["2026-04-13"]}}', encoding="utf-8")
+    (tmp_path / "bars").mkdir()
+    result = _run(
+        tmp_path,
+        "analyze",
+        "600519.SS",
+        "2026-04-13",
+        TA_MARKET_DATA_DIR=str(tmp_path / "bars"),
+        TRADINGAGENTS_MARKET_HOLIDAYS_PATH=str(holidays),
+    )
+    assert result.returncode == 1
+    meta = json.loads(_marker(result.stderr.splitlines(), "RESULT_META:"))
+    assert meta["degrade_reason_codes"] == [
+        "non_trading_day",
+        "llm_signal_failed",
+        "both_signals_unavailable",
+    ]
+    assert meta["data_quality"]["state"] == "non_trading_day"
+
+
+def test_golden_decision_pins_the_kernel(tmp_path: Path) -> None:
+    """Both backends must print exactly this for AAPL on 2026-04-13; a change here is a
+    behaviour change of the kernel and needs a deliberate update."""
+    result = _run(tmp_path, "analyze", "AAPL", "2026-04-13")
+    lines = result.stdout.splitlines()
+    assert _marker(lines, "SIGNAL_DETAIL:") == (
+        '{"llm_signal":"HOLD","quant_signal":"SELL","confidence":0.6153846153846154}'
+    )
+    assert _marker(lines, "ANALYSIS_COMPLETE:") == "UNDERWEIGHT"

@@ -166,6 +166,27 @@ def test_success_caches_and_a_hit_reuses_the_decision(tmp_path: Path) -> None:
     assert second.metadata["rating"] == first.metadata["rating"]
 
 
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param("{not json", id="not-json"),
+        pytest.param("[1, 2]", id="not-an-object"),
+        pytest.param('{"direction": 1}', id="missing-keys"),
+        pytest.param(
+            '{"direction": 5, "confidence": 0.9, "timestamp": "2026-04-13T00:00:00+00:00"}',
+            id="out-of-range",
+        ),
+    ],
+)
+def test_damaged_cache_entry_is_a_miss(tmp_path: Path, content: str) -> None:
+    (tmp_path / "cache").mkdir()
+    path = tmp_path / "cache" / f"AAPL_{DAY}.json"
+    path.write_text(content, encoding="utf-8")
+    sig = _runner(tmp_path).get_signal("AAPL", DAY)
+    assert not sig.degraded
+    assert json.loads(path.read_text(encoding="utf-8"))["ticker"] == "AAPL"
+
+
 def test_degraded_research_is_not_a_degraded_signal(tmp_path: Path) -> None:
     runner = _runner(
         tmp_path, research_node_timeout_secs=0.05, faults=Faults(research=frozenset({"bull"}))
