@@ -9,7 +9,7 @@ sequence; a different sequence is one `reordered` difference on `<collection>.or
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from shadowproxy.diff.view import View, member
 from shadowproxy.types import Difference, DiffKind, JSONValue
@@ -98,33 +98,44 @@ def _reshaped(differences: list[Difference], legacy: View, app: View) -> list[Di
     became a string; null or an empty container against a filled one of that kind is `changed`,
     as null against any value is.
     """
+    one_sided = [d for d in differences if d.kind in (DiffKind.MISSING, DiffKind.EXTRA)]
+    if not one_sided:
+        return differences
+    containers = {DiffKind.EXTRA: _containers(legacy), DiffKind.MISSING: _containers(app)}
     reshaped: dict[str, Difference] = {}
-    for difference in differences:
-        if difference.kind is DiffKind.EXTRA and _children(legacy, difference.field):
-            tree, leaf = _member_fields(legacy, difference.field), difference.app
-            kind = _container_kind(leaf, _children(legacy, difference.field))
+    for difference in one_sided:
+        opener = containers[difference.kind].get(difference.field)
+        if opener is None:
+            continue
+        if difference.kind is DiffKind.EXTRA:
+            leaf, tree = difference.app, _member_fields(legacy, difference.field)
+            kind = _container_kind(leaf, opener)
             reshaped[difference.field] = Difference(difference.field, kind, legacy=tree, app=leaf)
-        elif difference.kind is DiffKind.MISSING and _children(app, difference.field):
-            tree, leaf = _member_fields(app, difference.field), difference.legacy
-            kind = _container_kind(leaf, _children(app, difference.field))
+        else:
+            leaf, tree = difference.legacy, _member_fields(app, difference.field)
+            kind = _container_kind(leaf, opener)
             reshaped[difference.field] = Difference(difference.field, kind, legacy=leaf, app=tree)
     if not reshaped:
         return differences
-    kept: list[Difference] = []
-    for difference in differences:
-        if difference.field in reshaped:
-            kept.append(reshaped[difference.field])
-        elif not any(_under(difference.field, prefix) for prefix in reshaped):
-            kept.append(difference)
-    return kept
+    return [
+        reshaped.get(difference.field, difference)
+        for difference in differences
+        if difference.field in reshaped or not _inside(difference.field, reshaped)
+    ]
 
 
-def _children(view: View, name: str) -> str:
-    """'[' or '.' when the view has fields below `name` (an array or an object), else ''."""
-    for field in view.fields:
-        if _under(field, name):
-            return field[len(name)]
-    return ""
+def _containers(view: View) -> dict[str, str]:
+    """Every path that has fields below it in the view -> '[' (array) or '.' (object)."""
+    found: dict[str, str] = {}
+    for name in view.fields:
+        for index, char in enumerate(name):
+            if char in ".[" and index:
+                found.setdefault(name[:index], char)
+    return found
+
+
+def _inside(field: str, prefixes: Mapping[str, object]) -> bool:
+    return any(field[:index] in prefixes for index, char in enumerate(field) if char in ".[")
 
 
 def _under(field: str, prefix: str) -> bool:

@@ -20,7 +20,7 @@ from shadowproxy.diff.parse import parse_body
 from shadowproxy.diff.profile import BodyKind, Context, Profile
 from shadowproxy.diff.profiles import PROFILES
 from shadowproxy.diff.profiles.generic import JsonFields
-from shadowproxy.diff.secondary import secondary_report
+from shadowproxy.diff.secondary import MAX_BODY_BYTES, secondary_report
 from shadowproxy.diff.view import View
 from shadowproxy.types import (
     Comparison,
@@ -115,7 +115,7 @@ class DiffEngine:
         values = self._values(profile, legacy_value, app_value, ids, route=exchange.route)
         secondary = (
             secondary_report(legacy_value, app_value, limit=self._config.max_differences)
-            if profile.body is BodyKind.JSON
+            if profile.body is BodyKind.JSON and len(legacy.body) + len(app.body) <= MAX_BODY_BYTES
             else ()
         )
         return self._finish(exchange, legacy, app, values, secondary)

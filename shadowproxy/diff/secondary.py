@@ -2,8 +2,12 @@
 
 It is informative only (it never changes an outcome) and is the one place deepdiff is used: its
 report is translated here into our `Difference`s so nothing outside sees a `DeepDiff`. Volatile
-fields are excluded by key name wherever they occur: timestamps, per-process ids and filesystem
+keys are dropped before diffing wherever they occur: timestamps, per-process ids and filesystem
 paths differ between two independently running backends by construction.
+
+deepdiff costs about half a millisecond per node, so bodies above `MAX_BODY_BYTES` (together)
+get no secondary report: a 30 KiB list would hold the caller for a quarter of a second, and the
+key-field comparison has already judged it.
 """
 
 from __future__ import annotations
@@ -15,20 +19,22 @@ from deepdiff import DeepDiff
 
 from shadowproxy.types import Difference, DiffKind, JSONValue
 
-VOLATILE_KEYS = (
-    "created_at",
-    "timestamp",
-    "completed_at",
-    "added_at",
-    "elapsed",
-    "elapsed_seconds",
-    "request_id",
-    "task_id",
-    "position_id",
-    "result_ref",
-    "path",
+MAX_BODY_BYTES = 16 * 1024
+VOLATILE_KEYS = frozenset(
+    {
+        "created_at",
+        "timestamp",
+        "completed_at",
+        "added_at",
+        "elapsed",
+        "elapsed_seconds",
+        "request_id",
+        "task_id",
+        "position_id",
+        "result_ref",
+        "path",
+    }
 )
-_EXCLUDE = re.compile(r"\['(?:" + "|".join(VOLATILE_KEYS) + r")'\]")
 _STEP = re.compile(r"\['((?:[^'\\]|\\.)*)'\]|\[(\d+)\]")
 _KINDS = {
     "values_changed": DiffKind.CHANGED,
@@ -47,18 +53,20 @@ def secondary_report(legacy: JSONValue, app: JSONValue, *, limit: int) -> tuple[
         or (isinstance(legacy, list) and isinstance(app, list))
     ):
         return ()
-    report: dict[str, Any] = DeepDiff(
-        legacy,
-        app,
-        exclude_regex_paths=[_EXCLUDE],
-        verbose_level=2,
-        max_diffs=limit * 2,
-    )
+    report: dict[str, Any] = DeepDiff(_stable(legacy), _stable(app), verbose_level=2)
     found: list[Difference] = []
     for section, kind in _KINDS.items():
         for path, detail in dict(report.get(section, {})).items():
             found.append(_difference(kind, str(path), detail))
     return tuple(found[:limit])
+
+
+def _stable(value: JSONValue) -> JSONValue:
+    if isinstance(value, dict):
+        return {k: _stable(v) for k, v in value.items() if k not in VOLATILE_KEYS}
+    if isinstance(value, list):
+        return [_stable(item) for item in value]
+    return value
 
 
 def _difference(kind: DiffKind, path: str, detail: Any) -> Difference:

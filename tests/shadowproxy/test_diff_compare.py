@@ -187,7 +187,9 @@ def test_secondary_report_needs_the_same_shape_and_respects_the_limit() -> None:
     report = secondary_report(legacy, app, limit=4)
     assert len(report) == 4
     assert all(d.kind is DiffKind.CHANGED for d in report)
-    removed = secondary_report({"a": 1, "created_at": "x"}, {"created_at": "y", "b": [1]}, limit=5)
+    removed = secondary_report(
+        {"a": 1, "keep": 2, "created_at": "x"}, {"keep": 2, "created_at": "y", "b": [1]}, limit=5
+    )
     assert removed == (
         Difference("a", DiffKind.MISSING, legacy=1),
         Difference("b", DiffKind.EXTRA, app=[1]),

@@ -709,3 +709,17 @@ def test_a_repeated_member_does_not_hide_the_first() -> None:
         ("signals[AAPL:2026-04-11#2].direction", DiffKind.CHANGED),
         ("signals[AAPL:2026-04-11#2].llm_direction", DiffKind.CHANGED),
     ]
+
+
+def test_large_bodies_get_key_fields_but_no_secondary_report() -> None:
+    legacy = {"rows": [{"i": i, "v": "x" * 20} for i in range(600)]}
+    app = {"rows": [{"i": i, "v": "y" * 20} for i in range(600)]}
+    comparison = ENGINE(
+        http("json_equal"),
+        observe(Side.LEGACY, orjson.dumps(legacy)),
+        observe(Side.APP, orjson.dumps(app)),
+        {},
+    )
+    assert comparison.outcome is Outcome.MISMATCH
+    assert len(comparison.differences) == 50
+    assert comparison.secondary == ()
