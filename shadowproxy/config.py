@@ -36,10 +36,11 @@ Schema (every table and key is optional; unknown keys are rejected to catch typo
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -72,23 +73,14 @@ class DiffConfig:
     redact_json_paths: tuple[str, ...] = ()
     confidence_tolerance: float = 0.005
     max_differences: int = 50
-    _key_fields: Mapping[str, tuple[str, ...]] = field(
-        init=False, repr=False, compare=False, default_factory=dict
-    )
 
     def __post_init__(self) -> None:
-        if not self.confidence_tolerance >= 0:
+        if not (math.isfinite(self.confidence_tolerance) and self.confidence_tolerance >= 0):
             raise ValueError(
                 f"confidence_tolerance must be a number >= 0, got {self.confidence_tolerance!r}"
             )
         if self.max_differences < 1:
             raise ValueError(f"max_differences must be at least 1, got {self.max_differences!r}")
-        by_template = {route.spec.template: route.key_fields for route in reversed(self.routes)}
-        object.__setattr__(self, "_key_fields", by_template)
-
-    def key_fields(self, template: str) -> tuple[str, ...]:
-        """The key fields a `json_fields` route compares (empty: the whole body)."""
-        return self._key_fields.get(template, ())
 
 
 DEFAULT_CONFIG = DiffConfig()
@@ -122,7 +114,11 @@ class _Reader:
         shadow = self._table(raw, "shadow", {"mirror_unknown_writes"})
         redact = self._table(raw, "redact", {"json_paths"})
         tolerance = diff.get("confidence_tolerance", DEFAULT_CONFIG.confidence_tolerance)
-        if isinstance(tolerance, bool) or not isinstance(tolerance, int | float) or tolerance < 0:
+        if (
+            isinstance(tolerance, bool)
+            or not isinstance(tolerance, int | float)
+            or not (math.isfinite(tolerance) and tolerance >= 0)
+        ):
             raise self.fail("[diff] key 'confidence_tolerance'", "expected a number >= 0")
         max_differences = diff.get("max_differences", DEFAULT_CONFIG.max_differences)
         if isinstance(max_differences, bool) or not isinstance(max_differences, int):

@@ -77,10 +77,10 @@ def test_full_file(tmp_path: Path) -> None:
     assert orders.spec.group is RouteGroup.PORTFOLIO
     assert orders.spec.mirror is False, "a route with writes is not mirrored unless asked"
     assert orders.spec.id_param == "order_id"
-    assert config.key_fields("/v1/orders/{order_id}") == ("status", "items")
+    assert orders.key_fields == ("status", "items")
     assert ping.spec.profile == "json_equal"
     assert ping.spec.mirror is True
-    assert config.key_fields("/v1/ping") == ()
+    assert ping.key_fields == ()
 
 
 def test_empty_file_is_the_default(tmp_path: Path) -> None:
@@ -98,6 +98,11 @@ def test_empty_file_is_the_default(tmp_path: Path) -> None:
             "[diff]\nconfidence_tolerance = -1\n",
             "[diff] key 'confidence_tolerance': expected a number >= 0",
             id="negative-tolerance",
+        ),
+        pytest.param(
+            "[diff]\nconfidence_tolerance = nan\n",
+            "[diff] key 'confidence_tolerance'",
+            id="nan-tolerance",
         ),
         pytest.param(
             "[diff]\nconfidence_tolerance = 'x'\n",
@@ -234,6 +239,7 @@ def test_not_utf8(tmp_path: Path) -> None:
             {"confidence_tolerance": -0.1}, "confidence_tolerance must be", id="tolerance"
         ),
         pytest.param({"max_differences": 0}, "max_differences must be at least 1", id="cap"),
+        pytest.param({"confidence_tolerance": float("inf")}, "confidence_tolerance", id="inf"),
     ],
 )
 def test_diffconfig_checks_itself(kwargs: dict[str, float], message: str) -> None:
