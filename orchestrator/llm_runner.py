@@ -130,7 +130,7 @@ class LLMRunner:
         if self._provider is None:
             self._provider = self.provider_factory(self.config)
         verdict = self._provider.decide(AnalystRequest(ticker, date_text, features, debate))
-        return features.as_dict(), debate, verdict
+        return {**features.as_dict(), "market_data": history.source}, debate, verdict
 
     def _success(
         self,

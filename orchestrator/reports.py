@@ -81,6 +81,11 @@ def _lane(signal: Signal | None, final: FinalSignal, lane: str) -> str:
     return f"unavailable ({diagnostic.get('reason_code', 'unknown')})"
 
 
+def _market_data(quant_meta: dict[str, Any], llm_meta: dict[str, Any]) -> str:
+    features = llm_meta.get("features") or {}
+    return str(quant_meta.get("market_data") or features.get("market_data") or "n/a")
+
+
 def stage_reports(ticker: str, date: str, final: FinalSignal, ratings: Ratings) -> dict[str, str]:
     """Relative path under `reports/` → markdown text."""
     llm_meta: dict[str, Any] = final.llm_signal.metadata if final.llm_signal else {}
@@ -91,7 +96,7 @@ def stage_reports(ticker: str, date: str, final: FinalSignal, ratings: Ratings) 
     return {
         "1_analysts/market_report.md": (
             f"# Market analyst\n\n{head}"
-            f"- Market data: {quant_meta.get('market_data', 'n/a')}\n"
+            f"- Market data: {_market_data(quant_meta, llm_meta)}\n"
             f"- Quant lane: {_lane(final.quant_signal, final, 'quant')}\n\n"
             f"## Indicators\n\n```json\n{_json(llm_meta.get('features'))}\n```\n"
         ),

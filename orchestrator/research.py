@@ -144,7 +144,7 @@ def rule_based_nodes(features: MarketFeatures) -> dict[str, NodeFn]:
             stance = "UNDERWEIGHT"
         return (
             f"Recommendation: {stance} — weighed {bull_weight} bullish against "
-            f"{bear_weight} bearish points from {', '.join(heard) or 'no'} researchers."
+            f"{bear_weight} bearish points (arguments heard: {', '.join(heard) or 'none'})."
         )
 
     return {"bull": bull, "bear": bear, "manager": manager}
