@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -182,3 +184,42 @@ def test_factory_routes_openai_compatible_names() -> None:
         assert provider.name == name
     with pytest.raises(ProviderError, match="Unsupported LLM provider: google"):
         build_provider(OrchestratorConfig(llm_provider="google"))
+
+
+async def test_cli_analyze_with_an_openai_compatible_endpoint(
+    aiohttp_server: ServerFactory, tmp_path: Path
+) -> None:
+    """The subprocess path: the CLI's main thread runs the provider's own event loop."""
+    chat = FakeChat([(200, "Buyers in control.\nRATING: BUY")])
+    url = await _serve(aiohttp_server, chat)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TA_", "TRADINGAGENTS_"))}
+    env.update(
+        TA_STAGE_DELAY_MS="0",
+        TRADINGAGENTS_RESULTS_DIR=str(tmp_path / "results"),
+        TA_CACHE_DIR=str(tmp_path / "cache"),
+        TRADINGAGENTS_LLM_PROVIDER="ollama",
+        TRADINGAGENTS_BACKEND_URL=url,
+        TRADINGAGENTS_DEEP_MODEL="fake-deep",
+        TRADINGAGENTS_LLM_MAX_RETRIES="0",
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "orchestrator",
+        "analyze",
+        "AAPL",
+        "2026-04-13",
+        env=env,
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await process.communicate()
+    assert process.returncode == 0, stderr.decode()
+    lines = stdout.decode().splitlines()
+    assert '"llm_signal":"BUY"' in lines[5]
+    assert chat.requests[0]["model"] == "fake-deep"
+    report = (tmp_path / "results" / "AAPL" / "2026-04-13" / "complete_report.md").read_text(
+        encoding="utf-8"
+    )
+    assert report.splitlines()[17] == "Buyers in control."
