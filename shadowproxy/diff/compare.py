@@ -4,7 +4,8 @@ Numbers compare by value (1 == 1.0); leaves named in `tolerant` (confidence) are
 configured tolerance; null against a value is `changed`, a different JSON type is `type_changed`.
 A collection member one side lacks is one `missing`/`extra` difference carrying its fields, and its
 fields are not compared one by one. For ordered collections the common members are compared in
-sequence; a different sequence is one `reordered` difference on `<collection>.order`.
+sequence (less the members a side cannot place); a different sequence is one `reordered`
+difference on `<collection>.order`.
 """
 
 from __future__ import annotations
@@ -77,8 +78,11 @@ def _collections(legacy: View, app: View) -> tuple[list[Difference], list[str]]:
                     Difference(prefix, DiffKind.EXTRA, app=_member_fields(app, prefix))
                 )
         ordered = bool(left and left.ordered) or bool(right and right.ordered)
-        common_left = [key for key in left_keys if key in right_set]
-        common_right = [key for key in right_keys if key in left_set]
+        unplaced = (left.unplaced if left else frozenset()) | (
+            right.unplaced if right else frozenset()
+        )
+        common_left = [key for key in left_keys if key in right_set and key not in unplaced]
+        common_right = [key for key in right_keys if key in left_set and key not in unplaced]
         if ordered and common_left != common_right:
             differences.append(
                 Difference(

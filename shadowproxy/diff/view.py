@@ -24,6 +24,8 @@ class Collection:
 
     keys: tuple[str, ...]
     ordered: bool = False  # True when a different order of the same keys is a difference
+    # members whose position a side cannot express (left out of the order check)
+    unplaced: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +77,10 @@ class MemberKeys:
         self._seen.add(unique)
         return unique
 
-    def collection(self, *, ordered: bool = False) -> Collection:
-        return Collection(tuple(self._keys), ordered=ordered)
+    def collection(
+        self, *, ordered: bool = False, unplaced: frozenset[str] = frozenset()
+    ) -> Collection:
+        return Collection(tuple(self._keys), ordered=ordered, unplaced=unplaced)
 
 
 def member(collection: str, key: str) -> str:

@@ -135,6 +135,15 @@ def app_tasks(*entries: dict[str, Any]) -> dict[str, Any]:
             id="correlated-through-ids",
         ),
         pytest.param(
+            legacy_tasks(
+                legacy_item(AAPL_L, "AAPL"), legacy_item(MSFT_L, "MSFT"), LEGACY_BATCH_ITEM
+            ),
+            app_tasks(app_item(AAPL_A, "AAPL"), APP_BATCH_ITEM, app_item(MSFT_A, "MSFT")),
+            Outcome.MATCH,
+            [],
+            id="batches-are-not-placed",
+        ),
+        pytest.param(
             legacy_tasks(legacy_item(AAPL_L, "AAPL"), legacy_item(MSFT_L, "MSFT")),
             app_tasks(app_item(MSFT_A, "MSFT"), app_item(AAPL_A, "AAPL")),
             Outcome.MISMATCH,

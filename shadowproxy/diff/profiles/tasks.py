@@ -6,6 +6,8 @@ item (an item running on either side is compared with in-flight tolerance). Batc
 ids) carry only `status` and `error.present` in both shapes. A task one side lists and the other
 does not is one `tasks[<id>]` difference; the same tasks in another order (both sort by
 `created_at` descending) are one `reordered` difference on `tasks.order`; `total` is compared.
+Batch items are left out of the order check: legacy batches have no `created_at` and sort last,
+the app's carry one and sort by it.
 
 Not compared, because the legacy list item cannot express them: `degraded`, `current_stage`,
 `confidence` (legacy items carry only task_id, ticker, date, status, progress, decision, error).
@@ -47,16 +49,19 @@ class TaskList(Profile):
         fields: dict[str, JSONValue] = {}
         scopes: dict[str, Lifecycle] = {}
         keys = MemberKeys()
+        batches: set[str] = set()
         for entry in items(document.get("tasks")):
             item = obj(entry)
             key = keys.add(context.canonical_id(item.get("task_id")))
+            if is_batch(item):
+                batches.add(key)
             prefix = member("tasks", key) + "."
             scopes[prefix] = self._item(item, prefix, fields)
         if "total" in document:
             fields["total"] = document["total"]
         return View(
             fields=fields,
-            collections={"tasks": keys.collection(ordered=True)},
+            collections={"tasks": keys.collection(ordered=True, unplaced=frozenset(batches))},
             inexpressible=LEGACY_INEXPRESSIBLE if is_legacy_shape(document) else frozenset(),
             scopes=scopes,
         )
