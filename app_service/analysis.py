@@ -20,9 +20,10 @@ import structlog
 
 from app_service import contracts
 from app_service.contracts import AnalysisOutcome, TaskError, TaskState
+from app_service.errors import NotFoundError, RejectedError
 from app_service.executor import AnalysisExecutor, AnalysisExecutorError
 from app_service.jobs import JobService
-from app_service.persistence.portfolio_files import PortfolioFiles
+from app_service.ports import PortfolioGateway
 from app_service.recommendations import build_record
 from app_service.tasks import TaskSet
 from orchestrator.validation import validate_date, validate_ticker
@@ -30,10 +31,6 @@ from orchestrator.validation import validate_date, validate_ticker
 log = structlog.get_logger(__name__)
 
 PORTFOLIO_ATTEMPTS = 3
-
-
-class TaskNotFoundError(LookupError):
-    """The task id names no task in any store."""
 
 
 def _hex6() -> str:
@@ -46,7 +43,7 @@ class AnalysisService:
         *,
         jobs: JobService,
         executor: AnalysisExecutor,
-        portfolio: PortfolioFiles,
+        portfolio: PortfolioGateway,
         tasks: TaskSet,
         retry_delay_s: float,
         now: Callable[[], datetime] = datetime.now,
@@ -121,7 +118,7 @@ class AnalysisService:
     async def get_analysis_status(self, task_id: str) -> dict[str, Any]:
         state = await self._jobs.load(task_id)
         if state is None:
-            raise TaskNotFoundError(task_id)
+            raise NotFoundError("Task not found")
         return await self._jobs.public_payload(state)
 
     async def list_analysis_tasks(self) -> dict[str, Any]:
@@ -132,7 +129,7 @@ class AnalysisService:
     async def cancel_analysis(self, task_id: str) -> dict[str, Any]:
         state = self._live.get(task_id) or await self._jobs.load(task_id)
         if state is None:
-            raise TaskNotFoundError(task_id)
+            raise NotFoundError("Task not found")
         await self._executor.kill(task_id)
         job = self._tasks.get(task_id)
         if job is not None:
@@ -152,7 +149,7 @@ class AnalysisService:
     async def start_portfolio_analysis(self, *, request_id: str | None = None) -> dict[str, Any]:
         watchlist = await asyncio.to_thread(self._portfolio.watchlist)
         if not watchlist:
-            raise ValueError("自选股为空，请先添加股票")
+            raise RejectedError("自选股为空，请先添加股票")
         now = self._now()
         task_id = f"port_{now:%Y-%m-%d}_{_hex6()}"
         state = contracts.create_portfolio_state(

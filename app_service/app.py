@@ -14,11 +14,13 @@ from aiohttp import web
 from app_service.analysis import AnalysisService
 from app_service.executor import SubprocessAnalysisExecutor
 from app_service.jobs import JobService, TaskEvents
+from app_service.live import LiveSignalService
 from app_service.persistence.portfolio_files import PortfolioFiles
 from app_service.persistence.report_files import ReportFiles
 from app_service.persistence.sqlite_store import SqliteTaskStore
 from app_service.persistence.task_files import LegacyTaskJsonFiles, ResultContractFiles
-from app_service.portfolio import LiveSignalService, PortfolioService
+from app_service.portfolio import PortfolioService
+from app_service.reports import ReportService
 from app_service.settings import Settings
 from app_service.tasks import TaskSet
 from app_service.transport import routes_analysis, routes_portfolio, routes_system, websockets
@@ -61,12 +63,12 @@ def create_app(settings: Settings) -> web.Application:
     app[JOBS] = jobs
     app[ANALYSIS] = analysis
     app[PORTFOLIO] = PortfolioService(
-        files=portfolio_files,
+        gateway=portfolio_files,
         environ=child_env,
         compat_fields=settings.flags.legacy_compat_fields,
     )
     app[LIVE] = LiveSignalService(child_env)
-    app[REPORTS] = ReportFiles(settings.results_dir)
+    app[REPORTS] = ReportService(ReportFiles(settings.results_dir))
     for table in (
         routes_system.routes,
         routes_analysis.routes,

@@ -86,18 +86,22 @@ class JobService:
         self._flags = flags
         self.events = events
         self.stats = DualStats()
+        # Held across each dual write and each dual read, so a read never lands between the
+        # two writes of one update and reports an in-flight skew as a disagreement.
+        self._consistency = asyncio.Lock()
 
     # ------------------------------------------------------------------ writes
     async def persist(self, state: TaskState) -> None:
         """Write the state to every store the flags enable, then tell subscribers."""
-        await self._store.save(state)
-        if self._flags.writes_legacy_json:
-            try:
-                await self._legacy.write(to_legacy_state(state))
-            except OSError as exc:
-                log.error("legacy_json_write_failed", task_id=state["task_id"], error=str(exc))
-        if self._flags.dual_write:
-            await self._verify_dual_write(state["task_id"])
+        async with self._consistency:
+            await self._store.save(state)
+            if self._flags.writes_legacy_json:
+                try:
+                    await self._legacy.write(to_legacy_state(state))
+                except OSError as exc:
+                    log.error("legacy_json_write_failed", task_id=state["task_id"], error=str(exc))
+            if self._flags.dual_write:
+                await self._verify_dual_write(state["task_id"])
         await self.broadcast(state)
 
     async def _verify_dual_write(self, task_id: str) -> None:
@@ -128,18 +132,21 @@ class JobService:
     # ------------------------------------------------------------------ reads
     async def load(self, task_id: str) -> TaskState | None:
         self.stats.reads += 1
-        legacy = await self._legacy.read(task_id)
-        if not self._flags.dual_read:
-            return normalize_restored(legacy) if legacy is not None else None
-        new = await self._store.load(task_id)
+        async with self._consistency:
+            legacy = await self._legacy.read(task_id)
+            if not self._flags.dual_read:
+                return normalize_restored(legacy) if legacy is not None else None
+            new = await self._store.load(task_id)
         return self._reconcile(task_id, new, legacy)
 
     async def load_all(self) -> list[TaskState]:
-        legacy_states = {s["task_id"]: s for s in await self._legacy.read_all()}
-        if not self._flags.dual_read:
-            return [normalize_restored(s) for s in legacy_states.values()]
+        async with self._consistency:
+            legacy_states = {s["task_id"]: s for s in await self._legacy.read_all()}
+            if not self._flags.dual_read:
+                return [normalize_restored(s) for s in legacy_states.values()]
+            new_states = await self._store.load_all()
         states = []
-        for new in await self._store.load_all():
+        for new in new_states:
             states.append(
                 self._reconcile(new["task_id"], new, legacy_states.pop(new["task_id"], None))
             )

@@ -1,9 +1,9 @@
-"""PortfolioService and LiveSignalService: the use cases that call the kernel in-process.
+"""PortfolioService: watchlist, accounts, positions and recommendation use cases.
 
-Both run the synchronous kernel in worker threads so the event loop keeps serving. Positions are
-priced with the kernel's market data (`latest_close`), never the network; a price that cannot
-be found is null, as upstream's yfinance failure was. Live signals are the kernel's own NEW
-per-signal shape; this layer only wraps them in the `/ws/orchestrator` envelope.
+The file formats belong to the gateway; this layer adds what the routes must not compute:
+prices from the kernel's market data (`latest_close`, never the network; a price that cannot
+be found is null, as upstream's yfinance failure was), P&L math, the positions CSV, and the
+normalization every recommendation goes through on its way out.
 """
 
 from __future__ import annotations
@@ -11,74 +11,107 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import date
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
-from app_service.contracts import CONTRACT_VERSION
-from app_service.persistence.portfolio_files import DEFAULT_ACCOUNT, PortfolioFiles
+from app_service.persistence.portfolio_files import DEFAULT_ACCOUNT
+from app_service.ports import PortfolioGateway
 from app_service.recommendations import normalize
 from orchestrator.config import OrchestratorConfig
-from orchestrator.live import LiveMode
 from orchestrator.market_data import latest_close, provider_from_config
-from orchestrator.orchestrator import TradingOrchestrator
 
 POSITION_CSV_COLUMNS = ("ticker", "shares", "cost_price", "purchase_date", "notes", "account")
 PRICE_LOOKUP_CONCURRENCY = 5
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 def _pnl(price: float | None, cost: Any, shares: Any) -> tuple[float | None, float | None]:
-    if price is None or not isinstance(cost, int | float) or not isinstance(shares, int | float):
-        return None, None
-    if cost == 0:
+    numbers = isinstance(cost, int | float) and isinstance(shares, int | float)
+    if price is None or not numbers or cost == 0:
         return None, None
     return (price - cost) * shares, (price / cost - 1) * 100
+
+
+def _position_row(ticker: str, position: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "ticker": ticker,
+        "name": position.get("name", ticker),
+        "account": position.get("account", DEFAULT_ACCOUNT),
+        "shares": position.get("shares"),
+        "cost_price": position.get("cost_price"),
+        "current_price": None,
+        "unrealized_pnl": None,
+        "unrealized_pnl_pct": None,
+        "purchase_date": position.get("purchase_date"),
+        "notes": position.get("notes", ""),
+        "position_id": position.get("position_id"),
+    }
 
 
 class PortfolioService:
     def __init__(
         self,
         *,
-        files: PortfolioFiles,
+        gateway: PortfolioGateway,
         environ: Mapping[str, str],
         compat_fields: bool,
         today: Callable[[], date] = date.today,
     ) -> None:
-        self.files = files
+        self._gateway = gateway
         self._environ = environ
         self._compat_fields = compat_fields
         self._today = today
         self._prices = asyncio.Semaphore(PRICE_LOOKUP_CONCURRENCY)
 
-    async def list_positions(self, account: str | None) -> list[dict[str, Any]]:
-        accounts = await asyncio.to_thread(self.files.accounts)
-        names = [account] if account else list(accounts)
+    @staticmethod
+    async def _io(call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        return await asyncio.to_thread(call, *args, **kwargs)
+
+    # ------------------------------------------------------------------ watchlist/accounts
+    async def watchlist(self) -> list[dict[str, Any]]:
+        return await self._io(self._gateway.watchlist)
+
+    async def add_watch(self, ticker: str, name: str | None) -> dict[str, Any]:
+        added_at = self._today().isoformat()
+        return await self._io(self._gateway.add_watch, ticker, name or ticker, added_at)
+
+    async def remove_watch(self, ticker: str) -> None:
+        await self._io(self._gateway.remove_watch, ticker)
+
+    async def account_names(self) -> list[str]:
+        return list(await self._io(self._gateway.accounts))
+
+    async def add_account(self, name: str) -> None:
+        await self._io(self._gateway.add_account, name)
+
+    async def remove_account(self, name: str) -> None:
+        await self._io(self._gateway.remove_account, name)
+
+    # ------------------------------------------------------------------ positions
+    async def add_position(self, body: dict[str, Any]) -> dict[str, Any]:
+        return await self._io(self._gateway.add_position, body)
+
+    async def remove_position(self, ticker: str, position_id: str, account: str | None) -> None:
+        await self._io(self._gateway.remove_position, ticker, position_id, account)
+
+    async def _rows(self, account: str | None) -> list[dict[str, Any]]:
+        accounts = await self._io(self._gateway.accounts)
         rows: list[dict[str, Any]] = []
-        for name in names:
-            held = ((accounts.get(name) or {}).get("positions")) or {}
+        for name in [account] if account else list(accounts):
+            held = (accounts.get(name) or {}).get("positions") or {}
             for ticker, positions in held.items():
-                rows.extend(self._position_row(ticker, p) for p in positions)
+                rows.extend(_position_row(ticker, p) for p in positions)
+        return rows
+
+    async def list_positions(self, account: str | None) -> list[dict[str, Any]]:
+        rows = await self._rows(account)
         prices = await asyncio.gather(*(self._price(row["ticker"]) for row in rows))
         for row, price in zip(rows, prices, strict=True):
             pnl, pct = _pnl(price, row["cost_price"], row["shares"])
             row.update(current_price=price, unrealized_pnl=pnl, unrealized_pnl_pct=pct)
         return rows
-
-    @staticmethod
-    def _position_row(ticker: str, position: Mapping[str, Any]) -> dict[str, Any]:
-        return {
-            "ticker": ticker,
-            "name": position.get("name", ticker),
-            "account": position.get("account", DEFAULT_ACCOUNT),
-            "shares": position.get("shares"),
-            "cost_price": position.get("cost_price"),
-            "current_price": None,
-            "unrealized_pnl": None,
-            "unrealized_pnl_pct": None,
-            "purchase_date": position.get("purchase_date"),
-            "notes": position.get("notes", ""),
-            "position_id": position.get("position_id"),
-        }
 
     async def _price(self, ticker: str) -> float | None:
         async with self._prices:
@@ -92,45 +125,24 @@ class PortfolioService:
             return None
 
     async def positions_csv(self, account: str | None) -> str:
-        accounts = await asyncio.to_thread(self.files.accounts)
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(POSITION_CSV_COLUMNS)
-        for name in [account] if account else list(accounts):
-            held = ((accounts.get(name) or {}).get("positions")) or {}
-            for ticker, positions in held.items():
-                for p in positions:
-                    row = self._position_row(ticker, p)
-                    writer.writerow([row[c] for c in POSITION_CSV_COLUMNS])
+        for row in await self._rows(account):
+            writer.writerow([row[c] for c in POSITION_CSV_COLUMNS])
         return buffer.getvalue()
 
+    # ------------------------------------------------------------------ recommendations
     async def recommendations(self, date_filter: str | None) -> list[dict[str, Any]]:
-        files = await asyncio.to_thread(self.files.recommendation_files, date_filter)
         records = []
-        for day, path in files:
-            record = await asyncio.to_thread(self.files.recommendation, day, path.stem)
+        for day, path in await self._io(self._gateway.recommendation_files, date_filter):
+            record = await self.recommendation(day, path.stem)
             if record is not None:
-                records.append(
-                    normalize(record, ticker=path.stem, date=day, compat_fields=self._compat_fields)
-                )
+                records.append(record)
         return records
 
     async def recommendation(self, day: str, ticker: str) -> dict[str, Any] | None:
-        record = await asyncio.to_thread(self.files.recommendation, day, ticker)
+        record = await self._io(self._gateway.recommendation, day, ticker)
         if record is None:
             return None
         return normalize(record, ticker=ticker, date=day, compat_fields=self._compat_fields)
-
-
-class LiveSignalService:
-    def __init__(self, environ: Mapping[str, str]) -> None:
-        self._environ = environ
-
-    async def run_live_signals(self, tickers: Sequence[str], day: str | None) -> dict[str, Any]:
-        signals = await asyncio.to_thread(self._run, list(tickers), day)
-        return {"contract_version": CONTRACT_VERSION, "signals": signals}
-
-    def _run(self, tickers: list[str], day: str | None) -> list[dict[str, Any]]:
-        config = OrchestratorConfig.from_environ(self._environ)
-        live = LiveMode(TradingOrchestrator(config))
-        return live.run_once(tickers, day)

@@ -15,19 +15,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+from app_service.errors import NotFoundError, RejectedError
 from app_service.persistence.task_files import atomic_write_json, read_json_object
 
 DEFAULT_ACCOUNT = "默认账户"
 T = TypeVar("T")
-
-
-class PortfolioError(Exception):
-    """A portfolio operation the client asked for cannot be done; `detail` is user-facing."""
-
-    def __init__(self, status: int, detail: str) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
 
 
 def _safe_segment(text: str) -> bool:
@@ -71,7 +63,7 @@ class PortfolioFiles:
 
         def change(items: list[dict[str, Any]]) -> dict[str, Any]:
             if any(item.get("ticker") == ticker for item in items):
-                raise PortfolioError(400, f"{ticker} 已在自选股中")
+                raise RejectedError(f"{ticker} 已在自选股中")
             items.append(entry)
             return entry
 
@@ -81,7 +73,7 @@ class PortfolioFiles:
         def change(items: list[dict[str, Any]]) -> None:
             kept = [item for item in items if item.get("ticker") != ticker]
             if len(kept) == len(items):
-                raise PortfolioError(404, "Ticker not found in watchlist")
+                raise NotFoundError("Ticker not found in watchlist")
             items[:] = kept
 
         self._update("watchlist", "watchlist", [], change)
@@ -94,7 +86,7 @@ class PortfolioFiles:
     def add_account(self, name: str) -> None:
         def change(accounts: dict[str, Any]) -> None:
             if name in accounts:
-                raise PortfolioError(400, f"账户 {name} 已存在")
+                raise RejectedError(f"账户 {name} 已存在")
             accounts[name] = {"positions": {}}
 
         self._update("positions", "accounts", {}, change)
@@ -102,7 +94,7 @@ class PortfolioFiles:
     def remove_account(self, name: str) -> None:
         def change(accounts: dict[str, Any]) -> None:
             if name not in accounts:
-                raise PortfolioError(404, "Account not found")
+                raise NotFoundError("Account not found")
             del accounts[name]
 
         self._update("positions", "accounts", {}, change)
@@ -131,7 +123,7 @@ class PortfolioFiles:
 
     def remove_position(self, ticker: str, position_id: str, account: str | None) -> None:
         if not position_id:
-            raise PortfolioError(404, "Position not found")
+            raise NotFoundError("Position not found")
 
         def change(accounts: dict[str, Any]) -> None:
             names = [account] if account else list(accounts)
@@ -143,7 +135,7 @@ class PortfolioFiles:
                 accounts[name]["positions"][ticker] = kept
                 if account or len(kept) != len(held):
                     return
-            raise PortfolioError(404, "Position not found")
+            raise NotFoundError("Position not found")
 
         self._update("positions", "accounts", {}, change)
 

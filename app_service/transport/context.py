@@ -13,8 +13,9 @@ from aiohttp import web
 
 from app_service.analysis import AnalysisService
 from app_service.jobs import JobService
-from app_service.persistence.report_files import ReportFiles
-from app_service.portfolio import LiveSignalService, PortfolioService
+from app_service.live import LiveSignalService
+from app_service.portfolio import PortfolioService
+from app_service.reports import ReportService
 from app_service.settings import Settings
 from app_service.transport.http import ApiError
 
@@ -23,7 +24,7 @@ ANALYSIS = web.AppKey("analysis", AnalysisService)
 JOBS = web.AppKey("jobs", JobService)
 PORTFOLIO = web.AppKey("portfolio", PortfolioService)
 LIVE = web.AppKey("live", LiveSignalService)
-REPORTS = web.AppKey("reports", ReportFiles)
+REPORTS = web.AppKey("reports", ReportService)
 
 UNAUTHORIZED = "Unauthorized: valid X-API-Key header required"
 LOCAL_HOSTS = frozenset({"127.0.0.1", "::1", "localhost", "testclient"})

@@ -3,7 +3,8 @@
 The dashboard (and the proxy diffing us against the legacy backend) expects what Starlette
 and FastAPI produce for free: `{"detail": ...}` errors, 422 lists of pydantic-style details,
 404/405 JSON, a text/plain 500 and CORS preflights. Handlers raise `ApiError` or
-`ValidationFailed`; the middlewares here turn everything into those shapes.
+`ValidationFailed`, services raise `NotFoundError` (404) or `RejectedError` (400); the
+middlewares here turn everything into those shapes.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any
 
 import structlog
 from aiohttp import web
+
+from app_service.errors import NotFoundError, RejectedError
 
 log = structlog.get_logger(__name__)
 
@@ -57,6 +60,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except ApiError as exc:
         return detail_response(exc.status, exc.detail)
+    except NotFoundError as exc:
+        return detail_response(404, exc.detail)
+    except RejectedError as exc:
+        return detail_response(400, exc.detail)
     except ValidationFailed as exc:
         return detail_response(422, exc.details)
     except web.HTTPRequestEntityTooLarge:

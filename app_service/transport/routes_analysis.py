@@ -1,7 +1,7 @@
 """Analysis routes: parse, authenticate, call a use case, serialize. Nothing else.
 
-Application errors map to HTTP here and only here: ValueError → 400, RuntimeError → 500 with
-the message (the NEW route's mapping), an unknown task → 404 `Task not found`.
+Bad input to start maps to HTTP here: ValueError → 400, RuntimeError → 500 with the message
+(the NEW route's mapping); `NotFoundError`/`RejectedError` are mapped by the error middleware.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from typing import Any
 
 from aiohttp import web
 
-from app_service.analysis import TaskNotFoundError
 from app_service.persistence.task_files import is_safe_id
 from app_service.transport.context import ANALYSIS, JOBS, SETTINGS, require_auth
 from app_service.transport.http import ApiError, ValidationFailed, json_response, read_json_body
@@ -79,11 +78,7 @@ async def start(request: web.Request) -> web.Response:
 @routes.get("/api/analysis/status/{task_id}")
 async def status(request: web.Request) -> web.Response:
     require_auth(request)
-    try:
-        payload = await request.app[ANALYSIS].get_analysis_status(_task_id(request))
-    except TaskNotFoundError:
-        raise ApiError(404, "Task not found") from None
-    return json_response(payload)
+    return json_response(await request.app[ANALYSIS].get_analysis_status(_task_id(request)))
 
 
 @routes.get("/api/analysis/tasks")
@@ -95,21 +90,13 @@ async def tasks(request: web.Request) -> web.Response:
 @routes.delete("/api/analysis/cancel/{task_id}")
 async def cancel(request: web.Request) -> web.Response:
     require_auth(request)
-    try:
-        payload = await request.app[ANALYSIS].cancel_analysis(_task_id(request))
-    except TaskNotFoundError:
-        raise ApiError(404, "Task not found") from None
-    return json_response(payload)
+    return json_response(await request.app[ANALYSIS].cancel_analysis(_task_id(request)))
 
 
 @routes.post("/api/portfolio/analyze")
 async def portfolio_analyze(request: web.Request) -> web.Response:
     require_auth(request)
-    try:
-        accepted = await request.app[ANALYSIS].start_portfolio_analysis()
-    except ValueError as exc:
-        raise ApiError(400, str(exc)) from None
-    return json_response(accepted)
+    return json_response(await request.app[ANALYSIS].start_portfolio_analysis())
 
 
 @routes.get("/api/_internal/dual_stats")

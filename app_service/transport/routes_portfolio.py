@@ -7,61 +7,40 @@ these routes byte for byte against the legacy backend.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-from datetime import date
-from typing import ParamSpec, TypeVar
-
 from aiohttp import web
 
 from app_service.contracts import CONTRACT_VERSION
-from app_service.persistence.portfolio_files import PortfolioError
 from app_service.transport.context import PORTFOLIO, require_auth
 from app_service.transport.http import ApiError, json_response, pagination, read_object_body
 
 routes = web.RouteTableDef()
-P = ParamSpec("P")
-T = TypeVar("T")
-
-
-async def _run(call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-    """Run a blocking portfolio file operation; its refusals become HTTP errors."""
-    try:
-        return await asyncio.to_thread(call, *args, **kwargs)
-    except PortfolioError as exc:
-        raise ApiError(exc.status, exc.detail) from None
 
 
 @routes.get("/api/portfolio/watchlist")
 async def get_watchlist(request: web.Request) -> web.Response:
     require_auth(request)
-    files = request.app[PORTFOLIO].files
-    return json_response({"watchlist": await asyncio.to_thread(files.watchlist)})
+    return json_response({"watchlist": await request.app[PORTFOLIO].watchlist()})
 
 
 @routes.post("/api/portfolio/watchlist")
 async def add_watch(request: web.Request) -> web.Response:
     body = await read_object_body(request)
     require_auth(request)
-    ticker = body["ticker"]
-    name = body.get("name") or ticker
-    files = request.app[PORTFOLIO].files
-    entry = await _run(files.add_watch, ticker, name, date.today().isoformat())
+    entry = await request.app[PORTFOLIO].add_watch(body["ticker"], body.get("name"))
     return json_response(entry)
 
 
 @routes.delete("/api/portfolio/watchlist/{ticker}")
 async def remove_watch(request: web.Request) -> web.Response:
     require_auth(request)
-    await _run(request.app[PORTFOLIO].files.remove_watch, request.match_info["ticker"])
+    await request.app[PORTFOLIO].remove_watch(request.match_info["ticker"])
     return json_response({"ok": True})
 
 
 @routes.get("/api/portfolio/accounts")
 async def get_accounts(request: web.Request) -> web.Response:
     require_auth(request)
-    accounts = await asyncio.to_thread(request.app[PORTFOLIO].files.accounts)
-    return json_response({"accounts": list(accounts)})
+    return json_response({"accounts": await request.app[PORTFOLIO].account_names()})
 
 
 @routes.post("/api/portfolio/accounts")
@@ -69,14 +48,14 @@ async def add_account(request: web.Request) -> web.Response:
     body = await read_object_body(request)
     require_auth(request)
     name = body["account_name"]
-    await _run(request.app[PORTFOLIO].files.add_account, name)
+    await request.app[PORTFOLIO].add_account(name)
     return json_response({"account_name": name})
 
 
 @routes.delete("/api/portfolio/accounts/{account_name}")
 async def remove_account(request: web.Request) -> web.Response:
     require_auth(request)
-    await _run(request.app[PORTFOLIO].files.remove_account, request.match_info["account_name"])
+    await request.app[PORTFOLIO].remove_account(request.match_info["account_name"])
     return json_response({"ok": True})
 
 
@@ -92,8 +71,8 @@ async def add_position(request: web.Request) -> web.Response:
     body = await read_object_body(request)
     require_auth(request)
     try:
-        position = await asyncio.to_thread(request.app[PORTFOLIO].files.add_position, body)
-    except Exception as exc:
+        position = await request.app[PORTFOLIO].add_position(body)
+    except Exception as exc:  # upstream answers every failure here with 400 and str(exc)
         raise ApiError(400, str(exc)) from None
     return json_response(position)
 
@@ -101,9 +80,7 @@ async def add_position(request: web.Request) -> web.Response:
 @routes.delete("/api/portfolio/positions/{ticker}")
 async def remove_position(request: web.Request) -> web.Response:
     require_auth(request)
-    files = request.app[PORTFOLIO].files
-    await _run(
-        files.remove_position,
+    await request.app[PORTFOLIO].remove_position(
         request.match_info["ticker"],
         request.query.get("position_id", ""),
         request.query.get("account") or None,

@@ -86,21 +86,13 @@ async def screen(request: web.Request) -> web.Response:
 async def list_reports(request: web.Request) -> web.Response:
     limit, offset = pagination(request)
     require_auth(request)
-    reports = await asyncio.to_thread(request.app[REPORTS].list_reports)
-    return json_response(
-        {
-            "reports": reports[offset : offset + limit],
-            "total": len(reports),
-            "limit": limit,
-            "offset": offset,
-        }
-    )
+    return json_response(await request.app[REPORTS].list_reports(limit=limit, offset=offset))
 
 
 @routes.get("/api/reports/export")
 async def export_reports(request: web.Request) -> web.Response:
     require_auth(request)
-    text = await asyncio.to_thread(request.app[REPORTS].export_csv)
+    text = await request.app[REPORTS].export_csv()
     return web.Response(
         text=text,
         content_type="text/csv",
@@ -112,12 +104,8 @@ async def export_reports(request: web.Request) -> web.Response:
 @routes.get("/api/reports/{ticker}/{date}")
 async def get_report(request: web.Request) -> web.Response:
     require_auth(request)
-    report = await asyncio.to_thread(
-        request.app[REPORTS].get_report, request.match_info["ticker"], request.match_info["date"]
-    )
-    if report is None:
-        raise ApiError(404, "Report not found")
-    return json_response(report)
+    ticker, date = request.match_info["ticker"], request.match_info["date"]
+    return json_response(await request.app[REPORTS].get_report(ticker, date))
 
 
 @routes.get("/api/reports/{ticker}/{date}/pdf")
