@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from orchestrator.contracts import Signal
 from orchestrator.signals import SignalMerger, map_llm_rating, rating_from_direction
@@ -90,3 +92,24 @@ def test_rating_from_direction(direction: int, confidence: float, rating: str) -
 )
 def test_map_llm_rating(text: str, expected: tuple[int, float]) -> None:
     assert map_llm_rating(text) == expected
+
+
+directions = st.sampled_from([-1, 0, 1])
+confidences = st.floats(min_value=0.0, max_value=1.0)
+
+
+@given(directions, confidences, directions, confidences)
+def test_merge_stays_in_range_and_follows_the_weighted_sign(
+    qd: int, qc: float, ld: int, lc: float
+) -> None:
+    final = SignalMerger().merge(_quant(qd, qc), _llm(ld, lc))
+    assert 0.0 <= final.confidence <= 1.0
+    weighted = qd * min(qc, 0.8) + ld * min(lc, 0.9)
+    assert final.direction == (weighted > 0) - (weighted < 0)
+    assert rating_from_direction(final.direction, final.confidence) in {
+        "BUY",
+        "OVERWEIGHT",
+        "HOLD",
+        "UNDERWEIGHT",
+        "SELL",
+    }
