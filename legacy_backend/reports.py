@@ -77,7 +77,7 @@ def report_summary(text: str) -> str:
     _, found, after = text.partition(SUMMARY_HEADING)
     if not found:
         return ""
-    section = after[:300]
+    section = after.lstrip()[:300]
     end = section.find("\n##")
     if end != -1:
         section = section[:end]

@@ -15,9 +15,22 @@ ClientFactory = Any
 Waiter = Any
 
 STATE_KEYS = [
-    "task_id", "ticker", "date", "status", "progress", "current_stage", "created_at",
-    "elapsed", "stages", "logs", "decision", "quant_signal", "llm_signal", "confidence", "error",
-]  # fmt: skip
+    "task_id",
+    "ticker",
+    "date",
+    "status",
+    "progress",
+    "current_stage",
+    "created_at",
+    "elapsed",
+    "stages",
+    "logs",
+    "decision",
+    "quant_signal",
+    "llm_signal",
+    "confidence",
+    "error",
+]
 
 
 async def start(client: TestClient, ticker: str = "AAPL", date: str = "2026-04-13") -> str:
@@ -41,8 +54,10 @@ async def test_full_lifecycle_streams_each_stage_then_completes(
         assert snapshot["type"] == "progress"
         assert list(snapshot)[1:] == STATE_KEYS
         assert (snapshot["status"], snapshot["progress"], snapshot["current_stage"]) == (
-            "running", 0, "analysts",
-        )  # fmt: skip
+            "running",
+            0,
+            "analysts",
+        )
         assert [s["status"] for s in snapshot["stages"]] == ["running"] + ["pending"] * 4
         await asyncio.to_thread(gate.touch)
         events: list[dict[str, Any]] = []
@@ -50,8 +65,12 @@ async def test_full_lifecycle_streams_each_stage_then_completes(
             events.append(await ws.receive_json())
 
     assert [(e["progress"], e["current_stage"]) for e in events[:5]] == [
-        (20, "analysts"), (40, "research"), (60, "trading"), (80, "risk"), (100, "portfolio"),
-    ]  # fmt: skip
+        (20, "analysts"),
+        (40, "research"),
+        (60, "trading"),
+        (80, "risk"),
+        (100, "portfolio"),
+    ]
     assert events[1]["stages"][2] == {"status": "running", "completed_at": None}
     final = events[-1]
     assert len(events) == 6
@@ -209,8 +228,15 @@ async def test_task_list_is_newest_first_with_legacy_summaries(
     assert body["total"] == 2
     assert [task["task_id"] for task in body["tasks"]] == [second, first]
     assert list(body["tasks"][0]) == [
-        "task_id", "ticker", "date", "status", "progress", "decision", "error", "created_at",
-    ]  # fmt: skip
+        "task_id",
+        "ticker",
+        "date",
+        "status",
+        "progress",
+        "decision",
+        "error",
+        "created_at",
+    ]
 
 
 @pytest.mark.parametrize(
