@@ -93,7 +93,12 @@ def _describe(prefix: str, legacy: Lifecycle, app: Lifecycle) -> str:
     where = prefix.rstrip(".") or "document"
 
     def state(lifecycle: Lifecycle) -> str:
+        where = [
+            f"{name} {value}"
+            for name, value in (("progress", lifecycle.progress), ("stage", lifecycle.stage))
+            if value is not None
+        ]
         word = "terminal" if lifecycle.terminal else "running"
-        return f"{word} (progress {lifecycle.progress}, stage {lifecycle.stage})"
+        return f"{word} ({', '.join(where)})" if where else word
 
     return f"{where} in flight: legacy {state(legacy)}, app {state(app)}"

@@ -758,3 +758,15 @@ def test_differences_and_secondary_are_capped() -> None:
     assert comparison.outcome is Outcome.MISMATCH
     assert [d.field for d in comparison.differences] == ["status", "decision", "confidence"]
     assert len(comparison.secondary) == 3
+
+
+def test_batch_skew_reason_counts_tickers_not_progress() -> None:
+    values = ENGINE.compare_values(
+        "status_document",
+        legacy_batch(status="running", completed=1),
+        app_batch(status="running", completed=0),
+        {BATCH_APP_ID: BATCH_LEGACY_ID},
+        route=STATUS_ROUTE,
+    )
+    assert values.outcome is Outcome.INFLIGHT_SKEW
+    assert values.reason == "document in flight: legacy running (stage 1), app running (stage 0)"
