@@ -16,8 +16,7 @@ from shadowproxy.diff import outcome as rules
 from shadowproxy.diff.compare import compare_views
 from shadowproxy.diff.known import KnownDifferences
 from shadowproxy.diff.lifecycle import Sorted, sort_by_lifecycle
-from shadowproxy.diff.parse import parse_body
-from shadowproxy.diff.profile import BodyKind, Context, Profile
+from shadowproxy.diff.profile import BodyKind, Context, Profile, parse_body
 from shadowproxy.diff.profiles import PROFILES
 from shadowproxy.diff.profiles.generic import JsonFields
 from shadowproxy.diff.secondary import MAX_BODY_BYTES, secondary_report

@@ -2,18 +2,24 @@
 
 Profiles are configured once (their normalizer chain is built in `__init__`) and called per body
 with a `Context` naming the side and the correlation map, so one instance serves every request.
-`body` tells the engine how to turn bytes into the value the profile receives.
+`body` tells the engine how to turn bytes into the value the profile receives (`parse_body`):
+bodies stay bytes until a profile asks for them.
 """
 
 from __future__ import annotations
 
+import csv
+import hashlib
+import io
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import ClassVar
 
+import orjson
+
 from shadowproxy.diff.view import View
-from shadowproxy.types import IdAliases, JSONValue, Side
+from shadowproxy.types import IdAliases, JSONValue, Observation, Side
 
 
 class BodyKind(StrEnum):
@@ -44,3 +50,30 @@ class Profile(ABC):
 
     @abstractmethod
     def __call__(self, value: JSONValue, context: Context) -> View: ...
+
+
+def parse_body(kind: BodyKind, observation: Observation) -> JSONValue:
+    """The profile's input; ValueError when the body is not what the profile expects."""
+    if kind is BodyKind.JSON:
+        try:
+            value: JSONValue = orjson.loads(observation.body)
+        except orjson.JSONDecodeError as exc:
+            raise ValueError(f"the {observation.side} body is not JSON ({exc})") from None
+        return value
+    if kind is BodyKind.CSV:
+        try:
+            content = observation.body.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise ValueError(f"the {observation.side} body is not UTF-8 CSV") from None
+        rows: list[JSONValue] = [list[JSONValue](row) for row in csv.reader(io.StringIO(content))]
+        return rows
+    if kind is BodyKind.HEADERS:
+        content_type = observation.header("content-type")
+        media = content_type.split(";", 1)[0].strip().lower() if content_type else None
+        return {"content_type": media}
+    return digest(observation.body)
+
+
+def digest(body: bytes) -> JSONValue:
+    """A bounded stand-in for bytes: the diff log never carries a whole body."""
+    return f"{len(body)} bytes, sha256 {hashlib.sha256(body).hexdigest()[:16]}"
