@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from shadowproxy.config import ConfigRoute, DiffConfig
 from shadowproxy.routing import TRADINGAGENTS_ROUTES, UNMATCHED, RouteTable, build_route_table
@@ -341,3 +343,20 @@ def test_config_routes_come_first_and_extend_the_table() -> None:
 
 def test_an_empty_table_still_answers() -> None:
     assert RouteTable([]).match("GET", "/").spec.template == UNMATCHED
+
+
+SEGMENTS = st.sampled_from(
+    ["api", "analysis", "status", "reports", "portfolio", "ws", "..", ".", "", "%2F", "%ff", "x"]
+) | st.text(max_size=6)
+TEMPLATES = {spec.template for spec in TRADINGAGENTS_ROUTES} | {UNMATCHED}
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    method=st.sampled_from(["GET", "POST", "DELETE", "PATCH", "head"]),
+    parts=st.lists(SEGMENTS, max_size=6),
+)
+def test_any_path_gets_a_bounded_label(method: str, parts: list[str]) -> None:
+    match = TABLE.match(method, "/" + "/".join(parts))
+    assert match.spec.template in TEMPLATES
+    assert all(value not in ("", ".", "..") and "/" not in value for value in match.params.values())
