@@ -1,0 +1,240 @@
+"""`shadowproxy demo` in a subprocess: its exit code follows settled-state parity.
+
+The fast tests put the real proxy (`shadowproxy run`, a subprocess) in front of two fake
+dashboard backends (aiohttp servers on port 0 in this test) that agree or diverge on purpose;
+the slow one drives the real embedded stack (`shadowproxy up`).
+"""
+
+import asyncio
+import os
+import re
+import signal
+import sys
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+STAGES = ("analysts", "research", "trading", "risk", "portfolio")
+DATE = "2026-04-13"
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    decision: str = "OVERWEIGHT"
+    running_polls: int = 0  # status polls answered "running" before the task completes
+
+
+def status_document(task_id: str, ticker: str, decision: str, *, done: bool) -> dict[str, Any]:
+    return {
+        "task_id": task_id,
+        "ticker": ticker,
+        "date": DATE,
+        "status": "completed" if done else "running",
+        "progress": 100 if done else 0,
+        "current_stage": "portfolio" if done else "analysts",
+        "stages": [
+            {"status": "completed" if done or i < 0 else "running" if i == 0 else "pending"}
+            for i in range(len(STAGES))
+        ],
+        "decision": decision if done else None,
+        "confidence": 0.6 if done else None,
+        "error": None,
+    }
+
+
+def fake_dashboard(behaviour: Behaviour) -> web.Application:
+    """Just enough of the dashboard API for the demo's session, in the legacy shape."""
+    polls: Counter[str] = Counter()
+    tickers: dict[str, str] = {}
+    routes = web.RouteTableDef()
+
+    @routes.post("/api/analysis/start")
+    async def start(request: web.Request) -> web.Response:
+        body = await request.json()
+        task_id = f"{body['ticker']}_20260413_120000_abc123"
+        tickers[task_id] = body["ticker"]
+        payload = {"task_id": task_id, "ticker": body["ticker"], "date": DATE}
+        return web.json_response(payload | {"status": "running"})
+
+    @routes.get("/api/analysis/status/{task_id}")
+    async def status(request: web.Request) -> web.Response:
+        task_id = request.match_info["task_id"]
+        if task_id.startswith("port_"):
+            batch = {"task_id": task_id, "type": "portfolio", "status": "completed", "total": 1}
+            batch |= {"completed": 1, "failed": 0, "current_ticker": None, "results": []}
+            return web.json_response(batch | {"error": None})
+        polls[task_id] += 1
+        done = polls[task_id] > behaviour.running_polls
+        document = status_document(task_id, tickers[task_id], behaviour.decision, done=done)
+        return web.json_response(document)
+
+    def constant(body: Any) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        async def handler(request: web.Request) -> web.StreamResponse:
+            if isinstance(body, str):
+                return web.Response(text=body, content_type="text/csv")
+            return web.json_response(body)
+
+        return handler
+
+    page = {"total": 0, "limit": 50, "offset": 0}
+    table: list[tuple[str, str, Any]] = [
+        ("GET", "/api/analysis/tasks", {"tasks": [], "total": 0}),
+        ("GET", "/api/reports/list", {"reports": []} | page),
+        ("GET", "/api/reports/{ticker}/{date}", {"report": "# report"}),
+        ("GET", "/api/reports/export", "ticker,date,decision,summary\r\n"),
+        ("POST", "/api/portfolio/watchlist", {"ticker": "AAPL", "name": "AAPL"}),
+        ("GET", "/api/portfolio/watchlist", {"watchlist": []}),
+        ("DELETE", "/api/portfolio/watchlist/{ticker}", {"ok": True}),
+        ("POST", "/api/portfolio/accounts", {"account_name": "demo"}),
+        ("GET", "/api/portfolio/accounts", {"accounts": []}),
+        ("DELETE", "/api/portfolio/accounts/{name}", {"ok": True}),
+        ("POST", "/api/portfolio/positions", {"position_id": "pos_abc123", "shares": 10}),
+        ("GET", "/api/portfolio/positions", {"positions": []}),
+        ("GET", "/api/portfolio/positions/export", "ticker,shares\r\n"),
+        ("DELETE", "/api/portfolio/positions/{ticker}", {"ok": True}),
+        ("POST", "/api/portfolio/analyze", {"task_id": "port_2026-04-13_abc123", "total": 1}),
+        ("GET", "/api/portfolio/recommendations", {"recommendations": []} | page),
+    ]
+    app = web.Application()
+    app.add_routes(routes)
+    for method, path, body in table:
+        app.router.add_route(method, path, constant(body))
+    return app
+
+
+async def run_cli(*args: str, cwd: Path, **env: str) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "shadowproxy",
+        *args,
+        cwd=cwd,
+        env={**os.environ, **env},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 90)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+@pytest.fixture
+async def proxy_factory(
+    tmp_path: Path,
+) -> AsyncIterator[Callable[[Behaviour, Behaviour], Awaitable[tuple[str, str]]]]:
+    """Start fake legacy + app servers and the real proxy in front; yields (proxy, admin) URLs."""
+    cleanups: list[Callable[[], Awaitable[Any]]] = []
+
+    async def start(legacy: Behaviour, app: Behaviour) -> tuple[str, str]:
+        urls = []
+        for behaviour in (legacy, app):
+            server = TestServer(fake_dashboard(behaviour), host="127.0.0.1")
+            await server.start_server()
+            cleanups.append(server.close)
+            urls.append(str(server.make_url("")).rstrip("/"))
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "shadowproxy", "run", "--legacy", urls[0], "--app", urls[1],
+            "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0",
+            "--diff-log-dir", "diff_logs", "--state-dir", "state",
+            cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        assert process.stdout is not None
+
+        async def stop() -> None:
+            process.send_signal(signal.SIGTERM)
+            await process.wait()
+
+        cleanups.append(stop)
+        line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode()
+        match = re.search(r"listening on (\S+) \(admin (\S+)\)", line)
+        assert match, line
+        return match[1], match[2]
+
+    yield start
+    for cleanup in reversed(cleanups):
+        await cleanup()
+
+
+@pytest.mark.parametrize(
+    ("legacy", "app", "code", "expected"),
+    [
+        pytest.param(Behaviour(), Behaviour(), 0, "parity: no mismatches", id="agree"),
+        pytest.param(
+            Behaviour(),
+            Behaviour(decision="SELL"),
+            1,
+            "mismatch /api/analysis/status/{task_id}: decision",
+            id="settled-decision-differs",
+        ),
+        pytest.param(
+            Behaviour(running_polls=1),
+            Behaviour(),
+            0,
+            "mismatches on reads of running tasks: lifecycle skew",
+            id="only-in-flight-skew",
+        ),
+    ],
+)
+async def test_demo_exit_code_follows_settled_parity(
+    proxy_factory: Callable[[Behaviour, Behaviour], Awaitable[tuple[str, str]]],
+    tmp_path: Path,
+    legacy: Behaviour,
+    app: Behaviour,
+    code: int,
+    expected: str,
+) -> None:
+    proxy, admin = await proxy_factory(legacy, app)
+    args = ["demo", "--proxy", proxy, "--admin", admin, "--tickers", "2"]
+    returncode, out, err = await run_cli(*args, "--diff-log-dir", "diff_logs", cwd=tmp_path)
+    assert returncode == code, out + err
+    assert expected in out
+    assert "analyses: AAPL completed, MSFT completed, portfolio batch completed" in out
+    assert re.search(r"^analysis\s+\d+", out, re.MULTILINE)
+    assert re.search(r"^portfolio\s+\d+", out, re.MULTILINE)
+    assert "POST /api/portfolio/positions" in err  # the progress, one line per step when piped
+
+
+async def test_demo_against_an_unreachable_proxy_exits_2(tmp_path: Path) -> None:
+    args = ["demo", "--proxy", "http://127.0.0.1:9", "--admin", "http://127.0.0.1:9"]
+    returncode, out, err = await run_cli(*args, cwd=tmp_path)
+    assert returncode == 2
+    assert "shadowproxy: error: demo stopped: cannot read http://127.0.0.1:9/metrics" in err
+    assert out == ""
+
+
+@pytest.mark.slow
+async def test_demo_drives_the_real_stack(tmp_path: Path) -> None:
+    up = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "shadowproxy", "up", "--listen", "127.0.0.1:0",
+        "--admin", "127.0.0.1:0", "--legacy-port", "0", "--app-port", "0", "--var-dir", "var",
+        cwd=tmp_path, env={**os.environ, "TA_STAGE_DELAY_MS": "0"},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    assert up.stdout is not None
+    try:
+        banner = ""
+        while "Ctrl-C" not in banner:
+            line = (await asyncio.wait_for(up.stdout.readline(), 60)).decode()
+            assert line, f"shadowproxy up exited before its banner: {banner!r}"
+            banner += line
+        proxy = re.search(r"^\s+proxy\s+(\S+)", banner, re.MULTILINE)
+        admin = re.search(r"^\s+admin\s+(\S+)", banner, re.MULTILINE)
+        assert proxy
+        assert admin
+        args = ["demo", "--proxy", proxy[1], "--admin", admin[1], "--tickers", "2"]
+        returncode, out, err = await run_cli(*args, cwd=tmp_path, TA_STAGE_DELAY_MS="0")
+    finally:
+        up.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(up.wait(), 60)
+    assert returncode in (0, 1), err
+    assert "analyses: AAPL completed, MSFT completed, portfolio batch completed" in out
+    for group in ("analysis", "portfolio", "reports"):
+        assert re.search(rf"^{group}\s+\d+", out, re.MULTILINE), out
+    settled = "parity: no mismatches on settled state" in out
+    assert settled == (returncode == 0), out  # exit 1 exactly when settled state mismatched
