@@ -16,7 +16,7 @@ from aiohttp import WSCloseCode, web
 
 from legacy_backend import analysis_routes, portfolio_routes, reports, system_routes
 from legacy_backend.access import cors_middleware
-from legacy_backend.errors import error_middleware
+from legacy_backend.errors import Handler, error_middleware
 from legacy_backend.kernel import KERNEL, Kernel
 from legacy_backend.portfolio_batch import analyze_portfolio
 from legacy_backend.portfolio_store import PortfolioStore
@@ -28,37 +28,42 @@ from legacy_backend.websockets import ws_analysis, ws_orchestrator
 log = structlog.get_logger("legacy_backend.app")
 
 
+def _get(path: str, handler: Handler) -> web.RouteDef:
+    return web.get(path, handler, allow_head=False)
+
+
 def _routes() -> list[web.RouteDef]:
+    """FastAPI answers HEAD on a GET route with 405, so aiohttp's implicit HEAD is turned off."""
     a, p = analysis_routes, portfolio_routes
     return [
-        web.get("/", system_routes.root),
-        web.get("/health", system_routes.health),
-        web.get("/api/config/check", system_routes.config_check),
+        _get("/", system_routes.root),
+        _get("/health", system_routes.health),
+        _get("/api/config/check", system_routes.config_check),
         web.post("/api/config/apikey", system_routes.save_api_key),
-        web.get("/api/stocks/screen", system_routes.screen_stocks),
+        _get("/api/stocks/screen", system_routes.screen_stocks),
         web.post("/api/analysis/start", a.start_analysis),
-        web.get("/api/analysis/status/{task_id}", a.task_status),
-        web.get("/api/analysis/tasks", a.list_tasks),
+        _get("/api/analysis/status/{task_id}", a.task_status),
+        _get("/api/analysis/tasks", a.list_tasks),
         web.delete("/api/analysis/cancel/{task_id}", a.cancel_task),
-        web.get("/ws/analysis/{task_id}", ws_analysis),
-        web.get("/api/reports/list", reports.list_reports),
-        web.get("/api/reports/export", reports.export_reports),
-        web.get("/api/reports/{ticker}/{date}", reports.get_report),
-        web.get("/api/reports/{ticker}/{date}/pdf", reports.export_pdf),
-        web.get("/api/portfolio/watchlist", p.get_watchlist),
+        _get("/ws/analysis/{task_id}", ws_analysis),
+        _get("/api/reports/list", reports.list_reports),
+        _get("/api/reports/export", reports.export_reports),
+        _get("/api/reports/{ticker}/{date}", reports.get_report),
+        _get("/api/reports/{ticker}/{date}/pdf", reports.export_pdf),
+        _get("/api/portfolio/watchlist", p.get_watchlist),
         web.post("/api/portfolio/watchlist", p.add_watchlist),
         web.delete("/api/portfolio/watchlist/{ticker}", p.remove_watchlist),
-        web.get("/api/portfolio/accounts", p.get_accounts),
+        _get("/api/portfolio/accounts", p.get_accounts),
         web.post("/api/portfolio/accounts", p.create_account),
         web.delete("/api/portfolio/accounts/{account_name}", p.delete_account),
-        web.get("/api/portfolio/positions", p.get_positions),
+        _get("/api/portfolio/positions", p.get_positions),
         web.post("/api/portfolio/positions", p.add_position),
-        web.get("/api/portfolio/positions/export", p.export_positions),
+        _get("/api/portfolio/positions/export", p.export_positions),
         web.delete("/api/portfolio/positions/{ticker}", p.remove_position),
-        web.get("/api/portfolio/recommendations", p.list_recommendations),
-        web.get("/api/portfolio/recommendations/{date}/{ticker}", p.get_recommendation),
+        _get("/api/portfolio/recommendations", p.list_recommendations),
+        _get("/api/portfolio/recommendations/{date}/{ticker}", p.get_recommendation),
         web.post("/api/portfolio/analyze", analyze_portfolio),
-        web.get("/ws/orchestrator", ws_orchestrator),
+        _get("/ws/orchestrator", ws_orchestrator),
     ]
 
 
@@ -70,8 +75,10 @@ async def _runtime_ctx(app: web.Application) -> AsyncIterator[None]:
         "legacy_backend_ready", data_dir=str(runtime.settings.data_dir), restored=len(restored)
     )
     yield
-    await runtime.kill_processes()
+    # Cancel the jobs first: each one kills and reaps its own process without recording a
+    # failure (LEGACY loses running tasks on restart); then sweep up any process left behind.
     await runtime.spawner.shutdown()
+    await runtime.kill_processes()
     for sockets in list(runtime.connections.values()):
         for ws in list(sockets):
             await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")

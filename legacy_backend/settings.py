@@ -21,8 +21,17 @@ MAX_BODY_BYTES = 1024 * 1024
 # Environment keys the analysis subprocess must not inherit (upstream's `_build_env` rule).
 STRIPPED_ENV_PREFIXES = ("PYTHON", "CONDA", "VIRTUAL")
 
-# Providers that run without a key; every other provider needs `<PROVIDER>_API_KEY`.
-KEYLESS_PROVIDERS = frozenset({"offline", "ollama"})
+# Provider -> env vars that can hold its key (upstream §4.6 table); empty = needs no key.
+# A provider not listed needs `<PROVIDER>_API_KEY`.
+PROVIDER_KEY_VARS: dict[str, tuple[str, ...]] = {
+    "offline": (),
+    "ollama": (),
+    "anthropic": ("ANTHROPIC_API_KEY", "MINIMAX_API_KEY"),
+    "openai": ("OPENAI_API_KEY",),
+    "openrouter": ("OPENROUTER_API_KEY",),
+    "xai": ("XAI_API_KEY",),
+    "google": ("GOOGLE_API_KEY",),
+}
 
 
 def default_analysis_command() -> tuple[str, ...]:
@@ -120,10 +129,10 @@ class Settings:
 
     def missing_provider_key(self) -> str | None:
         """The env var the configured provider lacks, or None when analyses can start."""
-        if self.llm_provider in KEYLESS_PROVIDERS:
+        names = PROVIDER_KEY_VARS.get(self.llm_provider, (f"{self.llm_provider.upper()}_API_KEY",))
+        if not names or any(self.environ.get(name) for name in names):
             return None
-        name = f"{self.llm_provider.upper()}_API_KEY"
-        return None if self.environ.get(name) else name
+        return names[0]
 
     @property
     def provider_configured(self) -> bool:

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from legacy_backend.state import RUNTIME
+
 ClientFactory = Any
 Waiter = Any
 
@@ -217,6 +219,22 @@ async def test_restart_keeps_terminal_tasks_and_drops_cancelled(
     assert not (data_dir / "task_status" / f"{done['task_id']}.json").exists()
 
 
+async def test_shutdown_kills_running_analysis_and_persists_nothing(
+    start_client: ClientFactory, data_dir: Path
+) -> None:
+    client = await start_client({"TA_FAULT_PIPELINE": "stall"})
+    task_id = await start(client)
+    async with client.ws_connect(f"/ws/analysis/{task_id}") as ws:
+        while (await ws.receive_json())["progress"] < 20:
+            pass  # the stalled run printed its first stage: the process is alive
+    runtime = client.app[RUNTIME]
+    process = runtime.processes[task_id]
+    await client.close()
+    assert process.returncode is not None
+    assert not runtime.processes
+    assert not (data_dir / "task_status" / f"{task_id}.json").exists()
+
+
 async def test_task_list_is_newest_first_with_legacy_summaries(
     wait_terminal: Waiter, client: TestClient
 ) -> None:
@@ -247,6 +265,11 @@ async def test_task_list_is_newest_first_with_legacy_summaries(
             "OPENAI_API_KEY environment variable not set",
             id="openai-no-key",
         ),
+        pytest.param(
+            {"TRADINGAGENTS_LLM_PROVIDER": "anthropic"},
+            "ANTHROPIC_API_KEY environment variable not set",
+            id="anthropic-no-key",
+        ),
     ],
 )
 async def test_missing_provider_key_is_a_synchronous_500(
@@ -258,10 +281,18 @@ async def test_missing_provider_key_is_a_synchronous_500(
     assert (await (await client.get("/api/analysis/tasks")).json())["total"] == 0
 
 
-async def test_openai_with_key_starts(start_client: ClientFactory) -> None:
-    client = await start_client(
-        {"TRADINGAGENTS_LLM_PROVIDER": "openai", "OPENAI_API_KEY": "sk-test"}
-    )
+@pytest.mark.parametrize(
+    "env",
+    [
+        pytest.param({"TRADINGAGENTS_LLM_PROVIDER": "openai", "OPENAI_API_KEY": "sk"}, id="openai"),
+        pytest.param(
+            {"TRADINGAGENTS_LLM_PROVIDER": "anthropic", "MINIMAX_API_KEY": "m"}, id="minimax"
+        ),
+        pytest.param({"TRADINGAGENTS_LLM_PROVIDER": "ollama"}, id="ollama-keyless"),
+    ],
+)
+async def test_provider_with_key_starts(start_client: ClientFactory, env: dict[str, str]) -> None:
+    client = await start_client(env)
     response = await client.post("/api/analysis/start", json={"ticker": "AAPL"})
     assert response.status == 200
     await client.delete(f"/api/analysis/cancel/{(await response.json())['task_id']}")

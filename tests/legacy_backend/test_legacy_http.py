@@ -146,6 +146,8 @@ async def test_unknown_path_and_wrong_method(client: TestClient) -> None:
     assert (missing.status, await missing.json()) == (404, {"detail": "Not Found"})
     wrong = await client.put("/health")
     assert (wrong.status, await wrong.json()) == (405, {"detail": "Method Not Allowed"})
+    head = await client.head("/health")  # FastAPI adds no implicit HEAD to GET routes
+    assert head.status == 405
 
 
 @pytest.mark.parametrize(
