@@ -101,7 +101,7 @@ class DiffEngine:
         if rules.status_class(legacy.status) != 2:
             found: list[Difference] = []
             if rules.status_class(legacy.status) == 4:
-                detail = rules.detail_difference(_json_or_none(legacy), _json_or_none(app))
+                detail = rules.detail_difference(legacy, app)
                 found = [] if detail is None else [detail]
             return self._finish(exchange, legacy, app, self._strict(exchange.route, found, None))
         try:
@@ -208,10 +208,3 @@ class DiffEngine:
             ticker=values.ticker,
             date=values.date,
         )
-
-
-def _json_or_none(observation: Observation) -> JSONValue:
-    try:
-        return parse_body(BodyKind.JSON, observation)
-    except ValueError:
-        return None

@@ -21,8 +21,12 @@ Differences are capped at `max_differences` per comparison, key-field ones first
 
 from __future__ import annotations
 
+import orjson
+
 from shadowproxy.diff.compare import leaf_kind
 from shadowproxy.types import Difference, DiffKind, JSONValue, Observation, Outcome, Side
+
+MAX_DETAIL_CHARS = 200  # a text error body is compared by its start; the log never holds a page
 
 
 def transport_failure(
@@ -62,12 +66,23 @@ def status_difference(legacy: Observation, app: Observation) -> Difference | Non
     return Difference("status_code", DiffKind.CHANGED, legacy=legacy.status, app=app.status)
 
 
-def detail_difference(legacy: JSONValue, app: JSONValue) -> Difference | None:
+def detail_difference(legacy: Observation, app: Observation) -> Difference | None:
     """Rule 2, both 4xx: the `detail` the frameworks put in every error body."""
-    left = legacy.get("detail") if isinstance(legacy, dict) else None
-    right = app.get("detail") if isinstance(app, dict) else None
+    left, right = error_detail(legacy), error_detail(app)
     kind = leaf_kind(left, right)
     return None if kind is None else Difference("detail", kind, legacy=left, app=right)
+
+
+def error_detail(observation: Observation) -> JSONValue:
+    """`detail` of a JSON error body; a body that is not a JSON object stands as (short) text."""
+    try:
+        body: JSONValue = orjson.loads(observation.body)
+    except orjson.JSONDecodeError:
+        body = None
+    if isinstance(body, dict):
+        return body.get("detail")
+    text = observation.body.decode("utf-8", errors="replace").strip()
+    return text[:MAX_DETAIL_CHARS] or None
 
 
 def decide(

@@ -261,6 +261,20 @@ NOT_FOUND = {"detail": "Task not found"}
             ["detail"],
             id="4xx-detail-lost",
         ),
+        pytest.param(
+            legacy_ok(b"Disallowed CORS origin", 400),
+            app_ok(b"Disallowed CORS origin", 400),
+            Outcome.MATCH,
+            [],
+            id="4xx-text-bodies-equal",
+        ),
+        pytest.param(
+            legacy_ok(b"Disallowed CORS origin", 400),
+            app_ok(b"400: Bad Request", 400),
+            Outcome.MISMATCH,
+            ["detail"],
+            id="4xx-text-bodies-differ",
+        ),
     ],
 )
 def test_rule_2_status_codes(
