@@ -182,10 +182,10 @@ async def test_stdout_silence_kills_the_process(tmp_path: Path) -> None:
         "print('STAGE:analysts', flush=True)\n"
         "time.sleep(3600)\n"
     )
-    executor = _executor(fake_kernel(tmp_path, body), tmp_path, timeout=0.5)
+    executor = _executor(fake_kernel(tmp_path, body), tmp_path, timeout=2.5)
     with pytest.raises(AnalysisExecutorError) as info:
         await _run(executor)
-    assert info.value.error.message == "analysis subprocess timed out after 0.5s"
+    assert info.value.error.message == "analysis subprocess timed out after 2.5s"
     assert info.value.error.retryable is True
     pid = int(pid_file.read_text())
     with pytest.raises(ProcessLookupError):
@@ -270,13 +270,10 @@ async def test_real_kernel_fault_switches(
 
 
 async def test_real_kernel_stall_is_killed(tmp_path: Path) -> None:
+    """The silence clock also covers the kernel's start-up, so the limit leaves room for it."""
     env = _kernel_env(tmp_path, TA_FAULT_PIPELINE="stall", TA_FAULT_STALL_S="600")
-    executor = _executor(KERNEL, tmp_path, env=env, timeout=1.0)
-    seen: list[str] = []
-
-    async def on_stage(name: str) -> None:
-        seen.append(name)
-
-    with pytest.raises(AnalysisExecutorError, match="timed out after 1s"):
-        await executor.run(run_id="s", ticker="AAPL", date="2026-04-13", on_stage=on_stage)
-    assert seen == ["analysts"]
+    executor = _executor(KERNEL, tmp_path, env=env, timeout=3.0)
+    with pytest.raises(AnalysisExecutorError) as info:
+        await _run(executor)
+    assert info.value.error.message == "analysis subprocess timed out after 3s"
+    assert info.value.error.retryable is True

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
 
-from .conftest import ClientFactory, base_environ, wait_terminal
+from .conftest import ClientFactory, base_environ, fake_kernel, wait_terminal
 
 
 async def _start(client: TestClient[Any, Any], ticker: str = "AAPL") -> str:
@@ -219,3 +221,34 @@ async def test_corrupt_row_and_corrupt_file_are_skipped(
     assert [t["task_id"] for t in listing["tasks"]] == [good]
     resp = await client.get("/api/analysis/status/BROKEN_1")
     assert resp.status == 404
+
+
+async def test_portfolio_batch_counts_failed_tickers(
+    make_client: ClientFactory, data_dir: Path
+) -> None:
+    env = base_environ(TA_FAULT_PIPELINE="crash", TA_PORTFOLIO_RETRY_DELAY_S="0")
+    client = await make_client(env)
+    await client.post("/api/portfolio/watchlist", json={"ticker": "AAPL"})
+    accepted = await (await client.post("/api/portfolio/analyze")).json()
+    payload = await wait_terminal(client, accepted["task_id"])
+    assert payload["status"] == "completed"
+    assert (payload["completed"], payload["failed"], payload["results"]) == (0, 1, [])
+    assert not (data_dir / "portfolio" / "recommendations").exists()
+
+
+async def test_shutdown_kills_the_running_kernel(
+    make_client: ClientFactory, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "kernel.pid"
+    command = fake_kernel(
+        tmp_path,
+        f"import os\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
+        "print('STAGE:analysts', flush=True)\ntime.sleep(3600)\n",
+    )
+    client = await make_client(analysis_command=command)
+    task_id = await _start(client)
+    await _wait_stage(client, task_id, "analysts")
+    pid = int(pid_file.read_text())
+    await client.close()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)

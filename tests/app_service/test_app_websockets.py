@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -164,3 +165,20 @@ async def test_orchestrator_socket_reports_degraded_lanes(make_client: ClientFac
     assert signal["status"] == "degraded_success"
     assert "quant_signal_failed" in signal["degradation"]["reason_codes"]
     assert signal["result"]["quant_direction"] is None
+
+
+async def test_running_task_is_persisted_and_projected(
+    make_client: ClientFactory, tmp_path: Path, data_dir: Path
+) -> None:
+    client, go = await _gated_client(make_client, tmp_path)
+    task_id = await _start(client)
+    status = await (await client.get(f"/api/analysis/status/{task_id}")).json()
+    assert status["status"] == "running"
+    assert status["current_stage"] == "analysts"
+    assert len(status["request_id"]) == 32
+    assert status["executor_type"] == "legacy_subprocess"
+    assert (status["result_ref"], status["result"], status["error"]) == (None, None, None)
+    assert "compat" not in status  # an empty compat block is dropped
+    legacy = json.loads((data_dir / "task_status" / f"{task_id}.json").read_text())
+    assert legacy["status"] == "running"
+    go.write_text("go")

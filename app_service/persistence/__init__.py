@@ -1,0 +1,1 @@
+"""Persistence adapters: SQLite task store, task-status files, portfolio files, report files."""

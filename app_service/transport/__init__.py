@@ -1,0 +1,1 @@
+"""The aiohttp transport: FastAPI-shaped HTTP behaviour, routes and websockets, nothing more."""
