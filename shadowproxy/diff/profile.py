@@ -33,7 +33,6 @@ class BodyKind(StrEnum):
 class Context:
     side: Side
     ids: IdAliases
-    key_fields: tuple[str, ...] = ()  # json_fields only, from the configured route
 
     def canonical_id(self, value: JSONValue) -> str | None:
         """An id in legacy terms: app ids go through the correlation map; unknown ones stay."""

@@ -24,6 +24,8 @@ Rules where the shapes differ:
 
 from __future__ import annotations
 
+import math
+
 from shadowproxy.diff.normalize import ErrorShape, FirstOf, StatusWord
 from shadowproxy.diff.profile import Context, Profile
 from shadowproxy.diff.view import (
@@ -126,13 +128,7 @@ class StatusDocument(Profile):
             name = text(stage.get("name")) or stage_name(index)
             fields[f"stages.{name}"] = stage.get("status")
         fields.update(self._results(document))
-        progress = document.get("progress")
-        current = text(document.get("current_stage"))
-        return Lifecycle(
-            terminal=status in TERMINAL_STATUSES,
-            progress=progress if isinstance(progress, int) else None,
-            stage=STAGE_NAMES.index(current) if current in STAGE_NAMES else None,
-        )
+        return analysis_lifecycle(document, status)
 
     def _batch(
         self,
@@ -154,6 +150,20 @@ class StatusDocument(Profile):
             terminal=fields["status"] in TERMINAL_STATUSES,
             stage=sum(n for n in done if isinstance(n, int) and not isinstance(n, bool)),
         )
+
+
+def analysis_lifecycle(document: dict[str, JSONValue], status: str | None) -> Lifecycle:
+    """Where one analysis stands: its progress points and the index of its current stage."""
+    progress = document.get("progress")
+    current = text(document.get("current_stage"))
+    points = None
+    if isinstance(progress, int | float) and not isinstance(progress, bool):
+        points = int(progress) if math.isfinite(progress) else None
+    return Lifecycle(
+        terminal=status in TERMINAL_STATUSES,
+        progress=points,
+        stage=STAGE_NAMES.index(current) if current in STAGE_NAMES else None,
+    )
 
 
 def stage_name(index: int) -> str:

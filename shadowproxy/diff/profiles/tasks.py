@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from shadowproxy.diff.normalize import ErrorShape, FirstOf, StatusWord
 from shadowproxy.diff.profile import Context, Profile
-from shadowproxy.diff.profiles.status import STAGE_NAMES, is_batch, is_legacy_shape
+from shadowproxy.diff.profiles.status import analysis_lifecycle, is_batch, is_legacy_shape
 from shadowproxy.diff.view import (
     TERMINAL_STATUSES,
     Lifecycle,
@@ -73,19 +73,12 @@ class TaskList(Profile):
         status, degraded = self._status(item.get("status"), text(error.get("message")))
         fields[prefix + "status"] = status
         fields[prefix + "error.present"] = error["present"]
-        terminal = status in TERMINAL_STATUSES
         if is_batch(item):
-            return Lifecycle(terminal=terminal)
+            return Lifecycle(terminal=status in TERMINAL_STATUSES)
         for key in ("ticker", "date", "progress", "current_stage"):
             if key in item:
                 fields[prefix + key] = item[key]
         fields[prefix + "degraded"] = degraded
         fields[prefix + "decision"] = self._decision(item)
         fields[prefix + "confidence"] = self._confidence(item)
-        progress = item.get("progress")
-        current = text(item.get("current_stage"))
-        return Lifecycle(
-            terminal=terminal,
-            progress=progress if isinstance(progress, int) else None,
-            stage=STAGE_NAMES.index(current) if current in STAGE_NAMES else None,
-        )
+        return analysis_lifecycle(item, status)
