@@ -87,9 +87,6 @@ class StatusDocument(Profile):
         self._status = StatusWord()
         self._error = ErrorShape()
         self._results = ResultFields()
-        self._batch_decision = FirstOf(
-            ("result", "decision"), ("compat", "decision"), ("decision",)
-        )
 
     def __call__(self, value: JSONValue, context: Context) -> View:
         document = obj(value)
@@ -143,7 +140,7 @@ class StatusDocument(Profile):
         tickers = MemberKeys()
         for record in items(document.get("results")):
             ticker = tickers.add(text(dig(record, "ticker")))
-            fields[f"{member('results', ticker)}.decision"] = self._batch_decision(record)
+            fields[f"{member('results', ticker)}.decision"] = self._results(record)["decision"]
         collections["results"] = tickers.collection()
         done = [document.get(key) for key in ("completed", "failed")]
         return Lifecycle(
