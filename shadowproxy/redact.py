@@ -38,6 +38,12 @@ _QUERY_SECRET_IN_TEXT = re.compile(
     r"(?i)(?<![A-Za-z0-9_-])([A-Za-z0-9_-]*(?:api[_-]?key|token|password|secret))=([^&\s#'\"]+)"
 )
 _AUTH_SCHEME_IN_TEXT = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
+_JSON_SECRET_IN_TEXT = re.compile(
+    r"(?i)(\"[A-Za-z0-9_-]*(?:api[_-]?key|token|password|secret)\"\s*:\s*)\"(?:[^\"\\]|\\.)*\""
+)
+_HEADER_LINE_IN_TEXT = re.compile(
+    r"(?im)^(\s*(?:proxy-)?(?:authorization|cookie|set-cookie|api-key)\s*:\s*).+$"
+)
 _FIELD_SEGMENT = re.compile(r"\[([^\]]*)\]|([^.\[\]]+)")
 
 
@@ -72,8 +78,14 @@ def redact_path(path: str) -> str:
 
 
 def redact_text(text: str) -> str:
-    """Blank `name=value` query secrets and `Bearer`/`Basic` credentials inside free text."""
+    """Blank secrets quoted inside free text (error messages, reasons, string values).
+
+    Forms: `name=value` query pairs, `"name": "value"` JSON pairs, `Cookie: ...`-style header
+    lines, and `Bearer`/`Basic` credentials.
+    """
     text = _QUERY_SECRET_IN_TEXT.sub(lambda m: f"{m.group(1)}={REDACTED}", text)
+    text = _JSON_SECRET_IN_TEXT.sub(lambda m: f'{m.group(1)}"{REDACTED}"', text)
+    text = _HEADER_LINE_IN_TEXT.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
     return _AUTH_SCHEME_IN_TEXT.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
 
 

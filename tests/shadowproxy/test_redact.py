@@ -65,6 +65,16 @@ def test_redact_path(path: str, expected: str) -> None:
         ),
         pytest.param("Bearer abc.def", f"Bearer {REDACTED}", id="bearer"),
         pytest.param("client_secret=xyz&n=1", f"client_secret={REDACTED}&n=1", id="suffix"),
+        pytest.param(
+            'body {"api_key": "k\\"1", "n": 2}',
+            f'body {{"api_key": "{REDACTED}", "n": 2}}',
+            id="json-pair",
+        ),
+        pytest.param(
+            "GET /\nCookie: sid=1; b=2\nAccept: */*",
+            f"GET /\nCookie: {REDACTED}\nAccept: */*",
+            id="header-line",
+        ),
         pytest.param("timeout", "timeout", id="plain"),
     ],
 )
