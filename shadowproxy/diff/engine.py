@@ -16,7 +16,14 @@ from shadowproxy.diff import outcome as rules
 from shadowproxy.diff.compare import compare_views
 from shadowproxy.diff.known import KnownDifferences
 from shadowproxy.diff.lifecycle import Sorted, sort_by_lifecycle
-from shadowproxy.diff.profile import BodyKind, Context, Profile, parse_body
+from shadowproxy.diff.profile import (
+    MAX_DEPTH,
+    BodyKind,
+    Context,
+    Profile,
+    parse_body,
+    too_deep,
+)
 from shadowproxy.diff.profiles import PROFILES
 from shadowproxy.diff.profiles.generic import JsonFields
 from shadowproxy.diff.secondary import MAX_BODY_BYTES, secondary_report
@@ -122,8 +129,16 @@ class DiffEngine:
     def compare_values(
         self, profile: str, legacy: JSONValue, app: JSONValue, ids: IdAliases, *, route: str
     ) -> ValueComparison:
-        """The key-field comparison of two parsed bodies (rules 3 to 6, without the secondary)."""
-        return self._values(self.profile(profile, route), legacy, app, ids, route=route)
+        """The key-field comparison of two parsed bodies (rules 3 to 6, without the secondary).
+
+        Raises ValueError for a value nested deeper than `MAX_DEPTH`: the caller parsed it, and
+        walking it would exhaust the stack.
+        """
+        chosen = self.profile(profile, route)
+        for side, value in ((Side.LEGACY, legacy), (Side.APP, app)):
+            if too_deep(value):
+                raise ValueError(f"the {side} value nests deeper than {MAX_DEPTH} levels")
+        return self._values(chosen, legacy, app, ids, route=route)
 
     def _values(
         self, profile: Profile, legacy: JSONValue, app: JSONValue, ids: IdAliases, *, route: str

@@ -24,6 +24,7 @@ from __future__ import annotations
 import orjson
 
 from shadowproxy.diff.compare import leaf_kind
+from shadowproxy.diff.profile import too_deep
 from shadowproxy.types import Difference, DiffKind, JSONValue, Observation, Outcome, Side
 
 MAX_DETAIL_CHARS = 200  # a text error body is compared by its start; the log never holds a page
@@ -79,7 +80,7 @@ def error_detail(observation: Observation) -> JSONValue:
         body: JSONValue = orjson.loads(observation.body)
     except orjson.JSONDecodeError:
         body = None
-    if isinstance(body, dict):
+    if isinstance(body, dict) and not too_deep(body):
         return body.get("detail")
     text = observation.body.decode("utf-8", errors="replace").strip()
     return text[:MAX_DETAIL_CHARS] or None

@@ -51,6 +51,24 @@ class Profile(ABC):
     def __call__(self, value: JSONValue, context: Context) -> View: ...
 
 
+# Profiles, flattening and deepdiff walk bodies recursively; real payloads nest under ten levels,
+# and a hostile one nested hundreds deep must be compared as bytes, not exhaust the stack.
+MAX_DEPTH = 64
+
+
+def too_deep(value: JSONValue, limit: int = MAX_DEPTH) -> bool:
+    """Whether arrays/objects nest deeper than `limit` (checked without recursion)."""
+    stack: list[tuple[JSONValue, int]] = [(value, 0)]
+    while stack:
+        current, depth = stack.pop()
+        if isinstance(current, dict | list):
+            if depth >= limit:
+                return True
+            children = current.values() if isinstance(current, dict) else current
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
+
 def parse_body(kind: BodyKind, observation: Observation) -> JSONValue:
     """The profile's input; ValueError when the body is not what the profile expects."""
     if kind is BodyKind.JSON:
@@ -58,6 +76,8 @@ def parse_body(kind: BodyKind, observation: Observation) -> JSONValue:
             value: JSONValue = orjson.loads(observation.body)
         except orjson.JSONDecodeError as exc:
             raise ValueError(f"the {observation.side} body is not JSON ({exc})") from None
+        if too_deep(value):
+            raise ValueError(f"the {observation.side} body nests deeper than {MAX_DEPTH} levels")
         return value
     if kind is BodyKind.CSV:
         try:

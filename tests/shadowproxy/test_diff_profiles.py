@@ -732,3 +732,20 @@ def test_large_bodies_get_key_fields_but_no_secondary_report() -> None:
     assert comparison.outcome is Outcome.MISMATCH
     assert len(comparison.differences) == 50
     assert comparison.secondary == ()
+
+
+def test_a_body_nested_too_deep_is_compared_as_bytes() -> None:
+    deep = b"[" * 500 + b"]" * 500
+    comparison = ENGINE(http("json_equal"), observe(Side.LEGACY, deep), observe(Side.APP, deep), {})
+    assert comparison.outcome is Outcome.MATCH
+    assert comparison.secondary == ()
+    changed = ENGINE(http("json_equal"), observe(Side.LEGACY, deep), observe(Side.APP, b"[]"), {})
+    assert [(d.field, d.kind) for d in changed.differences] == [("body", DiffKind.CHANGED)]
+
+
+def test_a_parsed_value_nested_too_deep_is_refused_with_a_sentence() -> None:
+    deep: Any = []
+    for _ in range(100):
+        deep = [deep]
+    with pytest.raises(ValueError, match="the app value nests deeper than 64 levels"):
+        compare("status_document", {}, deep)
