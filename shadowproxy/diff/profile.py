@@ -82,9 +82,10 @@ def parse_body(kind: BodyKind, observation: Observation) -> JSONValue:
     if kind is BodyKind.CSV:
         try:
             content = observation.body.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise ValueError(f"the {observation.side} body is not UTF-8 CSV") from None
-        rows: list[JSONValue] = [list[JSONValue](row) for row in csv.reader(io.StringIO(content))]
+            reader = csv.reader(io.StringIO(content))
+            rows: list[JSONValue] = [list[JSONValue](row) for row in reader]
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise ValueError(f"the {observation.side} body is not UTF-8 CSV ({exc})") from None
         return rows
     if kind is BodyKind.HEADERS:
         content_type = observation.header("content-type")

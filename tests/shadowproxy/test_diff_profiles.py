@@ -749,3 +749,14 @@ def test_a_parsed_value_nested_too_deep_is_refused_with_a_sentence() -> None:
         deep = [deep]
     with pytest.raises(ValueError, match="the app value nests deeper than 64 levels"):
         compare("status_document", {}, deep)
+
+
+def test_a_csv_that_does_not_parse_is_compared_as_bytes() -> None:
+    huge_cell = b'ticker,summary\nAAPL,"' + b"x" * 200_000 + b'"\n'
+    comparison = ENGINE(
+        http("csv"),
+        observe(Side.LEGACY, huge_cell, "text/csv"),
+        observe(Side.APP, b"\xff", "text/csv"),
+        {},
+    )
+    assert [(d.field, d.kind) for d in comparison.differences] == [("body", DiffKind.CHANGED)]
