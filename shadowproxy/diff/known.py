@@ -41,7 +41,7 @@ class KnownDifferences:
             _Entry(
                 route=entry.route,
                 field=re.compile(".*".join(re.escape(part) for part in entry.field.split("*"))),
-                expires=dt.date.fromisoformat(entry.expires) if entry.expires else None,
+                expires=_expiry(entry),
                 reason=entry.reason,
             )
             for entry in entries
@@ -67,3 +67,15 @@ class KnownDifferences:
             if entry.reason not in reasons:
                 reasons.append(entry.reason)
         return Split(tuple(remaining), tuple(accepted), tuple(reasons))
+
+
+def _expiry(entry: AcceptedDifference) -> dt.date | None:
+    if entry.expires is None:
+        return None
+    try:
+        return dt.date.fromisoformat(entry.expires)
+    except ValueError:
+        raise ValueError(
+            f"known difference ({entry.route}, {entry.field}): expires must be a date like"
+            f" 2026-06-30, got {entry.expires!r}"
+        ) from None

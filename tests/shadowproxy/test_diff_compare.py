@@ -194,3 +194,10 @@ def test_secondary_report_needs_the_same_shape_and_respects_the_limit() -> None:
         Difference("a", DiffKind.MISSING, legacy=1),
         Difference("b", DiffKind.EXTRA, app=[1]),
     )
+
+
+def test_a_bad_expiry_is_a_sentence() -> None:
+    with pytest.raises(
+        ValueError, match=r"known difference \(\*, decision\): expires must be a date"
+    ):
+        KnownDifferences([AcceptedDifference("*", "decision", "r", "next week")])
