@@ -50,7 +50,7 @@ class PortfolioFiles:
         with self._locked(name, exclusive=True):
             value = self._read(name, key, empty)
             result = change(value)
-            atomic_write_json(self._dir / f"{name}.json", {key: value})
+            atomic_write_json(self._dir / f"{name}.json", {key: value}, indent=2)
             return result
 
     # ------------------------------------------------------------------ watchlist
@@ -132,7 +132,10 @@ class PortfolioFiles:
                 if held is None:
                     continue
                 kept = [p for p in held if p.get("position_id") != position_id]
-                accounts[name]["positions"][ticker] = kept
+                if kept:
+                    accounts[name]["positions"][ticker] = kept
+                elif len(kept) != len(held):
+                    del accounts[name]["positions"][ticker]
                 if account or len(kept) != len(held):
                     return
             raise NotFoundError("Position not found")

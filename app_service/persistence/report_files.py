@@ -15,7 +15,9 @@ from typing import Any
 
 STAGE_REPORT_DIRS = ("1_analysts", "2_research", "3_trading", "4_risk", "5_portfolio")
 _RATING = re.compile(r"\*\*(BUY|SELL|HOLD|OVERWEIGHT|UNDERWEIGHT)\*\*")
-_SUMMARY = re.compile(r"## 分析摘要\s*(.*?)(?=\n##|\Z)", re.DOTALL)
+_SUMMARY_HEADING = "## 分析摘要"
+_EMPHASIS = re.compile(r"\*{1,2}|_{1,2}")
+_BREAKS = re.compile(r"[#\n]+")
 _SKIP_TICKER_DIR = "TradingAgentsStrategy_logs"
 
 
@@ -76,12 +78,13 @@ class ReportFiles:
 
 
 def decision_and_summary(report: str) -> tuple[str, str]:
+    """The first bold rating, and up to 300 characters of the summary section flattened to 200."""
     rating = _RATING.search(report)
-    summary_match = _SUMMARY.search(report)
+    _, found, after = report.partition(_SUMMARY_HEADING)
     summary = ""
-    if summary_match:
-        text = summary_match.group(1).strip()[:300]
-        text = text.replace("**", "").replace("*", "")
-        text = re.sub(r"[#\n]+", " ", text)
-        summary = text[:200].strip()
+    if found:
+        section = after.lstrip()[:300]
+        end = section.find("\n##")
+        section = section if end == -1 else section[:end]
+        summary = _BREAKS.sub(" ", _EMPHASIS.sub("", section))[:200].strip()
     return (rating.group(1) if rating else "UNKNOWN"), summary

@@ -42,7 +42,7 @@ class ValidationFailed(Exception):
 
 
 def detail_response(status: int, detail: Any) -> web.Response:
-    return web.json_response({"detail": detail}, status=status, dumps=dumps_json)
+    return json_response({"detail": detail}, status=status)
 
 
 def dumps_json(value: Any) -> str:
@@ -51,7 +51,23 @@ def dumps_json(value: Any) -> str:
 
 
 def json_response(value: Any, status: int = 200) -> web.Response:
-    return web.json_response(value, status=status, dumps=dumps_json)
+    """`application/json` without a charset parameter, as Starlette sends it."""
+    return web.Response(
+        body=dumps_json(value).encode("utf-8"), status=status, content_type="application/json"
+    )
+
+
+def _framework_error(exc: web.HTTPException) -> web.Response:
+    """aiohttp's own refusals, rendered the way Starlette renders them."""
+    if isinstance(exc, web.HTTPNotFound):
+        return detail_response(404, "Not Found")
+    if isinstance(exc, web.HTTPMethodNotAllowed):
+        response = detail_response(405, "Method Not Allowed")
+        response.headers["Allow"] = ", ".join(sorted(exc.allowed_methods))
+        return response
+    if isinstance(exc, web.HTTPRequestEntityTooLarge):
+        return detail_response(413, "Request body too large")
+    return detail_response(exc.status, exc.reason)
 
 
 @web.middleware
@@ -66,14 +82,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return detail_response(400, exc.detail)
     except ValidationFailed as exc:
         return detail_response(422, exc.details)
-    except web.HTTPRequestEntityTooLarge:
-        return detail_response(413, "Request Entity Too Large")
-    except web.HTTPNotFound:
-        return detail_response(404, "Not Found")
-    except web.HTTPMethodNotAllowed:
-        return detail_response(405, "Method Not Allowed")
-    except web.HTTPException:
-        raise
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return _framework_error(exc)
     except Exception:
         log.exception("unhandled_error", method=request.method, path=request.path)
         return web.Response(status=500, text="Internal Server Error", content_type="text/plain")
