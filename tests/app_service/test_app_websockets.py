@@ -182,3 +182,20 @@ async def test_running_task_is_persisted_and_projected(
     legacy = json.loads((data_dir / "task_status" / f"{task_id}.json").read_text())
     assert legacy["status"] == "running"
     go.write_text("go")
+
+
+async def test_orchestrator_socket_rejects_bad_input(
+    client: TestClient[Any, Any], data_dir: Path
+) -> None:
+    async with client.ws_connect("/ws/orchestrator") as ws:
+        await ws.send_json({"tickers": ["../evil", "AAPL"], "date": "2026-04-13"})
+        bad, good = (await ws.receive_json())["signals"]
+        assert (bad["ticker"], bad["status"], bad["result"]) == ("../evil", "failed", None)
+        assert bad["error"]["code"] == "live_signal_failed"
+        assert good["ticker"] == "AAPL"
+        assert good["status"] != "failed"
+        await ws.send_json({"tickers": ["AAPL"], "date": "13/04/2026"})
+        error = await ws.receive_json()
+        assert "YYYY-MM-DD" in error["error"]
+        assert (await ws.receive()).type == aiohttp.WSMsgType.CLOSE
+    assert not list((data_dir / "cache").glob(".*"))
