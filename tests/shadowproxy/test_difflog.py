@@ -261,9 +261,10 @@ def hung_disk(tmp_path: Path) -> Path:
 
 async def test_publish_never_blocks_when_the_queue_is_full(tmp_path: Path, hung_disk: Path) -> None:
     sink = JsonlDiffSink(tmp_path, log_matches=False, queue_size=8, clock=FakeClock())
-    for n in range(100):
+    for n in range(1000):
         sink.publish(make_comparison(n))
-    assert sink.stats.dropped >= 100 - 8 - 1  # the writer holds at most one record
+    # held: at most the one batch (<= 512) the writer took before its open() hung, plus the queue
+    assert sink.stats.dropped >= 1000 - 512 - 8
     assert sink.stats.written == 0
 
     received: list[bytes] = []
@@ -271,7 +272,7 @@ async def test_publish_never_blocks_when_the_queue_is_full(tmp_path: Path, hung_
     reader.start()  # the disk "recovers": the writer's open() returns
     await sink.aclose()
     reader.join()
-    assert len(received[0].splitlines()) == 100 - sink.stats.dropped == sink.stats.written
+    assert len(received[0].splitlines()) == 1000 - sink.stats.dropped == sink.stats.written
 
 
 async def test_publish_never_raises(tmp_path: Path) -> None:
