@@ -199,3 +199,14 @@ async def test_orchestrator_socket_rejects_bad_input(
         assert "YYYY-MM-DD" in error["error"]
         assert (await ws.receive()).type == aiohttp.WSMsgType.CLOSE
     assert not list((data_dir / "cache").glob(".*"))
+
+
+async def test_cancel_is_broadcast(make_client: ClientFactory, tmp_path: Path) -> None:
+    client, _ = await _gated_client(make_client, tmp_path)
+    task_id = await _start(client)
+    async with client.ws_connect(f"/ws/analysis/{task_id}") as ws:
+        assert (await ws.receive_json())["status"] == "running"
+        await client.delete(f"/api/analysis/cancel/{task_id}")
+        final = (await _until_terminal(ws))[-1]
+    assert final["status"] == "cancelled"
+    assert final["error"] == {"code": "cancelled", "message": "用户取消", "retryable": False}
