@@ -29,9 +29,7 @@ from legacy_backend.state import Runtime
 log = structlog.get_logger("legacy_backend.runner")
 
 
-async def start_process(
-    runtime: Runtime, key: str, ticker: str, date: str
-) -> asyncio.subprocess.Process:
+async def _launch(runtime: Runtime, key: str, ticker: str, date: str) -> asyncio.subprocess.Process:
     settings = runtime.settings
     process = await asyncio.create_subprocess_exec(
         *settings.analysis_command,
@@ -42,19 +40,24 @@ async def start_process(
         stderr=asyncio.subprocess.PIPE,
         env=settings.subprocess_env(),
     )
+    # Registered the moment it exists, so cancel and the shutdown sweep can always find it.
     runtime.processes[key] = process
     log.info("analysis_subprocess_started", task_id=key, ticker=ticker, date=date, pid=process.pid)
     return process
 
 
-async def stop_process(runtime: Runtime, key: str, process: asyncio.subprocess.Process) -> None:
-    """Kill (if still alive) and reap, so no zombie or open pipe outlives the job."""
-    if process.returncode is None:
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
-    await process.wait()
-    if runtime.processes.get(key) is process:
-        del runtime.processes[key]
+async def start_process(
+    runtime: Runtime, key: str, ticker: str, date: str
+) -> asyncio.subprocess.Process:
+    launch = runtime.spawner.spawn(_launch(runtime, key, ticker, date), name=f"launch:{key}")
+    try:
+        return await asyncio.shield(launch)
+    except asyncio.CancelledError:
+        # Cancelled mid-launch (a cancel right after start): the child may appear after the
+        # canceller looked for it, so finish the launch, then kill and reap it before giving up.
+        with contextlib.suppress(Exception):
+            await runtime.reap(key, await launch)
+        raise
 
 
 async def _read_all(stream: asyncio.StreamReader | None) -> str:
@@ -104,10 +107,10 @@ async def run_analysis(runtime: Runtime, task_id: str, ticker: str, date: str) -
     process: asyncio.subprocess.Process | None = None
     try:
         process = await start_process(runtime, task_id, ticker, date)
-        stderr_job = runtime.spawner.spawn(_read_all(process.stderr), name=f"stderr:{task_id}")
-        lines = await _follow_stdout(runtime, task_id, process)
+        lines, stderr = await asyncio.gather(
+            _follow_stdout(runtime, task_id, process), _read_all(process.stderr)
+        )
         returncode = await process.wait()
-        stderr = await stderr_job
         if returncode == 0:
             complete_analysis(state, parse_markers(lines), datetime.now())
         else:
@@ -120,7 +123,7 @@ async def run_analysis(runtime: Runtime, task_id: str, ticker: str, date: str) -
         fail(state, str(exc))
     finally:
         if process is not None:
-            await stop_process(runtime, task_id, process)
+            await runtime.reap(task_id, process)
     await persist_and_broadcast(runtime, task_id)
 
 
@@ -132,7 +135,7 @@ async def run_to_completion(
     try:
         stdout, stderr = await process.communicate()
     finally:
-        await stop_process(runtime, key, process)
+        await runtime.reap(key, process)
     assert process.returncode is not None  # communicate() waits for exit
     return (
         process.returncode,

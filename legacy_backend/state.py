@@ -63,15 +63,24 @@ class Runtime:
         if not sockets:
             self.connections.pop(task_id, None)
 
+    async def reap(self, key: str, process: asyncio.subprocess.Process) -> None:
+        """Kill (if alive), wait, and drain both pipes to EOF, so the subprocess transport closes
+        now rather than in a garbage-collector finalizer after the loop is gone."""
+        if process.returncode is None:
+            log.info("analysis_subprocess_killed", task_id=key)
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+        await process.wait()
+        for stream in (process.stdout, process.stderr):
+            if stream is not None and not stream.at_eof():
+                await stream.read()
+        if self.processes.get(key) is process:
+            del self.processes[key]
+
     async def kill_processes(self) -> None:
-        """Shutdown: no analysis subprocess may outlive the server."""
-        for task_id, process in list(self.processes.items()):
-            if process.returncode is None:
-                log.info("analysis_subprocess_killed", task_id=task_id, reason="shutdown")
-                with contextlib.suppress(ProcessLookupError):
-                    process.kill()
-                await process.wait()
-        self.processes.clear()
+        """Shutdown sweep: no analysis subprocess may outlive the server."""
+        for key, process in list(self.processes.items()):
+            await self.reap(key, process)
 
 
 SETTINGS = web.AppKey("settings", Settings)

@@ -16,7 +16,7 @@ import structlog
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from legacy_backend.access import ws_authorized
-from legacy_backend.errors import dumps
+from legacy_backend.errors import ApiError, dumps
 from legacy_backend.kernel import KERNEL, Kernel
 from legacy_backend.paths import has_traversal
 from legacy_backend.state import RUNTIME
@@ -29,9 +29,17 @@ ORCHESTRATOR_UNAUTHORIZED = 4401
 PONG = dumps({"type": "pong"}).decode("utf-8")
 
 
-async def ws_analysis(request: web.Request) -> web.WebSocketResponse:
+async def _accept(request: web.Request) -> web.WebSocketResponse:
+    """Upgrade, or 404 like Starlette when a plain HTTP request hits a websocket route."""
     ws = web.WebSocketResponse()
+    if not ws.can_prepare(request).ok:
+        raise ApiError(404, "Not Found")
     await ws.prepare(request)
+    return ws
+
+
+async def ws_analysis(request: web.Request) -> web.WebSocketResponse:
+    ws = await _accept(request)
     if not ws_authorized(request):
         await ws.close(code=ANALYSIS_UNAUTHORIZED, message=b"Unauthorized")
         return ws
@@ -54,6 +62,8 @@ async def ws_analysis(request: web.Request) -> web.WebSocketResponse:
                 break
             if isinstance(data, dict) and data.get("type") == "ping":
                 await ws.send_str(PONG)
+    except ConnectionError as exc:  # the client vanished mid-send; nothing left to answer
+        log.info("ws_client_gone", task_id=task_id, error=repr(exc))
     finally:
         runtime.unsubscribe(task_id, ws)
     return ws
@@ -89,19 +99,25 @@ async def _signals(
 
 
 async def ws_orchestrator(request: web.Request) -> web.WebSocketResponse:
-    ws = web.WebSocketResponse()
-    await ws.prepare(request)
+    ws = await _accept(request)
     if not ws_authorized(request):
         await ws.close(code=ORCHESTRATOR_UNAUTHORIZED)
         return ws
-    kernel = request.app[KERNEL]
+    try:
+        await _serve_signals(request.app[KERNEL], ws)
+    except ConnectionError as exc:  # the client vanished mid-send; nothing left to answer
+        log.info("ws_client_gone", route="orchestrator", error=repr(exc))
+    return ws
+
+
+async def _serve_signals(kernel: Kernel, ws: web.WebSocketResponse) -> None:
     try:
         orchestrator = await kernel.new_orchestrator()
     except Exception as exc:
         log.exception("orchestrator_setup_failed")
         await ws.send_str(dumps({"error": str(exc)}).decode("utf-8"))
         await ws.close()
-        return ws
+        return
     async for message in ws:
         if message.type is not WSMsgType.TEXT:
             continue
@@ -113,4 +129,3 @@ async def ws_orchestrator(request: web.Request) -> web.WebSocketResponse:
             break
         signals = await _signals(kernel, orchestrator, tickers, day)
         await ws.send_str(dumps({"signals": signals}).decode("utf-8"))
-    return ws

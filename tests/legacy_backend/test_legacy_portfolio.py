@@ -197,6 +197,18 @@ def test_store_remove_position_without_id_deletes_nothing(
     assert len(store.positions(None)) == 1
 
 
+@pytest.mark.parametrize(
+    ("day", "ticker"),
+    [
+        pytest.param("..", "AAPL", id="date-dotdot"),
+        pytest.param("2026-04-12", "../x", id="ticker-slash"),
+        pytest.param("2026-04-12", "a\\b", id="ticker-backslash"),
+    ],
+)
+def test_store_recommendation_traversal_is_none(tmp_path: Path, day: str, ticker: str) -> None:
+    assert PortfolioStore(tmp_path).recommendation(day, ticker) is None
+
+
 def seed_recommendations(data_dir: Path) -> None:
     folder = data_dir / "portfolio" / "recommendations"
     for day, tickers in {

@@ -128,3 +128,15 @@ async def test_orchestrator_bad_request_sends_error_and_closes(
         assert await ws.receive_json() == {"error": error}
         closing = await ws.receive()
     assert closing.type is WSMsgType.CLOSE
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        pytest.param("/ws/analysis/x", id="analysis"),
+        pytest.param("/ws/orchestrator", id="orchestrator"),
+    ],
+)
+async def test_plain_http_on_a_websocket_route_is_404(client: TestClient, path: str) -> None:
+    response = await client.get(path)
+    assert (response.status, await response.json()) == (404, {"detail": "Not Found"})
