@@ -8,10 +8,12 @@ admin `/metrics` once the shadow work in flight has drained.
 
 Only terminal states decide the exit code: two independently running backends are never at the
 same moment of a lifecycle (field-notes "Read-after-write"), so a status poll answered while an
-analysis was still running may legitimately disagree. Every request carries its own
-X-Request-ID; after the session every task is read once more, and the mismatches counted are
-those of the requests made on settled state, looked up in the diff log by request id. Exit 0: no
-such mismatch; 1: mismatches; 2: the session could not run (proxy unreachable, a step failed).
+analysis was still running — or a list read the moment the authoritative side finished, while
+the shadow may still be writing — can legitimately disagree. Every request carries its own
+X-Request-ID; at the end of the session every task, the task list and the recommendations are
+read once more, and the mismatches counted are those of requests made on settled state, looked
+up in the diff log by request id. Exit 0: no such mismatch; 1: mismatches; 2: the session could
+not run (proxy unreachable, a step failed).
 """
 
 from __future__ import annotations
@@ -90,7 +92,7 @@ class ProgressBar:
 
 @dataclass(slots=True)
 class Session:
-    """The dashboard's HTTP calls; remembers which request ids saw settled state."""
+    """The dashboard's HTTP calls; sorts request ids into settled and in-flight reads."""
 
     client: aiohttp.ClientSession
     options: DemoOptions
@@ -106,10 +108,11 @@ class Session:
         json: Any = None,
         ok: tuple[int, ...] = (200,),
         step: bool = True,
+        settled: bool = True,
     ) -> Any:
         url = f"{self.options.proxy_url}{path}"
         request_id = uuid.uuid4().hex
-        self.settled.add(request_id)
+        (self.settled if settled else self.in_flight).add(request_id)
         try:
             headers = {"X-Request-ID": request_id}
             async with self.client.request(method, url, json=json, headers=headers) as response:
@@ -151,7 +154,7 @@ class Session:
 
 def session_steps(tickers: int) -> int:
     """Steps the bar counts for `dashboard_session` plus the settled re-read."""
-    return 6 * tickers + 16
+    return 6 * tickers + 17
 
 
 async def dashboard_session(session: Session, tickers: list[str]) -> dict[str, str]:
@@ -163,7 +166,7 @@ async def dashboard_session(session: Session, tickers: list[str]) -> dict[str, s
     outcomes = {
         ticker: await session.poll(task, f"analysis {ticker}") for ticker, task in started.items()
     }
-    await session.call("GET", "/api/analysis/tasks")
+    await session.call("GET", "/api/analysis/tasks", settled=False)  # the shadow may lag
 
     await session.call("GET", "/api/reports/list")
     for ticker in tickers:
@@ -189,12 +192,14 @@ async def dashboard_session(session: Session, tickers: list[str]) -> dict[str, s
 
     batch = (await session.json("POST", "/api/portfolio/analyze"))["task_id"]
     outcomes["portfolio batch"] = await session.poll(batch, "portfolio batch")
-    await session.call("GET", "/api/portfolio/recommendations")
+    await session.call("GET", "/api/portfolio/recommendations", settled=False)
     for ticker in tickers:
         await session.call("DELETE", f"/api/portfolio/watchlist/{ticker}", ok=(200, 404))
 
     for task in [*started.values(), batch]:  # settled state, compared strictly
         await session.call("GET", f"/api/analysis/status/{task}")
+    await session.call("GET", "/api/analysis/tasks")
+    await session.call("GET", "/api/portfolio/recommendations")
     return outcomes
 
 
@@ -301,7 +306,7 @@ async def run_demo(
         settled, in_flight = found
         counted = len(settled)
         if in_flight:
-            print(f"{in_flight} mismatches on reads of running tasks: lifecycle skew", file=out)
+            print(f"{in_flight} mismatches on in-flight reads: lifecycle skew", file=out)
         for record in settled[:10]:
             fields = ", ".join(d.get("field", "?") for d in record.get("differences", []))
             print(

@@ -176,7 +176,7 @@ async def proxy_factory(
             Behaviour(running_polls=1),
             Behaviour(),
             0,
-            "mismatches on reads of running tasks: lifecycle skew",
+            "mismatches on in-flight reads: lifecycle skew",
             id="only-in-flight-skew",
         ),
     ],
