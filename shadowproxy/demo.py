@@ -31,7 +31,7 @@ import aiohttp
 import orjson
 from prometheus_client.parser import text_string_to_metric_families
 
-from shadowproxy.diffsummary import DiffFilter, scan
+from shadowproxy.diffsummary import DiffFilter, parity_table, scan
 from shadowproxy.types import Outcome
 
 TICKERS = ("AAPL", "MSFT", "NVDA", "GOOGL", "AMZN", "META", "TSLA", "JPM")
@@ -39,8 +39,6 @@ TRADING_DATE = "2026-04-13"  # a past NYSE trading day: same inputs on every run
 TERMINAL = frozenset({"completed", "degraded_success", "failed", "cancelled"})
 POLL_S = 0.25
 SETTLE_TIMEOUT_S = 60.0
-COLUMNS = ("match", "mismatch", "inflight_skew", "accepted", "errors", "skipped")
-ERRORS = ("shadow_error", "authoritative_error", "both_error")
 
 
 class DemoError(Exception):
@@ -264,15 +262,6 @@ async def settled_mismatches(
             settled = [r for r in records if r.get("request_id") in session.settled]
             return settled, len(records) - len(settled)
         await asyncio.sleep(POLL_S)
-
-
-def parity_table(delta: Counter[tuple[str, str]]) -> str:
-    lines = [f"{'route group':<16}" + "".join(f"{c:>15}" for c in COLUMNS)]
-    for group in sorted({group for group, _ in delta}):
-        row = {column: int(delta[(group, column)]) for column in COLUMNS}
-        row["errors"] = int(sum(delta[(group, e)] for e in ERRORS))
-        lines.append(f"{group:<16}" + "".join(f"{row[c]:>15}" for c in COLUMNS))
-    return "\n".join(lines)
 
 
 async def run_demo(

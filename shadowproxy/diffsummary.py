@@ -24,6 +24,8 @@ from shadowproxy.types import Outcome
 _SEGMENT = re.compile(r"^diff-(\d{4}-\d{2}-\d{2})(?:\.(\d+))?\.jsonl(\.gz)?$")
 _INDEX = re.compile(r"\[[^\]]*\]")
 ERROR_OUTCOMES = (Outcome.SHADOW_ERROR, Outcome.AUTHORITATIVE_ERROR, Outcome.BOTH_ERROR)
+# The parity table's columns (`diffs` and `demo`): the three error outcomes share one column.
+COLUMNS = ("match", "mismatch", "inflight_skew", "accepted", "errors", "skipped")
 
 
 def parse_since(text: str) -> datetime:
@@ -167,11 +169,7 @@ def render(summary: Summary, directory: Path, *, top: int) -> str:
     ]
     if not summary.records:
         return "\n".join(lines)
-    columns = ["match", "mismatch", "inflight_skew", "accepted", "errors", "skipped"]
-    lines += ["", f"{'route group':<16}" + "".join(f"{c:>15}" for c in columns)]
-    for group in sorted({group for group, _ in summary.counts}):
-        row = _row(summary.counts, group)
-        lines.append(f"{group:<16}" + "".join(f"{row[c]:>15}" for c in columns))
+    lines += ["", parity_table(summary.counts)]
     if summary.signatures:
         lines += ["", f"top mismatch signatures ({len(summary.signatures)} distinct):"]
         lines.append(f"{'count':>7}  {'route':<40} {'legacy/app':<11} fields  [exemplar]")
@@ -188,6 +186,15 @@ def _row(counts: Counter[tuple[str, str]], group: str) -> dict[str, int]:
     row = {outcome.value: counts[(group, outcome.value)] for outcome in Outcome}
     row["errors"] = sum(row.pop(outcome.value) for outcome in ERROR_OUTCOMES)
     return row
+
+
+def parity_table(counts: Counter[tuple[str, str]]) -> str:
+    """Counts per (route group, outcome) as a text table, one row per route group."""
+    lines = [f"{'route group':<16}" + "".join(f"{c:>15}" for c in COLUMNS)]
+    for group in sorted({group for group, _ in counts}):
+        row = _row(counts, group)
+        lines.append(f"{group:<16}" + "".join(f"{row[c]:>15}" for c in COLUMNS))
+    return "\n".join(lines)
 
 
 def as_json(summary: Summary, *, top: int) -> dict[str, Any]:
