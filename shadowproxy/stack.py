@@ -270,6 +270,7 @@ class Stack:
             f"  legacy     {legacy_url}   (data {o.var_dir / 'legacy'})",
             f"  app        {app_url}   (data {o.var_dir / 'app'})",
             f"  diff logs  {o.diff_log_dir}/   (summary: shadowproxy diffs --dir {o.diff_log_dir})",
+            f"Try it: shadowproxy demo --proxy {proxy_url} --admin {admin_url}",
             "Ctrl-C stops all three.",
         ]
         print("\n".join(lines), file=self.out, flush=True)
