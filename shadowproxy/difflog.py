@@ -115,7 +115,12 @@ class JsonlDiffSink:
             await asyncio.to_thread(self._stop_and_join)
 
     def _stop_and_join(self) -> None:
-        self._queue.put(_STOP)
+        while self._thread.is_alive():  # a full queue drains while we wait for a slot
+            try:
+                self._queue.put(_STOP, timeout=0.5)
+            except queue.Full:
+                continue
+            break
         self._thread.join()
 
     def _count_drop(self, reason: str) -> None:
@@ -132,8 +137,11 @@ class JsonlDiffSink:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            lines = [item for item in batch if isinstance(item, tuple)]
-            self._segments.write(lines)
+            try:
+                self._segments.write([item for item in batch if isinstance(item, tuple)])
+            except Exception as exc:  # a bug here must not silently end the writer
+                self._segments.write_errors += 1
+                log.error("diff_log_writer_failed", error_type=type(exc).__name__)
             if any(item is _STOP for item in batch):
                 self._segments.close()
                 return
@@ -159,7 +167,7 @@ class _Segments:
                 if match and not match.group(3):
                     self._compress(path)
         except OSError as exc:
-            self._failed_io(exc)
+            self._report(exc)
 
     def write(self, lines: list[tuple[str, bytes]]) -> None:
         """Append a batch; a disk error loses that record and is counted, never fatal."""
@@ -181,13 +189,15 @@ class _Segments:
             try:
                 self._file.close()
             except OSError as exc:
-                self.write_errors += 1
-                log.error("diff_log_write_failed", error=str(exc), directory=str(self.directory))
+                self._report(exc)
             self._file = None
 
-    def _failed_io(self, exc: OSError) -> None:
+    def _report(self, exc: OSError) -> None:
         self.write_errors += 1
         log.error("diff_log_write_failed", error=str(exc), directory=str(self.directory))
+
+    def _failed_io(self, exc: OSError) -> None:
+        self._report(exc)
         self.close()  # reopen on the next record
 
     def _append(self, day: str, line: bytes) -> None:
@@ -205,7 +215,10 @@ class _Segments:
         for path in sorted(self.directory.glob("diff-*.jsonl")):
             match = _ACTIVE.match(path.name)
             if match and match.group(1) != day:  # another day's segment nobody writes any more
-                self._compress(self._rename_closed(path, match.group(1)))
+                try:
+                    self._compress(self._rename_closed(path, match.group(1)))
+                except OSError as exc:  # an old file in the way must not stop today's records
+                    self._report(exc)
         path = self.directory / f"diff-{day}.jsonl"
         self._file = path.open("ab")
         self._day = day

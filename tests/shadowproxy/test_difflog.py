@@ -88,6 +88,10 @@ def read_lines(directory: Path) -> list[bytes]:
     return lines
 
 
+def read_records_of(directory: Path, name: str) -> list[dict[str, Any]]:
+    return [orjson.loads(line) for line in (directory / name).read_bytes().splitlines()]
+
+
 def read_records(directory: Path) -> list[dict[str, Any]]:
     return [orjson.loads(line) for line in read_lines(directory)]
 
@@ -290,6 +294,21 @@ async def test_publish_never_raises(tmp_path: Path) -> None:
     await sink.aclose()
     assert sink.stats.failed == 1
     assert [r["comparison_id"] for r in read_records(tmp_path)] == ["cmp-2"]
+
+
+async def test_a_disk_error_loses_only_the_records_it_hit(tmp_path: Path) -> None:
+    (tmp_path / "diff-2026-04-13.jsonl").mkdir()  # something in the way of today's segment
+    clock = FakeClock()
+    sink = JsonlDiffSink(tmp_path, log_matches=False, clock=clock)
+    sink.publish(make_comparison(1))
+    clock.now = START + timedelta(days=1)
+    sink.publish(make_comparison(2))
+    await sink.aclose()
+    # cmp-1 could not be written; compressing the old "segment" failed but did not stop cmp-2
+    assert (sink.stats.written, sink.stats.write_errors) == (1, 2)
+    assert [r["comparison_id"] for r in read_records_of(tmp_path, "diff-2026-04-14.jsonl")] == [
+        "cmp-2"
+    ]
 
 
 async def test_no_secret_reaches_any_diff_log_line(tmp_path: Path) -> None:
