@@ -11,6 +11,7 @@ dies is reported with its exit code and last stderr lines, and the whole stack e
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import signal
 import sys
@@ -68,6 +69,7 @@ class Child:
     ) -> None:
         self.name = name
         self.process = process
+        self._tasks = tasks
         self.tail: deque[str] = deque(maxlen=TAIL_LINES)
         self.ready: asyncio.Future[re.Match[str]] = asyncio.get_running_loop().create_future()
         self._pattern = ready
@@ -109,22 +111,26 @@ class Child:
             lines += [f"    {line}" for line in self.tail]
         return "\n".join(lines)
 
-    async def stop(self, grace_s: float) -> str:
-        """SIGTERM, then SIGKILL after `grace_s`; returns a one-line account."""
+    async def stop(self, grace_s: float, force: asyncio.Event) -> str:
+        """SIGTERM, then SIGKILL after `grace_s` or once `force` is set; a one-line account."""
         if self.exited.done():
             return f"{self.name} had already exited (code {self.process.returncode})"
-        killed = False
-        if self.process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):  # it may have exited just now
             self.process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(asyncio.shield(self.exited), grace_s)
-            except TimeoutError:
-                killed = True
+        forced = self._tasks.spawn(force.wait(), name=f"{self.name}-force")
+        try:
+            waiters: list[asyncio.Future[Any]] = [self.exited, forced]
+            await asyncio.wait(waiters, timeout=grace_s, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            forced.cancel()
+        killed = not self.exited.done()
+        if killed:
+            with contextlib.suppress(ProcessLookupError):
                 self.process.kill()
         code = await self.exited
         await self.output_drained()
         if killed:
-            raise StackError(f"{self.name} ignored SIGTERM for {grace_s:g}s and was killed")
+            raise StackError(f"{self.name} did not stop on SIGTERM and was killed")
         if code not in CLEAN_EXITS:
             raise StackError(await self.death_report())
         return f"stopped {self.name} (exit {code})"
@@ -137,6 +143,7 @@ class Stack:
         self.out = out
         self.err = err
         self.stop_requested = asyncio.Event()
+        self.force = asyncio.Event()  # a second Ctrl-C: kill now instead of waiting the grace
         self.tasks = BackgroundTasks()
         self.children: list[Child] = []
 
@@ -146,7 +153,7 @@ class Stack:
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, self.stop_requested.set)
+            loop.add_signal_handler(sig, self._on_signal)
         code = 0
         try:
             code = await self._start_and_watch()
@@ -156,11 +163,17 @@ class Stack:
             self.say(str(exc))
             code = 1
         finally:
+            code = max(code, await self._stop_all())
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
-            code = max(code, await self._stop_all())
             await self.tasks.drain(1.0)
         return code
+
+    def _on_signal(self) -> None:
+        if self.stop_requested.is_set():
+            self.say("second signal: killing the children now")
+            self.force.set()
+        self.stop_requested.set()
 
     async def _start_and_watch(self) -> int:
         o = self.options
@@ -186,7 +199,7 @@ class Stack:
         for finished in done:
             if finished in watched:
                 raise StackError(await watched[finished].death_report())
-        self.say("stopping")
+        self.say("stopping (a second Ctrl-C kills at once)")
         return 0
 
     def _backend_argv(self, module: str, port: int, data: str) -> list[str]:
@@ -279,7 +292,7 @@ class Stack:
         code = 0
         for child in reversed(self.children):  # proxy first: it drains requests to the backends
             try:
-                self.say(await child.stop(self.options.grace_s))
+                self.say(await child.stop(self.options.grace_s, self.force))
             except StackError as exc:
                 self.say(str(exc))
                 code = 1
