@@ -1,4 +1,4 @@
-"""The `shadowproxy` command: `run`, `up`, `demo`, `diffs`.
+"""The `shadowproxy` command: `run`, `up`, `demo`, `diffs`, `flags`.
 
 This is the one module that reads `os.environ` and configures logging; everything below it takes
 an injected mapping or value. Every error a user can cause ends as one `shadowproxy: error: ...`
@@ -14,7 +14,9 @@ import sys
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
+import aiohttp
 import orjson
 
 from shadowproxy.config import ConfigError
@@ -144,6 +146,56 @@ def _cmd_diffs(args: argparse.Namespace) -> int:
     return 0
 
 
+class _AdminError(Exception):
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+async def _admin_call(admin: str, method: str, path: str, body: Any = None) -> dict[str, Any]:
+    """One admin API call; its 4xx detail becomes a usage error, the network a runtime one."""
+    timeout = aiohttp.ClientTimeout(total=10)
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.request(method, f"{admin}{path}", json=body) as response,
+        ):
+            payload = orjson.loads(await response.read())
+    except (aiohttp.ClientError, TimeoutError, orjson.JSONDecodeError) as exc:
+        problem = exc or type(exc).__name__
+        raise _AdminError(f"cannot use the admin API at {admin}: {problem}", 1) from exc
+    if not isinstance(payload, dict):
+        raise _AdminError(f"{admin}{path} did not answer a JSON object", 1)
+    if response.status >= 400:
+        raise _AdminError(str(payload.get("detail", payload)), 2 if response.status < 500 else 1)
+    return dict(payload)
+
+
+def _cmd_flags(args: argparse.Namespace) -> int:
+    admin = args.admin.rstrip("/")
+    call: tuple[str, str, Any] = ("GET", "/flags", None)
+    if args.action == "set":
+        group = quote(args.group, safe="")
+        call = ("PUT", f"/flags/{group}", {"side": args.side, "reason": args.reason})
+    elif args.action == "rollback":
+        call = ("POST", "/rollback", {"reason": args.reason})
+    elif args.action == "clear":
+        call = ("DELETE", "/flags", None)
+    try:
+        flags = run_async(_admin_call(admin, *call))
+    except _AdminError as exc:
+        return fail(str(exc), code=exc.code)
+    overrides = flags.get("overrides", {})
+    print(f"{'route group':<18}{'authoritative':<15}runtime override")
+    for group, side in flags.get("authoritative", {}).items():
+        override = overrides.get(group)
+        note = (
+            f"{override['side']} since {override['at']}: {override['reason']}" if override else ""
+        )
+        print(f"{group:<18}{side:<15}{note}".rstrip())
+    return 0
+
+
 def _bounded_int(low: int, high: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
         try:
@@ -212,6 +264,18 @@ def build_parser(environ: dict[str, str]) -> argparse.ArgumentParser:
     diffs.add_argument("--top", type=_bounded_int(1, 1000), default=10, metavar="N")
     diffs.add_argument("--json", action="store_true", help="machine-readable output")
     diffs.set_defaults(handler=_cmd_diffs)
+
+    flags = commands.add_parser("flags", help="show or flip which side is authoritative")
+    flags.add_argument("--admin", default="http://127.0.0.1:9100", metavar="URL")
+    actions = flags.add_subparsers(dest="action", metavar="ACTION")
+    flip = actions.add_parser("set", help="make SIDE authoritative for GROUP")
+    flip.add_argument("group", metavar="GROUP", help="e.g. analysis, reports, portfolio")
+    flip.add_argument("side", choices=("legacy", "app"))
+    flip.add_argument("--reason", required=True, help="why (logged and kept)")
+    back = actions.add_parser("rollback", help="every group back to legacy, in one step")
+    back.add_argument("--reason", required=True, help="why (logged and kept)")
+    actions.add_parser("clear", help="drop runtime overrides: the environment decides again")
+    flags.set_defaults(handler=_cmd_flags)
 
     for sub in (run, up, demo):
         sub.add_argument("--log-level", choices=LEVELS, default=log_level)
