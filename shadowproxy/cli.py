@@ -66,6 +66,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             log_matches=settings.log_matches,
             redact_json_paths=settings.config.redact_json_paths,
             known_differences=settings.config.known_differences,
+            keep_days=args.diff_log_keep_days,
         )
     except (SettingsError, ConfigError) as exc:
         return fail(str(exc))
@@ -94,6 +95,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
         var_dir=args.var_dir,
         diff_log_dir=args.diff_log_dir,
         config_path=args.config,
+        diff_log_keep_days=args.diff_log_keep_days,
         python=sys.executable,
     )
     try:
@@ -279,6 +281,13 @@ def build_parser(environ: dict[str, str]) -> argparse.ArgumentParser:
 
     for sub in (run, up, demo):
         sub.add_argument("--log-level", choices=LEVELS, default=log_level)
+    for sub in (run, up):
+        sub.add_argument(
+            "--diff-log-keep-days",
+            type=_bounded_int(1, 36500),
+            metavar="N",
+            help="delete rotated diff logs older than N days (default: keep everything)",
+        )
     return parser
 
 

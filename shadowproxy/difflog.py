@@ -7,7 +7,8 @@ the files: it appends, rotates by size and by UTC day, and gzips closed segments
 hung disk stalls only that thread. `aclose()` drains the queue and flushes.
 
 Files (one proxy per folder): `diff-YYYY-MM-DD.jsonl` is the day's active segment; closed
-segments are `diff-YYYY-MM-DD.N.jsonl.gz` with N = 1, 2, ... in write order.
+segments are `diff-YYYY-MM-DD.N.jsonl.gz` with N = 1, 2, ... in write order. With `keep_days`,
+closed segments older than that many days are deleted when a new day's segment opens.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import shutil
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO, Final
 
@@ -65,17 +66,20 @@ class JsonlDiffSink:
         known_differences: Iterable[AcceptedDifference] = (),
         max_bytes: int = DEFAULT_MAX_BYTES,
         queue_size: int = DEFAULT_QUEUE_SIZE,
+        keep_days: int | None = None,
         clock: Callable[[], datetime] = _utc_now,
     ) -> None:
         if max_bytes <= 0 or queue_size <= 0:
             raise ValueError("diff log max_bytes and queue_size must be positive")
+        if keep_days is not None and keep_days < 1:
+            raise ValueError(f"diff log retention must be at least 1 day, got {keep_days}")
         directory.mkdir(parents=True, exist_ok=True)
         self._builder = RecordBuilder.create(redact_json_paths, known_differences)
         self._render = structlog.processors.JSONRenderer(serializer=orjson.dumps)
         self._log_matches = log_matches
         self._clock = clock
         self._queue: queue.Queue[object] = queue.Queue(maxsize=queue_size)
-        self._segments = _Segments(directory, max_bytes)
+        self._segments = _Segments(directory, max_bytes, keep_days)
         self._closed = False
         self._dropped = 0
         self._failed = 0
@@ -150,9 +154,10 @@ class JsonlDiffSink:
 class _Segments:
     """The files of one diff-log folder. Used by the writer thread only."""
 
-    def __init__(self, directory: Path, max_bytes: int) -> None:
+    def __init__(self, directory: Path, max_bytes: int, keep_days: int | None) -> None:
         self.directory = directory
         self.max_bytes = max_bytes
+        self.keep_days = keep_days
         self.written = 0
         self.write_errors = 0
         self._file: BinaryIO | None = None
@@ -219,10 +224,22 @@ class _Segments:
                     self._compress(self._rename_closed(path, match.group(1)))
                 except OSError as exc:  # an old file in the way must not stop today's records
                     self._report(exc)
+        if self.keep_days is not None:
+            self._expire(date.fromisoformat(day) - timedelta(days=self.keep_days - 1))
         path = self.directory / f"diff-{day}.jsonl"
         self._file = path.open("ab")
         self._day = day
         self._size = os.fstat(self._file.fileno()).st_size
+
+    def _expire(self, oldest_kept: date) -> None:
+        """Retention, judged by the records' day (not file times): older closed segments go."""
+        for path in self.directory.glob("diff-*.jsonl.gz"):
+            match = _CLOSED.match(path.name)
+            if match and date.fromisoformat(match.group(1)) < oldest_kept:
+                try:
+                    path.unlink()
+                except OSError as exc:
+                    self._report(exc)
 
     def _rotate_active(self) -> None:
         assert self._file is not None

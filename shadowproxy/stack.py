@@ -50,6 +50,7 @@ class StackOptions:
     var_dir: Path = Path("var")
     diff_log_dir: Path = Path("diff_logs")
     config_path: Path | None = None
+    diff_log_keep_days: int | None = None
     python: str = sys.executable
     host: str = "127.0.0.1"
     ready_timeout_s: float = 60.0
@@ -189,6 +190,8 @@ class Stack:
         proxy_argv += ["--state-dir", str(o.var_dir / "shadowproxy")]
         if o.config_path is not None:
             proxy_argv += ["--config", str(o.config_path)]
+        if o.diff_log_keep_days is not None:
+            proxy_argv += ["--diff-log-keep-days", str(o.diff_log_keep_days)]
         proxy = await self._launch("proxy", proxy_argv, PROXY_READY, lambda m: f"{m[2]}/healthz")
         self._banner(proxy[1], proxy[2], legacy[1], app[1])
 

@@ -244,6 +244,27 @@ async def test_restart_appends_today_and_compresses_older_days(tmp_path: Path) -
     ]
 
 
+async def test_retention_deletes_closed_segments_older_than_keep_days(tmp_path: Path) -> None:
+    for old in ("diff-2026-04-10.1.jsonl.gz", "diff-2026-04-11.1.jsonl.gz", "notes.jsonl.gz"):
+        (tmp_path / old).write_bytes(gzip.compress(b"{}\n"))
+    clock = FakeClock()  # 2026-04-13
+    sink = JsonlDiffSink(tmp_path, log_matches=False, keep_days=2, clock=clock)
+    sink.publish(make_comparison(1))
+    clock.now = START + timedelta(days=1)  # 2026-04-14: keeps the 13th and the 14th
+    sink.publish(make_comparison(2))
+    await sink.aclose()
+    assert names(tmp_path) == [
+        "diff-2026-04-13.1.jsonl.gz",
+        "diff-2026-04-14.jsonl",
+        "notes.jsonl.gz",  # not ours: never touched
+    ]
+
+
+def test_retention_is_at_least_a_day(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="at least 1 day"):
+        JsonlDiffSink(tmp_path, log_matches=False, keep_days=0)
+
+
 async def test_aclose_flushes_everything(tmp_path: Path) -> None:
     sink = JsonlDiffSink(tmp_path, log_matches=True, clock=FakeClock())
     for n in range(3000):

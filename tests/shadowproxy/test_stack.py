@@ -15,7 +15,7 @@ import pytest
 
 BANNER_END = "Ctrl-C stops all three."
 UP = ["up", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"]
-UP += ["--legacy-port", "0", "--app-port", "0", "--var-dir", "var"]
+UP += ["--legacy-port", "0", "--app-port", "0", "--var-dir", "var", "--diff-log-keep-days", "7"]
 
 
 @dataclass
