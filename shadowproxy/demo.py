@@ -117,6 +117,8 @@ class Session:
                 body = await response.read()
                 if response.status not in ok:
                     detail = body[:200].decode(errors="replace")
+                    if response.status == 401:
+                        detail += " (the dashboard wants a key: --api-key or DASHBOARD_API_KEY)"
                     raise DemoError(f"{method} {path} answered {response.status}: {detail}")
                 is_json = response.content_type == "application/json"
         except (aiohttp.ClientError, TimeoutError) as exc:

@@ -28,6 +28,7 @@ DATE = "2026-04-13"
 class Behaviour:
     decision: str = "OVERWEIGHT"
     running_polls: int = 0  # status polls answered "running" before the task completes
+    api_key: str | None = None  # the `api-key` header the dashboard requires, if any
 
 
 def status_document(task_id: str, ticker: str, decision: str, *, done: bool) -> dict[str, Any]:
@@ -101,7 +102,16 @@ def fake_dashboard(behaviour: Behaviour) -> web.Application:
         ("POST", "/api/portfolio/analyze", {"task_id": "port_2026-04-13_abc123", "total": 1}),
         ("GET", "/api/portfolio/recommendations", {"recommendations": []} | page),
     ]
-    app = web.Application()
+
+    @web.middleware
+    async def auth(request: web.Request, handler: Any) -> web.StreamResponse:
+        if behaviour.api_key and request.headers.get("api-key") != behaviour.api_key:
+            detail = "Unauthorized: valid X-API-Key header required"
+            return web.json_response({"detail": detail}, status=401)
+        response: web.StreamResponse = await handler(request)
+        return response
+
+    app = web.Application(middlewares=[auth])
     app.add_routes(routes)
     for method, path, body in table:
         app.router.add_route(method, path, constant(body))
@@ -198,6 +208,21 @@ async def test_demo_exit_code_follows_settled_parity(
     assert re.search(r"^analysis\s+\d+", out, re.MULTILINE)
     assert re.search(r"^portfolio\s+\d+", out, re.MULTILINE)
     assert "POST /api/portfolio/positions" in err  # the progress, one line per step when piped
+
+
+async def test_demo_sends_the_dashboard_key(
+    proxy_factory: Callable[[Behaviour, Behaviour], Awaitable[tuple[str, str]]], tmp_path: Path
+) -> None:
+    locked = Behaviour(api_key="k-123")
+    proxy, admin = await proxy_factory(locked, locked)
+    args = ["demo", "--proxy", proxy, "--admin", admin, "--tickers", "1"]
+    returncode, out, err = await run_cli(*args, cwd=tmp_path)
+    assert returncode == 2
+    assert "answered 401" in err
+    assert "--api-key or DASHBOARD_API_KEY" in err
+    returncode, out, err = await run_cli(*args, "--api-key", "k-123", cwd=tmp_path)
+    assert returncode == 0, out + err
+    assert "parity: no mismatches" in out
 
 
 async def test_demo_against_an_unreachable_proxy_exits_2(tmp_path: Path) -> None:
