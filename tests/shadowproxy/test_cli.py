@@ -155,3 +155,13 @@ def test_diffs_filters(
     summary = orjson.loads(result.stdout)
     assert summary["records"] == records
     assert len(summary["signatures"]) == signatures
+
+
+def test_diffs_survives_a_truncated_gz(tmp_path: Path) -> None:
+    whole = gzip.compress(orjson.dumps(record(1, "mismatch")) + b"\n")
+    (tmp_path / "diff-2026-04-12.1.jsonl.gz").write_bytes(whole[:12])  # crash mid-compress
+    (tmp_path / "diff-2026-04-13.jsonl").write_bytes(orjson.dumps(record(2, "mismatch")) + b"\n")
+    result = shadowproxy("diffs", "--dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "1 records in 2 files under" in result.stdout
+    assert "(1 unreadable lines skipped)" in result.stdout
