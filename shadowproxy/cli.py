@@ -214,6 +214,16 @@ def _bounded_int(low: int, high: int) -> Callable[[str], int]:
 _port = _bounded_int(0, 65535)
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, got {text!r}")
+    return value
+
+
 def build_parser(environ: dict[str, str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="shadowproxy",
@@ -248,7 +258,7 @@ def build_parser(environ: dict[str, str]) -> argparse.ArgumentParser:
     demo.add_argument("--admin", default="http://127.0.0.1:9100", metavar="URL")
     demo.add_argument("--tickers", type=_bounded_int(1, 8), default=3, metavar="N")
     demo.add_argument("--api-key", metavar="K", help="dashboard key (default $DASHBOARD_API_KEY)")
-    demo.add_argument("--timeout", type=float, default=180.0, metavar="S", help="per analysis")
+    demo.add_argument("--timeout", type=_seconds, default=180.0, metavar="S", help="per analysis")
     demo.add_argument(
         "--diff-log-dir",
         type=Path,

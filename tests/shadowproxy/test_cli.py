@@ -47,6 +47,7 @@ RUN += ["--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"]
         pytest.param(["diffs", "--outcome", "bad"], {}, "--outcome", id="outcome"),
         pytest.param(["diffs", "--dir", "nowhere"], {}, "nowhere", id="no-folder"),
         pytest.param(["demo", "--tickers", "9"], {}, "--tickers", id="tickers"),
+        pytest.param(["demo", "--timeout", "-1"], {}, "--timeout", id="timeout"),
         pytest.param(["up", "--legacy-port", "70000"], {}, "--legacy-port", id="port"),
         pytest.param([*RUN, "--diff-log-keep-days", "0"], {}, "--diff-log-keep-days", id="keep"),
     ],
