@@ -235,6 +235,21 @@ async def test_shutdown_kills_running_analysis_and_persists_nothing(
     assert not (data_dir / "task_status" / f"{task_id}.json").exists()
 
 
+async def test_restored_running_task_stays_running(
+    start_client: ClientFactory, data_dir: Path
+) -> None:
+    folder = data_dir / "task_status"
+    folder.mkdir(parents=True)
+    state = {"task_id": "OLD_20260101_000000_abcdef", "ticker": "OLD", "status": "running"}
+    (folder / "OLD_20260101_000000_abcdef.json").write_text(json.dumps(state), "utf-8")
+    (folder / "no_id.json").write_text('{"ticker": "X"}', "utf-8")
+    client = await start_client()
+    response = await client.get("/api/analysis/status/OLD_20260101_000000_abcdef")
+    assert await response.json() == state
+    tasks = await (await client.get("/api/analysis/tasks")).json()
+    assert [task["task_id"] for task in tasks["tasks"]] == ["OLD_20260101_000000_abcdef"]
+
+
 async def test_task_list_is_newest_first_with_legacy_summaries(
     wait_terminal: Waiter, client: TestClient
 ) -> None:

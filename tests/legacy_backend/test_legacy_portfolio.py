@@ -11,6 +11,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from legacy_backend.portfolio_store import PortfolioStore
+from legacy_backend.state import RUNTIME
 
 ClientFactory = Any
 Waiter = Any
@@ -374,3 +375,28 @@ async def test_batch_missing_provider_key_leaves_dangling_running_task(
     )
     tasks = (await (await client.get("/api/analysis/tasks")).json())["tasks"]
     assert [task["status"] for task in tasks] == ["running"]
+
+
+async def test_cancel_batch_kills_its_subprocess(
+    start_client: ClientFactory, data_dir: Path
+) -> None:
+    client = await start_client({"TA_FAULT_PIPELINE": "stall"})
+    await client.post("/api/portfolio/watchlist", json={"ticker": "AAPL"})
+    batch_id = (await (await client.post("/api/portfolio/analyze")).json())["task_id"]
+    async with client.ws_connect(f"/ws/analysis/{batch_id}") as ws:
+        await client.post("/api/portfolio/watchlist", json={"ticker": "ZZZ"})  # not in this batch
+        runtime = client.app[RUNTIME]
+        while batch_id not in runtime.processes:
+            await ws.send_str('{"type":"ping"}')
+            await ws.receive_json()
+        process = runtime.processes[batch_id]
+        response = await client.delete(f"/api/analysis/cancel/{batch_id}")
+        assert await response.json() == {"task_id": batch_id, "status": "cancelled"}
+        message = await ws.receive_json()
+        while message.get("status", "running") == "running":
+            message = await ws.receive_json()
+    assert (message["status"], message["error"], message["total"]) == ("failed", "用户取消", 1)
+    # The batch state's own "type" key overrides the envelope's, as in upstream's {**state}.
+    assert message["type"] == "portfolio"
+    assert await process.wait() != 0
+    assert not (data_dir / "task_status" / f"{batch_id}.json").exists()
