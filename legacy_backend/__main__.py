@@ -2,6 +2,12 @@
 
 The ready line on stdout (`legacy_backend listening on http://HOST:PORT`) carries the real port,
 so `--port 0` works for the proxy's `up` command and for tests; logs go to stderr as JSON.
+
+Environment read once at start-up: DASHBOARD_API_KEY (falling back to ANTHROPIC_API_KEY, the
+LEGACY rule), CORS_ORIGINS, TRADINGAGENTS_LLM_PROVIDER and the provider key variables,
+ANTHROPIC_API_KEY / MINIMAX_API_KEY for `/api/config/check`, LEGACY_STDOUT_SILENCE_SECS (default
+300) and LEGACY_RETRY_DELAY_SECS (default 1). Everything else is passed through to the kernel
+(the analysis subprocess and the in-process orchestrator), minus PYTHON*/CONDA*/VIRTUAL* keys.
 """
 
 from __future__ import annotations
@@ -55,11 +61,13 @@ async def _serve(app: web.Application, host: str, port: int) -> None:
     runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT_SECS)
     await runner.setup()
     try:
-        sock = socket.create_server((host, port))
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.create_server((host, port), family=family)
         site = web.SockSite(runner, sock)
         await site.start()
         bound_port = sock.getsockname()[1]
-        print(f"legacy_backend listening on http://{host}:{bound_port}", flush=True)
+        shown = f"[{host}]" if ":" in host else host
+        print(f"legacy_backend listening on http://{shown}:{bound_port}", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
