@@ -145,7 +145,7 @@ def position_view(ticker: str, position: dict[str, Any], price: float | None) ->
 
 async def get_positions(request: web.Request) -> web.Response:
     require_auth(request)
-    pairs = await asyncio.to_thread(_store(request).positions, request.query.get("account"))
+    pairs = await asyncio.to_thread(_store(request).positions, request.query.get("account") or None)
     kernel = request.app[KERNEL]
     gate = asyncio.Semaphore(PRICE_CONCURRENCY)
 
@@ -192,7 +192,7 @@ async def remove_position(request: web.Request) -> web.Response:
 
 async def export_positions(request: web.Request) -> web.Response:
     require_auth(request)
-    pairs = await asyncio.to_thread(_store(request).positions, request.query.get("account"))
+    pairs = await asyncio.to_thread(_store(request).positions, request.query.get("account") or None)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(POSITION_CSV_COLUMNS)
@@ -216,7 +216,9 @@ async def export_positions(request: web.Request) -> web.Response:
 async def list_recommendations(request: web.Request) -> web.Response:
     page = read_page(request)
     require_auth(request)
-    records = await asyncio.to_thread(_store(request).recommendations, request.query.get("date"))
+    records = await asyncio.to_thread(
+        _store(request).recommendations, request.query.get("date") or None
+    )
     if records is None:
         raise ApiError(404, "Recommendation not found")
     payload = {

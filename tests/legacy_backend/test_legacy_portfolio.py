@@ -131,6 +131,8 @@ async def test_positions_list_prices_and_pnl(client: TestClient) -> None:
     assert other == {"positions": []}
     everything = await (await client.get("/api/portfolio/positions")).json()
     assert len(everything["positions"]) == 2
+    empty_filter = await (await client.get("/api/portfolio/positions?account=")).json()
+    assert len(empty_filter["positions"]) == 2
 
 
 async def test_positions_export_csv_bytes(client: TestClient) -> None:
@@ -241,6 +243,17 @@ def seed_recommendations(data_dir: Path) -> None:
         pytest.param("?limit=2&offset=3", ["2026-04-12/MSFT", "2026-04-12/AAPL"], id="offset"),
         pytest.param("?date=2026-04-12", ["2026-04-12/MSFT", "2026-04-12/AAPL"], id="one-date"),
         pytest.param("?date=2030-01-01", [], id="unknown-date"),
+        pytest.param(
+            "?date=",
+            [
+                "2026-04-13/TSLA",
+                "2026-04-13/NVDA",
+                "2026-04-13/AAPL",
+                "2026-04-12/MSFT",
+                "2026-04-12/AAPL",
+            ],
+            id="empty-date-means-all",
+        ),
     ],
 )
 async def test_recommendations_list(
@@ -249,7 +262,7 @@ async def test_recommendations_list(
     seed_recommendations(data_dir)
     body = await (await client.get(f"/api/portfolio/recommendations{query}")).json()
     assert [f"{r['analysis_date']}/{r['ticker']}" for r in body["recommendations"]] == expected
-    assert body["total"] == (5 if "date" not in query else len(expected))
+    assert body["total"] == {"?date=2026-04-12": 2, "?date=2030-01-01": 0}.get(query, 5)
     assert "contract_version" not in body
 
 
