@@ -1,6 +1,8 @@
 """The admin API, on its own port so it is never exposed where the dashboard traffic is.
 
-`/metrics` for Prometheus, `/healthz` (alive) and `/readyz` (both sides answer `GET /health`),
+`/metrics` for Prometheus, `/healthz` (alive) and `/readyz` (every side that is authoritative for
+some route group answers `GET /health`; a shadow-only side that is down is reported, not fatal,
+because the clients never depend on it),
 and the flag endpoints: read, flip one group, roll every group back to legacy in one step,
 clear runtime overrides. Bad input is a 400 with a FastAPI-style `{"detail": ...}` body.
 """
@@ -77,14 +79,18 @@ async def _healthz(_: web.Request) -> web.Response:
 
 async def _readyz(request: web.Request) -> web.Response:
     settings, session = _settings(request), request.app[_PROBE]
+    serving = set(_flags(request).snapshot().values())
     results = await asyncio.gather(
         *(_probe(session, side, settings.upstream_url(side)) for side in Side)
     )
-    failing = {side.value: problem for side, problem in zip(Side, results, strict=True) if problem}
-    if failing:
-        names = " and ".join(failing)
-        return web.json_response({"detail": f"{names} not ready", "failing": failing}, status=503)
-    return web.json_response({"status": "ready"})
+    failing = {side: problem for side, problem in zip(Side, results, strict=True) if problem}
+    down = {side.value: problem for side, problem in failing.items() if side in serving}
+    shadow_down = {side.value: problem for side, problem in failing.items() if side not in serving}
+    if down:
+        names = " and ".join(down)
+        body = {"detail": f"{names} not ready", "failing": down, "shadow_failing": shadow_down}
+        return web.json_response(body, status=503)
+    return web.json_response({"status": "ready", "shadow_failing": shadow_down})
 
 
 async def _probe(session: aiohttp.ClientSession, side: Side, base_url: str) -> str | None:

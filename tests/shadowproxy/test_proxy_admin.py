@@ -114,15 +114,37 @@ async def test_non_json_admin_body_is_a_400(make_proxy: ProxyFactory) -> None:
 async def test_health_and_readiness(make_proxy: ProxyFactory) -> None:
     proxy = await make_proxy()
     assert (await proxy.admin.get("/healthz")).status == 200
-    assert (await proxy.admin.get("/readyz")).status == 200
+    ready = await proxy.admin.get("/readyz")
+    assert ready.status == 200
+    assert await ready.json() == {"status": "ready", "shadow_failing": {}}
     assert proxy.app.server is not None
     await proxy.app.server.close()
+    # app is only the shadow: the clients do not depend on it, so the proxy stays ready
+    shadow_down = await proxy.admin.get("/readyz")
+    assert shadow_down.status == 200
+    assert set((await shadow_down.json())["shadow_failing"]) == {"app"}
+    # ... until app becomes authoritative for one group
+    flip = {"side": "app", "reason": "cut over reports"}
+    assert (await proxy.admin.put("/flags/reports", json=flip)).status == 200
     not_ready = await proxy.admin.get("/readyz")
     assert not_ready.status == 503
     body = await not_ready.json()
     assert body["detail"] == "app not ready"
     assert set(body["failing"]) == {"app"}
     assert (await proxy.admin.get("/healthz")).status == 200
+
+
+async def test_an_authoritative_side_that_is_down_makes_the_proxy_unready(
+    make_proxy: ProxyFactory,
+) -> None:
+    proxy = await make_proxy()
+    assert proxy.legacy.server is not None
+    await proxy.legacy.server.close()
+    not_ready = await proxy.admin.get("/readyz")
+    assert not_ready.status == 503
+    body = await not_ready.json()
+    assert body["detail"] == "legacy not ready"
+    assert body["shadow_failing"] == {}
 
 
 async def test_metrics_page_has_every_name_with_bounded_labels(make_proxy: ProxyFactory) -> None:
