@@ -121,10 +121,10 @@ class _ProxyHandler:
         match = ctx.routes.match(request.method, raw.partition("?")[0])
         spec = match.spec
         side = ctx.flags.authoritative(spec.group)
-        # Without a relay, an upgrade gets a 501; a plain GET on a websocket route is forwarded
-        # like any request, so the backend gives its own answer.
+        # Upgrades go to the relay (501 without one); a plain GET on a websocket route is
+        # forwarded like any request, so the backend gives its own answer.
         upgrade = _is_upgrade(request)
-        if (spec.websocket or upgrade) and self._ws_handler is not None:
+        if upgrade and self._ws_handler is not None:
             return await self._ws_handler(request, match, ctx)
         if upgrade:
             return detail_response(501, "websocket relay not enabled", side)

@@ -15,6 +15,7 @@ import aiohttp
 from aiohttp import web
 
 from shadowproxy.correlation import CorrelationMap
+from shadowproxy.diff.engine import DiffEngine
 from shadowproxy.flags import Flags
 from shadowproxy.forward import Upstream
 from shadowproxy.metrics import ProxyMetrics
@@ -22,7 +23,7 @@ from shadowproxy.routing import RouteTable
 from shadowproxy.settings import Settings
 from shadowproxy.shadow import ShadowDispatcher
 from shadowproxy.tasks import BackgroundTasks
-from shadowproxy.types import Comparator, DiffSink, RouteMatch, Side
+from shadowproxy.types import DiffSink, RouteMatch, Side
 
 T = TypeVar("T")
 
@@ -34,7 +35,7 @@ class ProxyContext:
     upstreams: Mapping[Side, Upstream]  # one ClientSession (keep-alive pool) per side
     flags: Flags
     correlation: CorrelationMap
-    engine: Comparator
+    engine: DiffEngine  # a Comparator; the websocket relay also uses compare_values
     sink: DiffSink
     metrics: ProxyMetrics
     shadow: ShadowDispatcher  # the bounded background dispatcher (limiter + failure handler)

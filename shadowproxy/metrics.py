@@ -70,6 +70,32 @@ class ProxyMetrics:
             ["stage"],
             registry=registry,
         )
+        self.ws_connections = Counter(
+            "shadowproxy_ws_connections_total",
+            "Websocket connections to a side, by how they went: connected, refused (the upgrade "
+            "got an HTTP answer), failed (unreachable or timed out), client_too_slow (closed "
+            "1008) or frame_too_big (closed 1009).",
+            ["route_group", "side", "result"],
+            registry=registry,
+        )
+        self.ws_frames = Counter(
+            "shadowproxy_ws_frames_total",
+            "Websocket data frames relayed, by side and direction (sent to the side, received).",
+            ["route_group", "side", "direction"],
+            registry=registry,
+        )
+        self.ws_comparisons = Counter(
+            "shadowproxy_ws_comparisons_total",
+            "Websocket comparisons published, by outcome.",
+            ["route_group", "outcome"],
+            registry=registry,
+        )
+        self.ws_shadow_overflow = Counter(
+            "shadowproxy_ws_shadow_overflow_total",
+            "Websocket frames dropped from a full comparison buffer (never blocks the client).",
+            ["route_group"],
+            registry=registry,
+        )
         self._fields: set[str] = set()
 
     def request(self, group: RouteGroup, route: str, method: str, side: Side, code: int) -> None:

@@ -49,6 +49,11 @@ class Settings:
     max_diff_bytes: int = 1_048_576
     log_matches: bool = False
     ws_stall_s: float = 5.0
+    ws_settle_s: float = 10.0  # after one side's terminal frame, how long to wait for the other's
+    ws_max_frame_bytes: int = 4_194_304  # larger frames close the connection with 1009
+    ws_buffer_frames: int = 256  # per side and connection, frames held for the comparison
+    ws_buffer_bytes: int = 8_388_608  # per side and connection, bytes held for the comparison
+    ws_send_buffer_bytes: int = 1_048_576  # unsent bytes to a client before it is closed (1008)
     shutdown_grace_s: float = 10.0
 
     def upstream_url(self, side: Side) -> str:
@@ -92,6 +97,11 @@ def load_settings(
         max_diff_bytes=env.get("SHADOWPROXY_MAX_DIFF_BYTES", _positive_int, 1_048_576),
         log_matches=env.get("SHADOWPROXY_LOG_MATCHES", _parse_bool, False),
         ws_stall_s=env.get("SHADOWPROXY_WS_STALL_S", _positive_float, 5.0),
+        ws_settle_s=env.get("SHADOWPROXY_WS_SETTLE_S", _positive_float, 10.0),
+        ws_max_frame_bytes=env.get("SHADOWPROXY_WS_MAX_FRAME_BYTES", _positive_int, 4_194_304),
+        ws_buffer_frames=env.get("SHADOWPROXY_WS_BUFFER_FRAMES", _positive_int, 256),
+        ws_buffer_bytes=env.get("SHADOWPROXY_WS_BUFFER_BYTES", _positive_int, 8_388_608),
+        ws_send_buffer_bytes=env.get("SHADOWPROXY_WS_SEND_BUFFER_BYTES", _positive_int, 1_048_576),
         shutdown_grace_s=env.get("SHADOWPROXY_SHUTDOWN_GRACE_S", _non_negative_float, 10.0),
     )
 

@@ -105,7 +105,7 @@ class ShadowDispatcher:
         Returns the future the caller must resolve with the authoritative answer, or None.
         """
         exchange, spec = request.exchange, request.match.spec
-        reason = self._skip_reason(request, body_too_large=body_too_large)
+        reason = self.skip_reason(request, body_too_large=body_too_large)
         if reason is SkipReason.BODY_TOO_LARGE:
             self.publish(skipped(exchange, reason))
             return None
@@ -119,7 +119,7 @@ class ShadowDispatcher:
         self._spawn(self._run(request, future, creating), name=f"shadow {exchange.comparison_id}")
         return future
 
-    def _skip_reason(self, request: ShadowRequest, *, body_too_large: bool) -> SkipReason | None:
+    def skip_reason(self, request: ShadowRequest, *, body_too_large: bool) -> SkipReason | None:
         settings = self._settings
         if not settings.shadow_enabled:
             return SkipReason.SHADOW_OFF

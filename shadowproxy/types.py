@@ -77,6 +77,7 @@ class SkipReason(StrEnum):
     UNCORRELATED = "uncorrelated"
     NOT_COMPARABLE = "not_comparable"  # e.g. PDF bytes, streaming bodies
     CLIENT_DISCONNECTED = "client_disconnected"
+    FRAMES_DROPPED = "frames_dropped"  # a websocket comparison buffer overflowed
 
 
 class ExchangeKind(StrEnum):
