@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry
 from shadowproxy.context import CONTEXT, FLAGS, METRICS, SETTINGS, ProxyContext, WsHandler
 from shadowproxy.correlation import CorrelationMap, id_in_request, rewrite_id
 from shadowproxy.diff.engine import DiffEngine
+from shadowproxy.diffrecord import should_log
 from shadowproxy.errors import UpstreamError
 from shadowproxy.flags import Flags
 from shadowproxy.forward import (
@@ -81,7 +82,10 @@ class _Lifecycle:
             for side in Side
         }
         correlation = CorrelationMap(settings.state_dir)
-        engine = DiffEngine(settings.config)
+        engine = DiffEngine(
+            settings.config,
+            secondary_for=lambda outcome: should_log(outcome, log_matches=settings.log_matches),
+        )
         app[CONTEXT] = ProxyContext(
             settings=settings,
             routes=build_route_table(settings.config),

@@ -71,9 +71,19 @@ class ValueComparison:
 
 class DiffEngine:
     def __init__(
-        self, config: DiffConfig = DEFAULT_CONFIG, *, today: Callable[[], dt.date] = dt.date.today
+        self,
+        config: DiffConfig = DEFAULT_CONFIG,
+        *,
+        today: Callable[[], dt.date] = dt.date.today,
+        secondary_for: Callable[[Outcome], bool] = lambda _: True,
     ) -> None:
+        """`secondary_for` says which outcomes get the (costly, informative) secondary report.
+
+        The proxy passes its diff-log policy: deepdiff costs several times the whole key-field
+        comparison, so it is not run for a comparison whose record will not be written.
+        """
         self._config = config
+        self._secondary_for = secondary_for
         self._known = KnownDifferences(config.known_differences, today)
         self._by_route: dict[str, Profile] = {
             route.spec.template: JsonFields(route.key_fields)
@@ -121,7 +131,9 @@ class DiffEngine:
         values = self._values(profile, legacy_value, app_value, ids, route=exchange.route)
         secondary = (
             secondary_report(legacy_value, app_value, limit=self._config.max_differences)
-            if profile.body is BodyKind.JSON and len(legacy.body) + len(app.body) <= MAX_BODY_BYTES
+            if profile.body is BodyKind.JSON
+            and len(legacy.body) + len(app.body) <= MAX_BODY_BYTES
+            and self._secondary_for(values.outcome)
             else ()
         )
         return self._finish(exchange, legacy, app, values, secondary)

@@ -765,6 +765,17 @@ def test_rule_6_secondary_never_changes_the_outcome_and_skips_volatile_fields() 
     assert not any("completed_at" in field for field in fields)
 
 
+def test_secondary_is_computed_only_for_the_outcomes_asked_for() -> None:
+    engine = DiffEngine(secondary_for=lambda outcome: outcome is not Outcome.MATCH)
+    matched = engine(exchange(), legacy_ok(legacy_state()), app_ok(app_status()), IDS)
+    assert matched.outcome is Outcome.MATCH
+    assert matched.secondary == ()
+    changed = app_status(result=app_result(decision="SELL"))
+    mismatched = engine(exchange(), legacy_ok(legacy_state()), app_ok(changed), IDS)
+    assert mismatched.outcome is Outcome.MISMATCH
+    assert "result" in {d.field for d in mismatched.secondary}
+
+
 def test_differences_and_secondary_are_capped() -> None:
     engine = engine_with(max_differences=3)
     app = app_status(status="failed", error={"code": "analysis_failed", "message": "x"})

@@ -1,0 +1,120 @@
+"""`python -m benchmarks [--quick] [--json FILE]`: run every benchmark once and print ratios."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from benchmarks import diff, http
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--requests", type=int, default=3000, help="per scenario")
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--quick", action="store_true", help="a small run that checks the suite")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="also write the results here")
+    args = parser.parse_args(argv)
+    if args.requests < 20 or args.concurrency < 1:
+        parser.error("--requests must be at least 20 and --concurrency at least 1")
+    requests = 200 if args.quick else args.requests
+    iterations = 200 if args.quick else 5000
+
+    rows = asyncio.run(http.measure(requests=requests, concurrency=args.concurrency))
+    cost = diff.measure(iterations=iterations)
+    report = _report(rows, cost, requests=requests, concurrency=args.concurrency)
+    _print(report)
+    if args.json is not None:
+        args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+def _report(
+    rows: list[http.Measured], cost: diff.DiffCost, *, requests: int, concurrency: int
+) -> dict[str, Any]:
+    by_name = {row.scenario.name: row for row in rows}
+    direct, off, on, slow = (by_name[s.name] for s in http.SCENARIOS)
+
+    def ratio(a: float | None, b: float | None) -> float | None:
+        return None if a is None or b is None or b == 0 else round(a / b, 3)
+
+    return {
+        "requests_per_scenario": requests,
+        "concurrency": concurrency,
+        "scenarios": [
+            {
+                "scenario": row.scenario.name,
+                "sequential_p50_ms": round(row.latency.p50_ms, 3),
+                "sequential_p95_ms": round(row.latency.p95_ms, 3),
+                "loaded_p50_ms": round(row.load.p50_ms, 3),
+                "loaded_p95_ms": round(row.load.p95_ms, 3),
+                "loaded_requests_per_s": round(row.load.throughput, 1),
+                "errors": row.latency.errors + row.load.errors,
+                "proxy_peak_rss_mib": None
+                if row.peak_rss_kib is None
+                else round(row.peak_rss_kib / 1024, 1),
+                "comparisons": row.outcomes,
+                "shadow_skipped": row.skipped,
+            }
+            for row in rows
+        ],
+        "ratios": {
+            "sequential p50: proxy, shadow off / direct": ratio(
+                off.latency.p50_ms, direct.latency.p50_ms
+            ),
+            "sequential p50: shadow on / off": ratio(on.latency.p50_ms, off.latency.p50_ms),
+            "sequential p50: 1 s shadow / off": ratio(slow.latency.p50_ms, off.latency.p50_ms),
+            "sequential p95: 1 s shadow / off": ratio(slow.latency.p95_ms, off.latency.p95_ms),
+            "loaded p50: shadow on / off": ratio(on.load.p50_ms, off.load.p50_ms),
+            "loaded p50: 1 s shadow / off": ratio(slow.load.p50_ms, off.load.p50_ms),
+            "throughput: shadow on / off": ratio(on.load.throughput, off.load.throughput),
+            "peak RSS: shadow on / off": ratio(on.peak_rss_kib, off.peak_rss_kib),
+            "peak RSS: 1 s shadow / off": ratio(slow.peak_rss_kib, off.peak_rss_kib),
+            "diff: key fields / parsing both bodies": round(cost.key_fields_us / cost.parse_us, 1),
+            "diff: with secondary / key fields": round(
+                cost.with_secondary_us / cost.key_fields_us, 1
+            ),
+        },
+        "diff_engine_us": {
+            "parse_both": round(cost.parse_us, 2),
+            "key_fields": round(cost.key_fields_us, 2),
+            "with_secondary": round(cost.with_secondary_us, 2),
+            "outcome": cost.outcome,
+        },
+    }
+
+
+def _print(report: dict[str, Any]) -> None:
+    out = sys.stdout
+    out.write(
+        f"{report['requests_per_scenario']} GET status requests per scenario at "
+        f"{report['concurrency']} concurrent clients, half as many one at a time\n\n"
+    )
+    header = ("seq p50", "seq p95", "load p50", "load p95", "req/s", "RSS MiB")
+    out.write(f"{'scenario':<30}" + "".join(f"{h:>10}" for h in header) + "\n")
+    for row in report["scenarios"]:
+        rss = "-" if row["proxy_peak_rss_mib"] is None else f"{row['proxy_peak_rss_mib']:.1f}"
+        cells = (
+            f"{row['sequential_p50_ms']:.2f}",
+            f"{row['sequential_p95_ms']:.2f}",
+            f"{row['loaded_p50_ms']:.2f}",
+            f"{row['loaded_p95_ms']:.2f}",
+            f"{row['loaded_requests_per_s']:.0f}",
+            rss,
+        )
+        out.write(f"{row['scenario']:<30}" + "".join(f"{c:>10}" for c in cells) + "\n")
+        if row["comparisons"] is not None:
+            out.write(f"{'':<4}comparisons {row['comparisons']}  skipped {row['shadow_skipped']}\n")
+    out.write("\nratios (same run, same machine; latencies in ms)\n")
+    for name, value in report["ratios"].items():
+        out.write(f"  {name:<44} {value}\n")
+    out.write(f"\ndiff engine, microseconds per status document: {report['diff_engine_us']}\n")
+    out.flush()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

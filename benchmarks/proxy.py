@@ -1,0 +1,63 @@
+"""A real `shadowproxy run` subprocess for one benchmark scenario."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sys
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+READY = re.compile(r"shadowproxy listening on (\S+) \(admin (\S+)\)")
+START_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class RunningProxy:
+    pid: int
+    url: str
+    admin_url: str
+
+    def peak_rss_kib(self) -> int:
+        """VmHWM: the most resident memory the proxy process ever had."""
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+        raise RuntimeError("VmHWM missing from /proc/<pid>/status")
+
+
+@asynccontextmanager
+async def run_proxy(
+    legacy_url: str, app_url: str, workdir: Path, env: Mapping[str, str]
+) -> AsyncIterator[RunningProxy]:
+    args = [
+        "-m", "shadowproxy", "run", "--legacy", legacy_url, "--app", app_url,
+        "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--log-level", "warning",
+        "--diff-log-dir", str(workdir / "diff_logs"), "--state-dir", str(workdir / "state"),
+    ]  # fmt: skip
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *args,
+        env={**os.environ, **env},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    assert process.stdout is not None
+    try:
+        line = (await asyncio.wait_for(process.stdout.readline(), START_TIMEOUT_S)).decode()
+        ready = READY.search(line)
+        if ready is None:
+            raise RuntimeError(f"shadowproxy run did not start: {line!r}")
+        yield RunningProxy(process.pid, ready[1], ready[2])
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(process.wait(), 30)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
