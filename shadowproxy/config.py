@@ -4,6 +4,11 @@ One TOML file, read once at startup by `load_config(path)`; every value is check
 value raises `ConfigError` with a sentence naming the file and the key, so an operator never sees a
 traceback. Everything below the boundary works on the frozen `DiffConfig`.
 
+The built-in known differences (`BUILTIN_KNOWN_DIFFERENCES`) are the real, intended behaviour
+differences between the legacy backend and the v1alpha1 app service, found by running
+`shadowproxy demo` against both; they are part of `DEFAULT_CONFIG`, and a config file's
+`[[known_differences]]` extend them (a file cannot drop one; an `expires` date retires it).
+
 Schema (every table and key is optional; unknown keys are rejected to catch typos)::
 
     [diff]
@@ -83,7 +88,24 @@ class DiffConfig:
             raise ValueError(f"max_differences must be at least 1, got {self.max_differences!r}")
 
 
-DEFAULT_CONFIG = DiffConfig()
+_STATUS = "/api/analysis/status/{task_id}"
+_WS_STATUS = "/ws/analysis/{task_id}"
+_CANCELLED_NOTICE = (
+    "a task cancelled after it completed: legacy overwrites it with failed/用户取消, the app"
+    " marks it cancelled but shows its result contract's error, null (reference §2.6 quirks)"
+)
+BUILTIN_KNOWN_DIFFERENCES: tuple[AcceptedDifference, ...] = (
+    AcceptedDifference(_STATUS, "error.cancel_notice", _CANCELLED_NOTICE),
+    AcceptedDifference(_WS_STATUS, "error.cancel_notice", _CANCELLED_NOTICE),
+    AcceptedDifference(
+        "/api/stocks/screen",
+        "cached",
+        "each backend keeps its own 300 s screening cache file, so `cached` says whose cache was"
+        " warm, not what the contract is (reference §1.2 route 5)",
+    ),
+)
+
+DEFAULT_CONFIG = DiffConfig(known_differences=BUILTIN_KNOWN_DIFFERENCES)
 
 
 def load_config(path: Path) -> DiffConfig:
@@ -135,7 +157,8 @@ class _Reader:
                     "[redact] key 'json_paths'", f"{dotted!r} is not a dotted path like 'a.*.b'"
                 )
         return DiffConfig(
-            known_differences=tuple(
+            known_differences=BUILTIN_KNOWN_DIFFERENCES
+            + tuple(
                 self._known(entry, index)
                 for index, entry in enumerate(self._array(raw, "known_differences"), 1)
             ),

@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from shadowproxy.config import DEFAULT_CONFIG, ConfigError, DiffConfig, load_config
+from shadowproxy.config import (
+    BUILTIN_KNOWN_DIFFERENCES,
+    DEFAULT_CONFIG,
+    ConfigError,
+    DiffConfig,
+    load_config,
+)
 from shadowproxy.types import AcceptedDifference, RouteGroup
 
 FULL = """
@@ -63,6 +69,7 @@ def test_full_file(tmp_path: Path) -> None:
     assert config.mirror_unknown_writes
     assert config.redact_json_paths == ("api_key", "accounts.*.token")
     assert config.known_differences == (
+        *BUILTIN_KNOWN_DIFFERENCES,
         AcceptedDifference(
             "/api/analysis/status/{task_id}",
             "error.message",
@@ -85,6 +92,24 @@ def test_full_file(tmp_path: Path) -> None:
 
 def test_empty_file_is_the_default(tmp_path: Path) -> None:
     assert load_config(write(tmp_path, "")) == DEFAULT_CONFIG
+
+
+def test_the_built_in_known_differences_are_the_default_and_a_file_extends_them(
+    tmp_path: Path,
+) -> None:
+    assert DEFAULT_CONFIG.known_differences == BUILTIN_KNOWN_DIFFERENCES
+    assert {(known.route, known.field) for known in BUILTIN_KNOWN_DIFFERENCES} == {
+        ("/api/analysis/status/{task_id}", "error.cancel_notice"),
+        ("/ws/analysis/{task_id}", "error.cancel_notice"),
+        ("/api/stocks/screen", "cached"),
+    }
+    assert all("reference §" in known.reason for known in BUILTIN_KNOWN_DIFFERENCES)
+    text = '[[known_differences]]\nroute = "*"\nfield = "total"\nreason = "mine"\n'
+    config = load_config(write(tmp_path, text))
+    assert config.known_differences == (
+        *BUILTIN_KNOWN_DIFFERENCES,
+        AcceptedDifference("*", "total", "mine"),
+    )
 
 
 @pytest.mark.parametrize(

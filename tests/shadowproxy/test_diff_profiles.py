@@ -760,3 +760,108 @@ def test_a_csv_that_does_not_parse_is_compared_as_bytes() -> None:
         {},
     )
     assert [(d.field, d.kind) for d in comparison.differences] == [("body", DiffKind.CHANGED)]
+
+
+# ---------------------------------------------------------------- the cancel notice (§2.6)
+
+STATUS_ROUTE = "/api/analysis/status/{task_id}"
+
+
+def cancelled_legacy(error: str = "用户取消") -> dict[str, Any]:
+    """A completed legacy task that was then cancelled: the raw state keeps its results."""
+    return {
+        "task_id": AAPL_L,
+        "ticker": "AAPL",
+        "date": "2026-04-13",
+        "status": "failed",
+        "progress": 100,
+        "current_stage": "portfolio",
+        "stages": [{"status": "completed", "completed_at": "12:00:03"}] * 5,
+        "decision": "SELL",
+        "quant_signal": "HOLD",
+        "llm_signal": "UNDERWEIGHT",
+        "confidence": 0.9,
+        "error": error,
+    }
+
+
+def cancelled_app(error: Any) -> dict[str, Any]:
+    """The app's cancelled task: its result stays; a completed one shows its contract's error."""
+    stages = ("analysts", "research", "trading", "risk", "portfolio")
+    signals = {"quant": {"rating": "HOLD"}, "llm": {"rating": "UNDERWEIGHT"}}
+    return {
+        "contract_version": "v1alpha1",
+        "task_id": AAPL_A,
+        "status": "cancelled",
+        "error": error,
+        "ticker": "AAPL",
+        "date": "2026-04-13",
+        "progress": 100,
+        "current_stage": "portfolio",
+        "stages": [{"name": name, "status": "completed"} for name in stages],
+        "result": {"decision": "SELL", "confidence": 0.9, "signals": signals},
+    }
+
+
+NOTICE = {"code": "cancelled", "message": "用户取消", "retryable": False}
+
+
+@pytest.mark.parametrize(
+    ("legacy", "app", "outcome", "expected"),
+    [
+        pytest.param(
+            cancelled_legacy(),
+            cancelled_app(NOTICE),
+            Outcome.MATCH,
+            [],
+            id="both-carry-the-notice",
+        ),
+        pytest.param(
+            cancelled_legacy(),
+            cancelled_app(None),
+            Outcome.MISMATCH,
+            [("error.cancel_notice", DiffKind.CHANGED)],
+            id="cancelled-after-completion-differs-on-the-notice-only",
+        ),
+        pytest.param(
+            cancelled_legacy(),
+            cancelled_app({"code": "analysis_failed", "message": "boom", "retryable": False}),
+            Outcome.MISMATCH,
+            [
+                ("error.cancel_notice", DiffKind.CHANGED),
+                ("error.present", DiffKind.CHANGED),
+                ("error.message", DiffKind.EXTRA),
+            ],
+            id="another-error-on-a-cancelled-task-is-still-an-error",
+        ),
+        pytest.param(
+            cancelled_legacy("boom"),
+            cancelled_app(None),
+            Outcome.MISMATCH,
+            [
+                ("status", DiffKind.CHANGED),
+                ("error.present", DiffKind.CHANGED),
+                ("error.message", DiffKind.MISSING),
+                ("error.cancel_notice", DiffKind.EXTRA),
+            ],
+            id="a-failure-is-no-cancel",
+        ),
+    ],
+)
+def test_cancel_notice(legacy: Any, app: Any, outcome: Outcome, expected: list[Any]) -> None:
+    bare = DiffEngine(DiffConfig())
+    values = bare.compare_values("status_document", legacy, app, IDS, route=STATUS_ROUTE)
+    assert values.outcome is outcome
+    assert fields(values) == expected
+
+
+def test_the_built_in_default_accepts_only_the_cancel_notice() -> None:
+    values = compare("status_document", cancelled_legacy(), cancelled_app(None), route=STATUS_ROUTE)
+    assert values.outcome is Outcome.ACCEPTED
+    assert [(d.field, d.legacy, d.app) for d in values.accepted] == [
+        ("error.cancel_notice", True, False)
+    ]
+    lost = cancelled_app({"code": "analysis_failed", "message": "boom", "retryable": False})
+    values = compare("status_document", cancelled_legacy(), lost, route=STATUS_ROUTE)
+    assert values.outcome is Outcome.MISMATCH
+    assert "error.present" in [d.field for d in values.differences]

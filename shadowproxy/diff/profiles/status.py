@@ -10,6 +10,10 @@ analysis fields.
 Rules where the shapes differ:
 - status: app `degraded_success` is `completed` + degraded; legacy `failed` with error 用户取消 is
   `cancelled` (see `normalize.StatusWord`).
+- a cancelled document's 用户取消 error is the cancel notice, not an error: it is compared as
+  `error.cancel_notice` (true/false), and `error.*` hold only another error, if any. So a task
+  cancelled after it completed (legacy: failed/用户取消; app: cancelled, error null from its
+  contract) differs on that one field, a built-in known difference (`config.py`).
 - legacy stages are positional and unnamed: they are named by index (analysts, research, trading,
   risk, portfolio); an app entry's own `name` wins.
 - results: legacy top-level `decision`/`quant_signal`/`llm_signal`/`confidence`; app
@@ -26,7 +30,7 @@ from __future__ import annotations
 
 import math
 
-from shadowproxy.diff.normalize import ErrorShape, FirstOf, StatusWord
+from shadowproxy.diff.normalize import CANCELLED_TEXT, ErrorShape, FirstOf, StatusWord
 from shadowproxy.diff.profile import Context, Profile
 from shadowproxy.diff.view import (
     TERMINAL_STATUSES,
@@ -103,6 +107,10 @@ class StatusDocument(Profile):
             lifecycle = self._batch(document, fields, collections)
         else:
             lifecycle = self._analysis(document, fields, status)
+        if status == "cancelled":
+            fields["error.cancel_notice"] = error.get("message") == CANCELLED_TEXT
+            if fields["error.cancel_notice"]:
+                error = {"present": False}
         fields.update({f"error.{key}": part for key, part in error.items()})
         return View(
             fields=fields,
