@@ -22,6 +22,7 @@ from shadowproxy.app import create_app
 from shadowproxy.context import WsHandler
 from shadowproxy.settings import Settings
 from shadowproxy.types import DiffSink
+from shadowproxy.ws.relay import WsRelay
 
 log = structlog.get_logger("shadowproxy.server")
 
@@ -37,6 +38,7 @@ async def serve(
 ) -> None:
     stop = stop if stop is not None else asyncio.Event()
     registry = registry if registry is not None else CollectorRegistry()
+    ws_handler = ws_handler if ws_handler is not None else WsRelay()
     try:
         proxy = create_app(settings, sink=sink, registry=registry, ws_handler=ws_handler)
         proxy_runner = web.AppRunner(

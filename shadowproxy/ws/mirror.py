@@ -1,0 +1,268 @@
+"""The shadow half of a relayed websocket, and the task that feeds the comparison.
+
+`Recorder` is what the hot path touches: pushing a frame into a bounded `FrameBuffer` and setting
+an event, nothing else. Its task drains the buffers into the route's `Stream`, asks it what is due
+(waking at its settle and stall deadlines too) and publishes through the shadow dispatcher's
+publish/failure handlers, so every failure in here is logged and counted and none reaches the
+client. `Shadow` is the shadow side's connection: it resolves the task id through the correlation
+map, connects, sends the client's frames from a bounded outbox, and records what the side says.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from functools import partial
+
+import aiohttp
+import structlog
+from aiohttp import WSMsgType
+from multidict import CIMultiDict
+
+from shadowproxy.context import ProxyContext
+from shadowproxy.correlation import id_in_request, rewrite_id
+from shadowproxy.errors import UpstreamError
+from shadowproxy.shadow import skipped
+from shadowproxy.types import Comparison, Exchange, Observation, RouteMatch, Side, SkipReason
+from shadowproxy.ws.dial import Refused, dial, sendable
+from shadowproxy.ws.frames import Frame, FrameBuffer, FrameKind
+from shadowproxy.ws.streams import SIDES, Stream
+
+log = structlog.get_logger("shadowproxy.ws")
+
+CLIENT = "client"
+
+
+class Recorder:
+    def __init__(self, ctx: ProxyContext, stream: Stream) -> None:
+        settings = ctx.settings
+        self._ctx = ctx
+        self._stream = stream
+        self._buffers = {
+            key: FrameBuffer(
+                max_frames=settings.ws_buffer_frames, max_bytes=settings.ws_buffer_bytes
+            )
+            for key in (CLIENT, *SIDES)
+        }
+        self._reported = dict.fromkeys(self._buffers, 0)
+        self._events: list[Callable[[], None]] = []
+        self._wake = asyncio.Event()
+        self._ended = False
+        self._skip: SkipReason | None = None
+        self._overflow = ctx.metrics.ws_shadow_overflow.labels(stream.exchange.route_group.value)
+
+    @property
+    def exchange(self) -> Exchange:
+        return self._stream.exchange
+
+    # ------------------------------------------------------------------ hot path: no waiting
+
+    def client(self, frame: Frame) -> None:
+        self._push(CLIENT, frame)
+
+    def frame(self, side: Side, frame: Frame) -> None:
+        self._push(side, frame)
+
+    def connected(self, observation: Observation) -> None:
+        self._event(partial(self._stream.connected, observation))
+
+    def closed(self, side: Side, code: int) -> None:
+        self._event(partial(self._stream.closed, side, code))
+
+    def lost(self, side: Side, error: str) -> None:
+        self._event(partial(self._stream.lost, side, error))
+
+    def overflowed(self, count: int = 1) -> None:
+        """A frame meant for the shadow side was dropped (its outbox was full)."""
+        self._overflow.inc(count)
+        self._event(partial(self._stream.dropped, self._stream.authoritative.other, count))
+
+    def skip(self, reason: SkipReason) -> None:
+        """Nothing will be compared on this connection: publish why, once, and stop."""
+        self._skip = reason
+        self._wake.set()
+
+    def end(self) -> None:
+        self._ended = True
+        self._wake.set()
+
+    def _event(self, apply: Callable[[], None]) -> None:
+        """Connection events are applied after the frames that came before them."""
+        self._events.append(apply)
+        self._wake.set()
+
+    def _push(self, key: str, frame: Frame) -> None:
+        if not self._buffers[key].push(frame) and key == self._stream.authoritative.other:
+            self._overflow.inc()
+        self._wake.set()
+
+    # ------------------------------------------------------------------ background
+
+    async def run(self) -> None:
+        stream, loop = self._stream, asyncio.get_running_loop()
+        try:
+            while True:
+                deadline = stream.deadline()
+                delay = None if deadline is None else max(0.0, deadline - loop.time())
+                try:
+                    async with asyncio.timeout(delay):
+                        await self._wake.wait()
+                except TimeoutError:
+                    pass
+                self._wake.clear()
+                if self._skip is not None:
+                    self._publish([skipped(stream.exchange, self._skip)])
+                    return
+                ended = self._ended
+                self._drain()
+                if ended:
+                    self._publish(stream.finish(loop.time()))
+                    return
+                self._publish(stream.due(loop.time()))
+        except Exception as exc:  # a comparison bug must end the comparison, not the relay
+            self._ctx.shadow.failure("ws_compare", exc, stream.exchange)
+
+    def _drain(self) -> None:
+        stream = self._stream
+        for frame in self._buffers[CLIENT].take():
+            stream.client(frame)
+        for side in SIDES:
+            for frame in self._buffers[side].take():
+                stream.frame(side, frame)
+        events, self._events = self._events, []
+        for apply in events:
+            apply()
+        for key, buffer in self._buffers.items():
+            fresh = buffer.dropped - self._reported[key]
+            if fresh:
+                self._reported[key] = buffer.dropped
+                stream.dropped(key if isinstance(key, Side) else stream.authoritative, fresh)
+
+    def _publish(self, comparisons: list[Comparison]) -> None:
+        counter = self._ctx.metrics.ws_comparisons
+        for comparison in comparisons:
+            counter.labels(comparison.exchange.route_group.value, comparison.outcome.value).inc()
+            self._ctx.shadow.publish(comparison)
+
+
+class Shadow:
+    """The shadow side's connection; `start()` spawns it, `stop()` closes it (idempotent)."""
+
+    def __init__(
+        self,
+        ctx: ProxyContext,
+        match: RouteMatch,
+        recorder: Recorder,
+        headers: CIMultiDict[str],
+        protocols: tuple[str, ...],
+    ) -> None:
+        self._ctx = ctx
+        self._match = match
+        self._recorder = recorder
+        self._headers = headers
+        self._protocols = protocols
+        self._exchange = recorder.exchange
+        self.side = recorder.exchange.authoritative.other
+        group = recorder.exchange.route_group.value
+        self._sent = ctx.metrics.ws_frames.labels(group, self.side.value, "sent")
+        self._received = ctx.metrics.ws_frames.labels(group, self.side.value, "received")
+        self._outbox: asyncio.Queue[Frame] = asyncio.Queue(ctx.settings.ws_buffer_frames)
+        self._task: asyncio.Task[None] | None = None
+        self._close = (aiohttp.WSCloseCode.GOING_AWAY.value, b"")
+
+    def start(self) -> None:
+        name = f"ws shadow {self._exchange.comparison_id}"
+        self._task = self._ctx.spawn(self._run(), name=name)
+
+    def send(self, frame: Frame) -> None:
+        """Queue a client frame for the shadow; a full outbox drops it (counted)."""
+        try:
+            self._outbox.put_nowait(frame)
+        except asyncio.QueueFull:
+            self._recorder.overflowed()
+
+    def stop(self, code: int, reason: bytes) -> None:
+        self._close = (code, reason)
+        if self._task is not None:
+            self._task.cancel()
+
+    async def _run(self) -> None:
+        ctx, exchange, side = self._ctx, self._exchange, self.side
+        spec = self._match.spec
+        path = exchange.path
+        held = id_in_request(spec, self._match.params, path)
+        if held is not None:
+            twin = await ctx.correlation.resolve(
+                held, side, timeout_s=ctx.settings.shadow_timeout_s
+            )
+            if twin is None:
+                self._recorder.skip(SkipReason.UNCORRELATED)
+                return
+            path = rewrite_id(spec, path, held, twin)
+        connections = ctx.metrics.ws_connections
+        group = exchange.route_group.value
+        try:
+            ws, observation = await dial(
+                ctx,
+                side,
+                path,
+                self._headers,
+                protocols=self._protocols,
+                autoping=True,
+                timeout_s=ctx.settings.shadow_timeout_s,
+            )
+        except Refused as exc:
+            connections.labels(group, side.value, "refused").inc()
+            self._recorder.connected(Observation(side=side, status=exc.status))
+            return
+        except UpstreamError as exc:
+            connections.labels(group, side.value, "failed").inc()
+            failed = Observation(side=side, status=None, error=exc.detail)
+            self._recorder.connected(failed)
+            return
+        connections.labels(group, side.value, "connected").inc()
+        self._recorder.connected(observation)
+        sender = ctx.spawn(self._send_all(ws), name=f"ws shadow send {exchange.comparison_id}")
+        try:
+            await self._receive_all(ws)
+        finally:
+            sender.cancel()
+            code, reason = self._close
+            await ws.close(code=code, message=reason)
+
+    async def _send_all(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        try:
+            while True:
+                frame = await self._outbox.get()
+                if frame.kind is FrameKind.TEXT:
+                    await ws.send_str(frame.data.decode("utf-8"))
+                else:
+                    await ws.send_bytes(frame.data)
+                self._sent.inc()
+        except (ConnectionError, aiohttp.ClientError):
+            return  # the side went away; the reader records how
+
+    async def _receive_all(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        loop = asyncio.get_running_loop()
+        side = self.side
+        while True:
+            message = await ws.receive()
+            if message.type is WSMsgType.TEXT:
+                self._received.inc()
+                self._recorder.frame(
+                    side, Frame(FrameKind.TEXT, message.data.encode(), loop.time())
+                )
+            elif message.type is WSMsgType.BINARY:
+                self._received.inc()
+                self._recorder.frame(side, Frame(FrameKind.BINARY, message.data, loop.time()))
+            elif message.type is WSMsgType.CLOSE:
+                code = int(message.data)
+                self._recorder.closed(side, code)
+                self._close = (sendable(code), b"")
+                return
+            elif message.type is WSMsgType.ERROR:
+                error = f"connection lost ({type(message.data).__name__})"
+                self._recorder.lost(side, error)
+                return
+            elif message.type in (WSMsgType.CLOSING, WSMsgType.CLOSED):
+                return

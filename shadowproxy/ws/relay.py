@@ -1,0 +1,313 @@
+"""The websocket relay (`WsHandler`): the client's socket joined to the authoritative side's.
+
+Order of a connection: connect to the authoritative side first, so that a refused upgrade (its
+HTTP status), an unreachable side (502/504) and the subprotocol it picked reach the client as
+they are; then accept the client with that subprotocol; then start the shadow in the background
+(unless shadowing is off, sampled out or at capacity) and relay until either end closes.
+
+Frames pass through as they are: text and binary, ping and pong (autoping is off on both client
+and authoritative sockets, so each end answers its own pings), close codes and reasons. What the
+proxy adds is bounded: frames above SHADOWPROXY_WS_MAX_FRAME_BYTES close the connection with
+1009; a client that stops reading gets at most SHADOWPROXY_WS_SEND_BUFFER_BYTES queued, then
+1008. The hot path never parses a frame: it copies it into the recorder's bounded buffer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+
+import aiohttp
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from shadowproxy.app import detail_response
+from shadowproxy.context import ProxyContext
+from shadowproxy.correlation import id_in_request, rewrite_id
+from shadowproxy.errors import UpstreamError
+from shadowproxy.headers import AUTHORITATIVE_MARK, REQUEST_ID
+from shadowproxy.shadow import ShadowRequest, new_comparison_id
+from shadowproxy.types import Exchange, ExchangeKind, Observation, RouteGroup, RouteMatch
+from shadowproxy.ws.analysis import AnalysisStream
+from shadowproxy.ws.dial import (
+    CLOSE_TIMEOUT_S,
+    Refused,
+    dial,
+    requested_protocols,
+    sendable,
+    side_headers,
+)
+from shadowproxy.ws.frames import Frame, FrameKind
+from shadowproxy.ws.generic import GenericStream
+from shadowproxy.ws.mirror import Recorder, Shadow
+from shadowproxy.ws.orchestrator import OrchestratorStream
+from shadowproxy.ws.streams import Setup, Stream, Timers
+
+TOO_SLOW = b"client too slow"
+
+
+class WsRelay:
+    """The proxy's websocket handler; one instance serves every connection of an app."""
+
+    async def __call__(
+        self, request: web.Request, match: RouteMatch, ctx: ProxyContext
+    ) -> web.StreamResponse:
+        return await _Connection(request, match, ctx).run()
+
+
+@dataclass(slots=True)
+class _Close:
+    """How the connection ends: the code and reason each end is sent."""
+
+    code: int
+    reason: bytes = b""
+
+
+class _Connection:
+    def __init__(self, request: web.Request, match: RouteMatch, ctx: ProxyContext) -> None:
+        spec = match.spec
+        self.request, self.match, self.ctx = request, match, ctx
+        self.side = ctx.flags.authoritative(spec.group)
+        self.request_id = request.headers.get(REQUEST_ID) or uuid.uuid4().hex
+        self.exchange = Exchange(
+            comparison_id=new_comparison_id(),
+            request_id=self.request_id,
+            kind=ExchangeKind.WS,
+            route_group=spec.group,
+            route=spec.template,
+            method=request.method,
+            path=request.raw_path,
+            authoritative=self.side,
+            profile=spec.profile,
+        )
+        group = spec.group.value
+        frames = ctx.metrics.ws_frames
+        self.sent = frames.labels(group, self.side.value, "sent")
+        self.received = frames.labels(group, self.side.value, "received")
+        self.recorder: Recorder | None = None
+        self.shadow: Shadow | None = None
+        self.close: _Close | None = None  # set by whichever pump ends the connection
+
+    def connections(self, result: str) -> None:
+        self.ctx.metrics.ws_connections.labels(
+            self.exchange.route_group.value, self.side.value, result
+        ).inc()
+
+    async def run(self) -> web.StreamResponse:
+        ctx, request, side = self.ctx, self.request, self.side
+        settings = ctx.settings
+        client = web.WebSocketResponse(
+            timeout=CLOSE_TIMEOUT_S,
+            autoclose=False,
+            autoping=False,
+            compress=False,
+            max_msg_size=settings.ws_max_frame_bytes,
+        )
+        if not client.can_prepare(request).ok:
+            return detail_response(400, "not a websocket upgrade", side)
+        protocols = requested_protocols(request)
+        path = self._authoritative_path()
+        try:
+            upstream, observation = await dial(
+                ctx,
+                side,
+                path,
+                side_headers(request, self.request_id, shadow=False),
+                protocols=protocols,
+                autoping=False,
+                timeout_s=settings.upstream_timeout_s,
+            )
+        except Refused as exc:
+            self.connections("refused")
+            return detail_response(exc.status, str(exc), side)
+        except UpstreamError as exc:
+            self.connections("failed")
+            return detail_response(exc.status, str(exc), side)
+        self.connections("connected")
+        ctx.metrics.request(self.exchange.route_group, self.exchange.route, "GET", side, 101)
+        try:
+            client = web.WebSocketResponse(
+                timeout=CLOSE_TIMEOUT_S,
+                autoclose=False,
+                autoping=False,
+                compress=False,
+                max_msg_size=settings.ws_max_frame_bytes,
+                protocols=(upstream.protocol,) if upstream.protocol else (),
+            )
+            client.headers[AUTHORITATIVE_MARK] = side.value
+            await client.prepare(request)
+            if request.transport is not None:  # never paused below the bound we check ourselves
+                request.transport.set_write_buffer_limits(high=settings.ws_send_buffer_bytes)
+            self._start_shadow(observation, protocols)
+            await self._relay(client, upstream)
+        finally:
+            await self._teardown(client, upstream)
+        return client
+
+    def _authoritative_path(self) -> str:
+        """The client may hold an id the other side minted before a flag flip."""
+        spec, path = self.match.spec, self.exchange.path
+        held = id_in_request(spec, self.match.params, path)
+        twin = None if held is None else self.ctx.correlation.twin(held, self.side)
+        return path if held is None or twin is None else rewrite_id(spec, path, held, twin)
+
+    def _start_shadow(self, observation: Observation, protocols: tuple[str, ...]) -> None:
+        ctx, exchange = self.ctx, self.exchange
+        headers = side_headers(self.request, self.request_id, shadow=True)
+        reason = ctx.shadow.skip_reason(
+            ShadowRequest(exchange, self.match, headers, None), body_too_large=False
+        )
+        if reason is not None:
+            ctx.metrics.skipped(exchange.route_group, reason)
+            return
+        recorder = Recorder(ctx, self._stream())
+        recorder.connected(observation)
+        self.recorder = recorder
+        self.shadow = Shadow(ctx, self.match, recorder, headers, protocols)
+        ctx.spawn(recorder.run(), name=f"ws compare {exchange.comparison_id}")
+        self.shadow.start()
+
+    def _stream(self) -> Stream:
+        ctx, exchange = self.ctx, self.exchange
+        held = id_in_request(self.match.spec, self.match.params, exchange.path)
+        setup = Setup(
+            exchange=exchange,
+            engine=ctx.engine,
+            ids=ctx.correlation.aliases,
+            timers=Timers(stall_s=ctx.settings.ws_stall_s, settle_s=ctx.settings.ws_settle_s),
+            opened_at=asyncio.get_running_loop().time(),
+            task_id=None if held is None else ctx.correlation.canonical(held) or held,
+        )
+        if exchange.route_group is RouteGroup.WS_ANALYSIS:
+            return AnalysisStream(setup)
+        if exchange.route_group is RouteGroup.WS_ORCHESTRATOR:
+            return OrchestratorStream(setup)
+        return GenericStream(
+            setup,
+            max_pending=ctx.settings.ws_buffer_frames,
+            max_differences=ctx.settings.config.max_differences,
+        )
+
+    # ------------------------------------------------------------------ relaying
+
+    async def _relay(
+        self, client: web.WebSocketResponse, upstream: aiohttp.ClientWebSocketResponse
+    ) -> None:
+        name = self.exchange.comparison_id
+        pumps = {
+            self.ctx.spawn(self._from_client(client, upstream), name=f"ws client {name}"),
+            self.ctx.spawn(self._to_client(upstream, client), name=f"ws upstream {name}"),
+        }
+        try:
+            await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for pump in pumps:
+                pump.cancel()
+            await asyncio.wait(pumps)
+
+    async def _from_client(
+        self, client: web.WebSocketResponse, upstream: aiohttp.ClientWebSocketResponse
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                message = await client.receive()
+                kind = message.type
+                if kind is WSMsgType.TEXT:
+                    await upstream.send_str(message.data)
+                    self._mirror(Frame(FrameKind.TEXT, message.data.encode(), loop.time()))
+                elif kind is WSMsgType.BINARY:
+                    await upstream.send_bytes(message.data)
+                    self._mirror(Frame(FrameKind.BINARY, message.data, loop.time()))
+                elif kind is WSMsgType.PING:
+                    await upstream.ping(message.data)
+                    continue
+                elif kind is WSMsgType.PONG:
+                    await upstream.pong(message.data)
+                    continue
+                elif kind is WSMsgType.CLOSE:
+                    self._end(sendable(message.data), (message.extra or "").encode())
+                    return
+                elif kind is WSMsgType.ERROR:  # aiohttp already closed the client (1009, 1002…)
+                    code = client.close_code or WSCloseCode.PROTOCOL_ERROR
+                    if code == WSCloseCode.MESSAGE_TOO_BIG:
+                        self.connections("frame_too_big")
+                    self._end(sendable(code, WSCloseCode.PROTOCOL_ERROR))
+                    return
+                else:  # CLOSING / CLOSED: the other pump is closing the client
+                    return
+                self.sent.inc()
+        except (ConnectionError, aiohttp.ClientError):
+            self._end(WSCloseCode.BAD_GATEWAY.value)
+
+    def _mirror(self, frame: Frame) -> None:
+        if self.recorder is not None and self.shadow is not None:
+            self.recorder.client(frame)
+            self.shadow.send(frame)
+
+    async def _to_client(
+        self, upstream: aiohttp.ClientWebSocketResponse, client: web.WebSocketResponse
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        limit = self.ctx.settings.ws_send_buffer_bytes
+        transport = self.request.transport
+        side = self.side
+        try:
+            while True:
+                message = await upstream.receive()
+                kind = message.type
+                if kind in (WSMsgType.TEXT, WSMsgType.BINARY):
+                    data = message.data.encode() if kind is WSMsgType.TEXT else message.data
+                    queued = transport.get_write_buffer_size() if transport is not None else 0
+                    if queued + len(data) + 16 > limit:  # 16: the largest frame header
+                        self.connections("client_too_slow")
+                        self._end(WSCloseCode.POLICY_VIOLATION.value, TOO_SLOW)
+                        return
+                    if kind is WSMsgType.TEXT:
+                        await client.send_str(message.data)
+                    else:
+                        await client.send_bytes(data)
+                    self.received.inc()
+                    if self.recorder is not None:
+                        frame_kind = FrameKind.TEXT if kind is WSMsgType.TEXT else FrameKind.BINARY
+                        self.recorder.frame(side, Frame(frame_kind, data, loop.time()))
+                elif kind is WSMsgType.PING:
+                    await client.ping(message.data)
+                elif kind is WSMsgType.PONG:
+                    await client.pong(message.data)
+                elif kind is WSMsgType.CLOSE:
+                    code = int(message.data)
+                    if self.recorder is not None:
+                        self.recorder.closed(side, code)
+                    self._end(sendable(code), (message.extra or "").encode())
+                    return
+                elif kind is WSMsgType.ERROR:
+                    too_big = upstream.close_code == WSCloseCode.MESSAGE_TOO_BIG
+                    if too_big:
+                        self.connections("frame_too_big")
+                    elif self.recorder is not None:
+                        self.recorder.lost(side, "connection lost")
+                    code = WSCloseCode.MESSAGE_TOO_BIG if too_big else WSCloseCode.BAD_GATEWAY
+                    self._end(code.value)
+                    return
+                else:
+                    return
+        except (ConnectionError, aiohttp.ClientError):
+            self._end(WSCloseCode.GOING_AWAY.value)
+
+    def _end(self, code: int, reason: bytes = b"") -> None:
+        if self.close is None:
+            self.close = _Close(code, reason)
+
+    async def _teardown(
+        self, client: web.WebSocketResponse, upstream: aiohttp.ClientWebSocketResponse
+    ) -> None:
+        """Close the client first (it never waits on an upstream), then both sides."""
+        close = self.close or _Close(WSCloseCode.GOING_AWAY.value)
+        if self.shadow is not None:
+            self.shadow.stop(close.code, close.reason)
+        if self.recorder is not None:
+            self.recorder.end()
+        if client.prepared:
+            await client.close(code=close.code, message=close.reason, drain=False)
+        await upstream.close(code=close.code, message=close.reason)
