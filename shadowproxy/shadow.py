@@ -245,9 +245,7 @@ class ShadowDispatcher:
         self._metrics.comparison(comparison)
         try:
             self._sink.publish(comparison)
-        except (
-            Exception
-        ) as exc:  # the sink promises not to raise; if it does, the client never knows
+        except Exception as exc:  # the sink promises not to raise; the client never knows
             self.failure("publish", exc, comparison.exchange)
 
     def failure(self, stage: str, exc: BaseException, exchange: Exchange | None = None) -> None:
