@@ -130,9 +130,8 @@ class AnalysisStream(Stream):
         if stall is not None and now >= stall:
             return self._publish(stalled=True)
         settle = self._settle_at()
-        if all(track.terminal for track in self._tracks.values()) or (
-            settle is not None and now >= settle
-        ):
+        settled = all(self._tracks[side].terminal or self.ended(side) for side in SIDES)
+        if (settled and settle is not None) or (settle is not None and now >= settle):
             return self._publish()
         return []
 
@@ -176,6 +175,8 @@ class AnalysisStream(Stream):
                 f" while {self.authoritative.other} progressed"
             )
         verdict.found.extend(self.early_close())
+        if stalled:  # the snapshots differ because of the stall: not findings of their own
+            return verdict
         if legacy.invalid != app.invalid:
             verdict.found.append(
                 Difference("invalid_frames", DiffKind.CHANGED, legacy.invalid, app.invalid)

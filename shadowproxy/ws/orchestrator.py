@@ -35,12 +35,14 @@ class OrchestratorStream(Stream):
         self._replies[side].append(frame)
 
     def deadline(self) -> float | None:
+        """When the next pair, with one reply only, is published without the other."""
         pair = self._pair(self._next)
         if pair is None or (pair[0] is None) == (pair[1] is None):
             return None
         first = pair[0] or pair[1]
         assert first is not None
-        return first.at + self.timers.settle_s
+        missing = Side.APP if pair[0] is not None else Side.LEGACY
+        return first.at if self.ended(missing) else first.at + self.timers.settle_s
 
     def due(self, now: float) -> list[Comparison]:
         published: list[Comparison] = []

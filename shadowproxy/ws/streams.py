@@ -103,6 +103,13 @@ class Stream(ABC):
         if record.closed is None:
             record.closed = code
 
+    def ended(self, side: Side) -> bool:
+        """The side will send nothing more: it closed, broke, or never connected."""
+        record = self.records[side]
+        return record.closed is not None or (
+            record.observation is not None and record.observation.failed
+        )
+
     def dropped(self, side: Side, count: int) -> None:
         self.records[side].dropped += count
 
