@@ -6,6 +6,12 @@ that parses, waits or could fail (the shadow call, correlation learning, decompr
 diff, publishing) runs in one background task per exchange, bounded by
 SHADOWPROXY_MAX_INFLIGHT_SHADOWS: when full the shadow is dropped and counted, never queued.
 
+Shadow calls reach the shadow in the client's order around writes: each side keeps its own
+store, and background calls run concurrently, so a shadow `DELETE` could otherwise overtake the
+shadow `POST` the client sent before it, or a read the writes before it. A shadow read waits for
+the shadow write dispatched before it; a shadow write waits for every shadow call dispatched
+before it (each wait bounded by the shadow timeout). Reads between two writes stay concurrent.
+
 Scientist's rule: every failure in that task goes to `failure()`, which logs an event with
 key-values (route template, ids, exception type; never headers, bodies or raw paths) and counts
 `shadowproxy_shadow_failures_total{stage}`. Nothing from here can reach the client.
@@ -26,6 +32,7 @@ import orjson
 import structlog
 from multidict import CIMultiDict
 
+from shadowproxy.config import SAFE_METHODS
 from shadowproxy.correlation import CorrelationMap, id_in_request, rewrite_id
 from shadowproxy.errors import UpstreamError
 from shadowproxy.forward import Body, Upstream, decoded_body, observe
@@ -57,6 +64,7 @@ class Captured:
 
 
 AuthoritativeFuture = asyncio.Future[Captured | None]  # None: the client went away first
+Sent = asyncio.Future[None]  # done once a shadow call was answered (or will never be sent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +100,8 @@ class ShadowDispatcher:
         self._spawn = spawn
         self._timeout = aiohttp.ClientTimeout(total=settings.shadow_timeout_s)
         self._inflight = 0
+        self._last_write: Sent | None = None
+        self._reads_since_write: list[Sent] = []
 
     @property
     def inflight(self) -> int:
@@ -114,10 +124,26 @@ class ShadowDispatcher:
             return None
         future: AuthoritativeFuture = asyncio.get_running_loop().create_future()
         creating = self._correlation.begin_create() if spec.creates_id else None
+        sent, after = self._order(exchange.method)
         self._inflight += 1
         self._metrics.shadow_inflight.inc()
-        self._spawn(self._run(request, future, creating), name=f"shadow {exchange.comparison_id}")
+        self._spawn(
+            self._run(request, future, creating, sent, after),
+            name=f"shadow {exchange.comparison_id}",
+        )
         return future
+
+    def _order(self, method: str) -> tuple[Sent, tuple[Sent, ...]]:
+        """This shadow call's `sent` future, and the earlier ones it must not overtake."""
+        sent: Sent = asyncio.get_running_loop().create_future()
+        last = () if self._last_write is None else (self._last_write,)
+        if method in SAFE_METHODS:
+            self._reads_since_write = [f for f in self._reads_since_write if not f.done()]
+            self._reads_since_write.append(sent)
+            return sent, last
+        after = (*last, *self._reads_since_write)
+        self._last_write, self._reads_since_write = sent, []
+        return sent, after
 
     def skip_reason(self, request: ShadowRequest, *, body_too_large: bool) -> SkipReason | None:
         settings = self._settings
@@ -154,20 +180,30 @@ class ShadowDispatcher:
         request: ShadowRequest,
         authoritative: AuthoritativeFuture,
         creating: asyncio.Future[None] | None,
+        sent: Sent,
+        after: tuple[Sent, ...],
     ) -> None:
         try:
-            await self._compare(request, authoritative)
+            await self._compare(request, authoritative, sent, after)
         except _Aborted:
             pass
         except Exception as exc:  # a bug outside the named stages still must not escape
             self.failure("dispatch", exc, request.exchange)
         finally:
+            if not sent.done():
+                sent.set_result(None)
             if creating is not None:
                 self._correlation.end_create(creating)
             self._inflight -= 1
             self._metrics.shadow_inflight.dec()
 
-    async def _compare(self, request: ShadowRequest, authoritative: AuthoritativeFuture) -> None:
+    async def _compare(
+        self,
+        request: ShadowRequest,
+        authoritative: AuthoritativeFuture,
+        sent: Sent,
+        after: tuple[Sent, ...],
+    ) -> None:
         exchange, spec = request.exchange, request.match.spec
         target = exchange.authoritative.other
         path = exchange.path
@@ -182,8 +218,11 @@ class ShadowDispatcher:
                 return
             path = rewrite_id(spec, path, held_id, twin)
 
+        if after:
+            await asyncio.wait(after, timeout=self._settings.shadow_timeout_s)
         with self._stage("send", exchange):
             shadow, overflowed = await self._observe(request, target, path)
+        sent.set_result(None)
         self._metrics.upstream(target, Role.SHADOW, exchange.route_group, shadow.latency_s)
 
         captured = await authoritative

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import statistics
 import time
 from collections import Counter
@@ -239,3 +240,34 @@ async def test_sample_rate_bounds(make_proxy: ProxyFactory, rate: str) -> None:
     if rate == "1":
         await proxy.sink.wait_for(5)
     assert len(proxy.app.seen) == (5 if rate == "1" else 0)
+
+
+async def test_shadow_calls_keep_the_clients_order_around_writes(make_proxy: ProxyFactory) -> None:
+    proxy = await make_proxy()
+    proxy.app.delays["/api/portfolio/watchlist"] = 0.5  # the shadow's POST is answered late
+    await proxy.client.post("/api/portfolio/watchlist", json={"ticker": "AAPL"})
+    await proxy.client.delete("/api/portfolio/watchlist/AAPL")
+    await proxy.client.get("/api/portfolio/accounts")
+    assert proxy.legacy.paths()[-1] == "/api/portfolio/accounts"
+    assert proxy.app.paths() == ["/api/portfolio/watchlist"]  # the rest wait for that write
+    await proxy.wait_idle()
+    assert proxy.app.paths() == [
+        "/api/portfolio/watchlist",
+        "/api/portfolio/watchlist/AAPL",
+        "/api/portfolio/accounts",
+    ]
+
+
+async def test_shadow_reads_between_writes_stay_concurrent(make_proxy: ProxyFactory) -> None:
+    proxy = await make_proxy()
+    proxy.app.delays["/api/portfolio/accounts"] = 1.5
+    await proxy.client.get("/api/portfolio/accounts")
+    await proxy.client.get("/api/portfolio/positions")
+    async with asyncio.timeout(1):  # the second read does not wait for the first one's answer
+        while "/api/portfolio/positions" not in proxy.app.paths():
+            proxy.app.arrived.clear()
+            await proxy.app.arrived.wait()
+    await proxy.client.post("/api/portfolio/watchlist", json={"ticker": "AAPL"})
+    assert "/api/portfolio/watchlist" not in proxy.app.paths()  # a write waits for both reads
+    await proxy.wait_idle()
+    assert proxy.app.paths()[-1] == "/api/portfolio/watchlist"
