@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from contextlib import suppress
 from functools import partial
 
 import aiohttp
@@ -168,11 +169,18 @@ class Shadow:
         self._received = ctx.metrics.ws_frames.labels(group, self.side.value, "received")
         self._outbox: asyncio.Queue[Frame] = asyncio.Queue(ctx.settings.ws_buffer_frames)
         self._task: asyncio.Task[None] | None = None
+        self._connected = False
         self._close = (aiohttp.WSCloseCode.GOING_AWAY.value, b"")
+        self._stopping = asyncio.Event()
+        self._caught_up = asyncio.Event()
+        self._target: int | None = None  # frames the authoritative side sent to the client
+        self._count = 0  # frames this side sent
 
     def start(self) -> None:
         name = f"ws shadow {self._exchange.comparison_id}"
         self._task = self._ctx.spawn(self._run(), name=name)
+        # however the task ends (even cancelled before it ran), the comparison is told
+        self._task.add_done_callback(lambda _: self._recorder.end())
 
     def send(self, frame: Frame) -> None:
         """Queue a client frame for the shadow; a full outbox drops it (counted)."""
@@ -181,10 +189,22 @@ class Shadow:
         except asyncio.QueueFull:
             self._recorder.overflowed()
 
-    def stop(self, code: int, reason: bytes) -> None:
+    def stop(self, code: int, reason: bytes, *, frames: int) -> None:
+        """The client's connection ended after the authoritative side sent it `frames` frames.
+
+        A connected shadow lingers (at most SHADOWPROXY_WS_SETTLE_S) until it sent as many, so
+        frames it had in flight are compared; one still connecting is abandoned.
+        """
         self._close = (code, reason)
-        if self._task is not None:
+        self._target = frames
+        self._stopping.set()
+        self._check_caught_up()
+        if not self._connected and self._task is not None:
             self._task.cancel()
+
+    def _check_caught_up(self) -> None:
+        if self._target is not None and self._count >= self._target:
+            self._caught_up.set()
 
     async def _run(self) -> None:
         ctx, exchange, side = self._ctx, self._exchange, self.side
@@ -220,13 +240,22 @@ class Shadow:
             failed = Observation(side=side, status=None, error=exc.detail)
             self._recorder.connected(failed)
             return
+        self._connected = True
         connections.labels(group, side.value, "connected").inc()
         self._recorder.connected(observation)
-        sender = ctx.spawn(self._send_all(ws), name=f"ws shadow send {exchange.comparison_id}")
+        name = exchange.comparison_id
+        workers = (
+            ctx.spawn(self._send_all(ws), name=f"ws shadow send {name}"),
+            ctx.spawn(self._receive_all(ws), name=f"ws shadow receive {name}"),
+        )
         try:
-            await self._receive_all(ws)
+            await self._stopping.wait()
+            with suppress(TimeoutError):
+                async with asyncio.timeout(ctx.settings.ws_settle_s):
+                    await self._caught_up.wait()
         finally:
-            sender.cancel()
+            for worker in workers:
+                worker.cancel()
             code, reason = self._close
             await ws.close(code=code, message=reason)
 
@@ -247,22 +276,25 @@ class Shadow:
         side = self.side
         while True:
             message = await ws.receive()
-            if message.type is WSMsgType.TEXT:
+            if message.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                self._count += 1
+                self._check_caught_up()
                 self._received.inc()
+            if message.type is WSMsgType.TEXT:
                 self._recorder.frame(
                     side, Frame(FrameKind.TEXT, message.data.encode(), loop.time())
                 )
             elif message.type is WSMsgType.BINARY:
-                self._received.inc()
                 self._recorder.frame(side, Frame(FrameKind.BINARY, message.data, loop.time()))
             elif message.type is WSMsgType.CLOSE:
                 code = int(message.data)
                 self._recorder.closed(side, code)
                 self._close = (sendable(code), b"")
-                return
+                break
             elif message.type is WSMsgType.ERROR:
                 error = f"connection lost ({type(message.data).__name__})"
                 self._recorder.lost(side, error)
-                return
+                break
             elif message.type in (WSMsgType.CLOSING, WSMsgType.CLOSED):
-                return
+                break
+        self._caught_up.set()  # it will send nothing more

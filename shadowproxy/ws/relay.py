@@ -87,6 +87,7 @@ class _Connection:
         self.recorder: Recorder | None = None
         self.shadow: Shadow | None = None
         self.close: _Close | None = None  # set by whichever pump ends the connection
+        self.delivered = 0  # data frames the client got from the authoritative side
 
     def connections(self, result: str) -> None:
         self.ctx.metrics.ws_connections.labels(
@@ -268,6 +269,7 @@ class _Connection:
                     else:
                         await client.send_bytes(data)
                     self.received.inc()
+                    self.delivered += 1
                     if self.recorder is not None:
                         frame_kind = FrameKind.TEXT if kind is WSMsgType.TEXT else FrameKind.BINARY
                         self.recorder.frame(side, Frame(frame_kind, data, loop.time()))
@@ -305,9 +307,7 @@ class _Connection:
         """Close the client first (it never waits on an upstream), then both sides."""
         close = self.close or _Close(WSCloseCode.GOING_AWAY.value)
         if self.shadow is not None:
-            self.shadow.stop(close.code, close.reason)
-        if self.recorder is not None:
-            self.recorder.end()
+            self.shadow.stop(close.code, close.reason, frames=self.delivered)
         if client.prepared:
             await client.close(code=close.code, message=close.reason, drain=False)
         await upstream.close(code=close.code, message=close.reason)

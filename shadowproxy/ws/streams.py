@@ -151,7 +151,13 @@ class Stream(ABC):
     def compose(self, verdict: Verdict, exchange: Exchange | None = None) -> Comparison:
         exchange = exchange or self.exchange
         frames = verdict.frames if verdict.frames is not None else self.frame_counts()
-        legacy, app = (self._observation(side) for side in SIDES)
+        if self.records[exchange.authoritative.other].observation is None:
+            # the client left before the shadow connected: nothing to compare (as for HTTP)
+            gone = SkipReason.CLIENT_DISCONNECTED.value
+            return Comparison(exchange, Outcome.SKIPPED, reason=gone, frames=frames)
+        legacy, app = (self.records[side].observation for side in SIDES)
+        assert legacy is not None  # the relay reports its own side first, the shadow was checked
+        assert app is not None
         failure = rules.transport_failure(exchange.authoritative, legacy, app)
         if failure is not None:
             return Comparison(exchange, failure[0], legacy, app, reason=failure[1], frames=frames)
@@ -187,9 +193,9 @@ class Stream(ABC):
                 mismatches += values.differences
         outcome = rules.decide(mismatches, skew, accepted)
         reason = "; ".join(verdict.notes) or None
-        if outcome is Outcome.MISMATCH and reason is None:
+        if reason is None and outcome is Outcome.MISMATCH:
             reason = rules.summarise(mismatches)
-        elif outcome is not Outcome.MATCH and reason is None and values is not None:
+        elif reason is None and values is not None:
             reason = values.reason
         return Comparison(
             exchange,
@@ -211,12 +217,6 @@ class Stream(ABC):
             if self.records[side].dropped:
                 counts[f"{side.value}_dropped"] = self.records[side].dropped
         return counts
-
-    def _observation(self, side: Side) -> Observation:
-        found = self.records[side].observation
-        if found is None:
-            return Observation(side=side, status=None, error="no answer")
-        return found
 
 
 def first_due(deadlines: Sequence[float | None]) -> float | None:

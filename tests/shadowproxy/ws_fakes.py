@@ -49,6 +49,7 @@ class WsFake:
 
     def app(self) -> web.Application:
         app = web.Application()
+        app[FAKE] = self
         app.router.add_get("/{tail:.*}", self._handle)
         return app
 
@@ -63,10 +64,19 @@ class WsFake:
             self.closed.append(ws.close_code)
         return ws
 
-    async def listen(self, ws: web.WebSocketResponse) -> None:
-        """Record what arrives until the proxy closes."""
-        async for message in ws:
-            self.received.append((message.type, message.data))
+
+async def echo(ws: web.WebSocketResponse, request: web.Request) -> None:
+    """Answer each data frame with itself; record what arrived (`WsFake.received`)."""
+    fake = request.app[FAKE]
+    async for message in ws:
+        fake.received.append((message.type, message.data))
+        if message.type is WSMsgType.TEXT:
+            await ws.send_str(message.data)
+        elif message.type is WSMsgType.BINARY:
+            await ws.send_bytes(message.data)
+
+
+FAKE = web.AppKey("fake", WsFake)
 
 
 async def start_fakes(
