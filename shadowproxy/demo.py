@@ -9,7 +9,10 @@ admin `/metrics` once the shadow work in flight has drained.
 Only terminal states decide the exit code: two independently running backends are never at the
 same moment of a lifecycle (field-notes "Read-after-write"), so a status poll answered while an
 analysis was still running — or a list read the moment the authoritative side finished, while
-the shadow may still be writing — can legitimately disagree. Every request carries its own
+the shadow may still be writing — can legitimately disagree. The client sees only the
+authoritative side, so a task counts as finished once the comparison of a terminal poll says the
+shadow's twin finished too (see `Session.poll`); the reads after it (reports, recommendations)
+then meet two finished tasks. Every request carries its own
 X-Request-ID; at the end of the session every task, the task list and the recommendations are
 read once more, and the mismatches counted are those of requests made on settled state, looked
 up in the diff log by request id. Exit 0: no such mismatch; 1: mismatches; 2: the session could
@@ -39,6 +42,12 @@ TRADING_DATE = "2026-04-13"  # a past NYSE trading day: same inputs on every run
 TERMINAL = frozenset({"completed", "degraded_success", "failed", "cancelled"})
 POLL_S = 0.25
 SETTLE_TIMEOUT_S = 60.0
+SHADOW_SETTLE_S = 30.0  # how long a terminal task waits for its shadow twin to finish too
+STATUS_ROUTE = "/api/analysis/status/{task_id}"
+# The fields a comparison reports while one side is still running (diff.lifecycle).
+PROGRESS_FIELDS = frozenset(
+    {"status", "progress", "current_stage", "completed", "failed", "current_ticker"}
+)
 
 
 class DemoError(Exception):
@@ -131,21 +140,34 @@ class Session:
         return (await self.call(method, path, **kwargs))[0]
 
     async def poll(self, task_id: str, label: str) -> str:
-        """Poll a task's status until terminal; polls of a running task are in-flight reads."""
-        deadline = asyncio.get_running_loop().time() + self.options.timeout_s
+        """Poll a task's status until it is terminal on both sides; earlier polls are in flight.
+
+        A terminal answer whose comparison was in-flight skew, or a mismatch on progress fields
+        alone, means the shadow's twin is still running: poll again, for at most
+        `SHADOW_SETTLE_S` (a mismatch that lasts is then reported as settled).
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.options.timeout_s
+        settle_by: float | None = None
         while True:
+            before = await read_metrics(self.client, self.options.admin_url)
             state, request_id = await self.call(
                 "GET", f"/api/analysis/status/{task_id}", step=False
             )
             status = str(state.get("status"))
             if status in TERMINAL:
-                self.bar.advance(f"{label}: {status}")
-                return status
+                settle_by = settle_by or loop.time() + SHADOW_SETTLE_S
+                after = await wait_drained(self.client, self.options.admin_url, self.bar)
+                if not shadow_in_flight(after.since(before)) or loop.time() > settle_by:
+                    self.bar.advance(f"{label}: {status}")
+                    return status
+                self.bar.note(f"{label}: {status}, the shadow's twin is still running")
+            else:
+                stage = state.get("current_ticker") or state.get("current_stage") or ""
+                self.bar.note(f"{label}: {status} {stage} {state.get('progress', '')}".rstrip())
             self.settled.discard(request_id)
             self.in_flight.add(request_id)
-            stage = state.get("current_ticker") or state.get("current_stage") or ""
-            self.bar.note(f"{label}: {status} {stage} {state.get('progress', '')}".rstrip())
-            if asyncio.get_running_loop().time() > deadline:
+            if loop.time() > deadline:
                 raise DemoError(
                     f"{label} ({task_id}) still {status} after {self.options.timeout_s:g}s"
                 )
@@ -203,10 +225,37 @@ async def dashboard_session(session: Session, tickers: list[str]) -> dict[str, s
     return outcomes
 
 
-async def read_metrics(
-    client: aiohttp.ClientSession, admin_url: str
-) -> tuple[Counter[tuple[str, str]], float]:
-    """(comparisons per (route_group, outcome), shadows in flight) from the admin endpoint."""
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The proxy's comparison counters at one moment (or the change between two)."""
+
+    comparisons: Counter[tuple[str, str, str]]  # (route_group, route, outcome)
+    fields: Counter[str]  # differing key fields, list indexes folded
+    inflight: float = 0.0
+
+    def since(self, before: Snapshot) -> Snapshot:
+        return Snapshot(self.comparisons - before.comparisons, self.fields - before.fields)
+
+    def per_group(self) -> Counter[tuple[str, str]]:
+        """Comparisons per (route_group, outcome), the parity table's cells."""
+        counts: Counter[tuple[str, str]] = Counter()
+        for (group, _, outcome), n in self.comparisons.items():
+            counts[(group, outcome)] += n
+        return counts
+
+
+def shadow_in_flight(delta: Snapshot) -> bool:
+    """Whether the status comparisons in `delta` show one side still running."""
+    outcomes = {outcome for (_, route, outcome) in delta.comparisons if route == STATUS_ROUTE}
+    if Outcome.INFLIGHT_SKEW in outcomes:
+        return True
+    return Outcome.MISMATCH in outcomes and all(
+        field in PROGRESS_FIELDS or field.startswith("stages.") for field in delta.fields
+    )
+
+
+async def read_metrics(client: aiohttp.ClientSession, admin_url: str) -> Snapshot:
+    """The comparison counters and the shadows in flight, from the admin endpoint."""
     try:
         async with client.get(f"{admin_url}/metrics") as response:
             if response.status != 200:
@@ -214,30 +263,32 @@ async def read_metrics(
             text = await response.text()
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise DemoError(f"cannot read {admin_url}/metrics: {exc or type(exc).__name__}") from exc
-    counts: Counter[tuple[str, str]] = Counter()
+    comparisons: Counter[tuple[str, str, str]] = Counter()
+    fields: Counter[str] = Counter()
     inflight = 0.0
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
+            labels = sample.labels
             if sample.name == "shadowproxy_comparisons_total":
-                key = (sample.labels.get("route_group", ""), sample.labels.get("outcome", ""))
-                counts[key] += int(sample.value)
+                key = (labels.get("route_group", ""), labels.get("route", ""), labels["outcome"])
+                comparisons[key] += int(sample.value)
+            elif sample.name == "shadowproxy_field_mismatches_total":
+                fields[labels.get("field", "")] += int(sample.value)
             elif sample.name == "shadowproxy_shadow_inflight":
                 inflight = sample.value
-    return counts, inflight
+    return Snapshot(comparisons, fields, inflight)
 
 
-async def wait_drained(
-    client: aiohttp.ClientSession, admin_url: str, bar: ProgressBar
-) -> Counter[tuple[str, str]]:
+async def wait_drained(client: aiohttp.ClientSession, admin_url: str, bar: ProgressBar) -> Snapshot:
     deadline = asyncio.get_running_loop().time() + SETTLE_TIMEOUT_S
     while True:
-        counts, inflight = await read_metrics(client, admin_url)
-        if inflight == 0:
-            return counts
-        bar.note(f"waiting for {inflight:g} shadow comparisons in flight")
+        snapshot = await read_metrics(client, admin_url)
+        if snapshot.inflight == 0:
+            return snapshot
+        bar.note(f"waiting for {snapshot.inflight:g} shadow comparisons in flight")
         if asyncio.get_running_loop().time() > deadline:
             raise DemoError(
-                f"{inflight:g} shadow comparisons in flight after {SETTLE_TIMEOUT_S:g}s"
+                f"{snapshot.inflight:g} shadow comparisons in flight after {SETTLE_TIMEOUT_S:g}s"
             )
         await asyncio.sleep(POLL_S)
 
@@ -278,9 +329,10 @@ async def run_demo(
     ) as client:
         session = Session(client, options, bar)
         try:
-            before, _ = await read_metrics(client, options.admin_url)
+            before = await read_metrics(client, options.admin_url)
             outcomes = await dashboard_session(session, tickers)
-            delta = await wait_drained(client, options.admin_url, bar) - before
+            after = await wait_drained(client, options.admin_url, bar)
+            delta = after.since(before).per_group()
             total = sum(n for (_, outcome), n in delta.items() if outcome == Outcome.MISMATCH)
             found = await settled_mismatches(session, since, total)
         except DemoError as exc:
