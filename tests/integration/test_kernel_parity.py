@@ -28,8 +28,8 @@ DATE = "2026-04-13"  # a past NYSE and SSE trading day
 
 def kernel_environ() -> dict[str, str]:
     """The developer's environment without anything that would steer either side or the kernel."""
-    scrub = ("DASHBOARD_API_KEY", "ANTHROPIC_API_KEY", "CORS_ORIGINS", "OPENAI_API_KEY")
-    scrub += ("TRADINGAGENTS_LLM_PROVIDER",)
+    scrub = {"DASHBOARD_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_API_KEY", "CORS_ORIGINS"}
+    scrub.add("TRADINGAGENTS_LLM_PROVIDER")
     env = {k: v for k, v in os.environ.items() if k not in scrub and not k.startswith("TA_")}
     return {**env, "TA_STAGE_DELAY_MS": "0"}
 
