@@ -10,7 +10,9 @@ terminal, its fields fall in three classes:
   a batch's `results[...]`): not compared at all, the run has not produced them yet;
 - anything else (ids, ticker, date): compared strictly, in flight or not.
 
-Terminal scopes are compared strictly. A scope only one side knows is compared strictly too.
+Terminal scopes are compared strictly. A scope only one side knows is compared strictly too. Only
+`running` and `pending` are in flight (`view.is_terminal`): a status word outside the vocabulary
+is a contract change, compared strictly.
 """
 
 from __future__ import annotations

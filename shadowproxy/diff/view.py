@@ -15,7 +15,17 @@ from dataclasses import dataclass, field
 
 from shadowproxy.types import JSONValue
 
-TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
+IN_FLIGHT_STATUSES = frozenset({"running", "pending"})
+
+
+def is_terminal(status: str | None) -> bool:
+    """Only a side that says it is still running gets the in-flight tolerance.
+
+    A status word outside both vocabularies (`succeeded`, `done`) is a contract change, not a
+    moment of the lifecycle, so it is compared strictly like a terminal one; a missing status
+    tells nothing and stays in flight.
+    """
+    return status is not None and status not in IN_FLIGHT_STATUSES
 
 
 @dataclass(frozen=True, slots=True)

@@ -865,3 +865,31 @@ def test_the_built_in_default_accepts_only_the_cancel_notice() -> None:
     values = compare("status_document", cancelled_legacy(), lost, route=STATUS_ROUTE)
     assert values.outcome is Outcome.MISMATCH
     assert "error.present" in [d.field for d in values.differences]
+
+
+# ---------------------------------------------------------------- status vocabulary (§8 item 6)
+
+
+@pytest.mark.parametrize(
+    ("legacy", "app", "outcome"),
+    [
+        pytest.param("completed", "succeeded", Outcome.MISMATCH, id="unknown-terminal-word"),
+        pytest.param("failed", "errored", Outcome.MISMATCH, id="unknown-failure-word"),
+        pytest.param("completed", "running", Outcome.INFLIGHT_SKEW, id="known-in-flight-word"),
+    ],
+)
+def test_a_status_word_outside_the_vocabulary_is_compared_strictly(
+    legacy: str, app: str, outcome: Outcome
+) -> None:
+    legacy_document = cancelled_legacy() | {"status": legacy, "error": None}
+    app_document = cancelled_app(None) | {"status": app}
+    values = compare("status_document", legacy_document, app_document, route=STATUS_ROUTE)
+    assert values.outcome is outcome
+    assert fields(values) == [("status", DiffKind.CHANGED)]
+    listed = compare(
+        "task_list",
+        legacy_tasks(legacy_item(AAPL_L, "AAPL", status=legacy)),
+        app_tasks(app_item(AAPL_A, "AAPL", status=app)),
+    )
+    assert listed.outcome is outcome
+    assert fields(listed)[0] == (f"tasks[{AAPL_L}].status", DiffKind.CHANGED)

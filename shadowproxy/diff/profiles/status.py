@@ -33,12 +33,12 @@ import math
 from shadowproxy.diff.normalize import CANCELLED_TEXT, ErrorShape, FirstOf, StatusWord
 from shadowproxy.diff.profile import Context, Profile
 from shadowproxy.diff.view import (
-    TERMINAL_STATUSES,
     Collection,
     Lifecycle,
     MemberKeys,
     View,
     dig,
+    is_terminal,
     items,
     member,
     obj,
@@ -152,7 +152,7 @@ class StatusDocument(Profile):
         collections["results"] = tickers.collection()
         done = [document.get(key) for key in ("completed", "failed")]
         return Lifecycle(
-            terminal=fields["status"] in TERMINAL_STATUSES,
+            terminal=is_terminal(text(fields["status"])),
             stage=sum(n for n in done if isinstance(n, int) and not isinstance(n, bool)),
         )
 
@@ -165,7 +165,7 @@ def analysis_lifecycle(document: dict[str, JSONValue], status: str | None) -> Li
     if isinstance(progress, int | float) and not isinstance(progress, bool):
         points = int(progress) if math.isfinite(progress) else None
     return Lifecycle(
-        terminal=status in TERMINAL_STATUSES,
+        terminal=is_terminal(status),
         progress=points,
         stage=STAGE_NAMES.index(current) if current in STAGE_NAMES else None,
     )

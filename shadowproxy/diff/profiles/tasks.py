@@ -19,10 +19,10 @@ from shadowproxy.diff.normalize import ErrorShape, FirstOf, StatusWord
 from shadowproxy.diff.profile import Context, Profile
 from shadowproxy.diff.profiles.status import analysis_lifecycle, is_batch, is_legacy_shape
 from shadowproxy.diff.view import (
-    TERMINAL_STATUSES,
     Lifecycle,
     MemberKeys,
     View,
+    is_terminal,
     items,
     member,
     obj,
@@ -74,7 +74,7 @@ class TaskList(Profile):
         fields[prefix + "status"] = status
         fields[prefix + "error.present"] = error["present"]
         if is_batch(item):
-            return Lifecycle(terminal=status in TERMINAL_STATUSES)
+            return Lifecycle(terminal=is_terminal(status))
         for key in ("ticker", "date", "progress", "current_stage"):
             if key in item:
                 fields[prefix + key] = item[key]
