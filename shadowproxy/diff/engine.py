@@ -103,13 +103,24 @@ class DiffEngine:
     def __call__(
         self, exchange: Exchange, legacy: Observation, app: Observation, ids: IdAliases
     ) -> Comparison:
-        failure = rules.transport_failure(exchange.authoritative, legacy, app)
-        if failure is not None:
-            return Comparison(exchange, failure[0], legacy, app, reason=failure[1])
         profile = self.profile(exchange.profile, exchange.route)
+        failure = rules.transport_failure(exchange.authoritative, legacy, app)
+        if failure is not None:  # no comparison, but the side that answered names the analysis
+            answered = [side for side in (legacy, app) if rules.answered_ok(side)]
+            identity = self._identity(profile, answered[0], ids) if answered else None
+            return Comparison(
+                exchange,
+                failure[0],
+                legacy,
+                app,
+                reason=failure[1],
+                task_id=identity.task_id if identity else None,
+                ticker=identity.ticker if identity else None,
+                date=identity.date if identity else None,
+            )
         status = rules.status_difference(legacy, app)
         if status is not None:
-            ok_side = legacy if legacy.status is not None and legacy.status < 300 else app
+            ok_side = legacy if rules.answered_ok(legacy) else app
             identity = self._identity(profile, ok_side, ids)
             return self._finish(
                 exchange, legacy, app, self._strict(exchange.route, [status], identity)

@@ -54,6 +54,11 @@ def describe_failure(observation: Observation) -> str:
     return f"HTTP {observation.status}"
 
 
+def answered_ok(observation: Observation) -> bool:
+    """A 2xx answer (1xx never reaches the engine): the side whose body can name the exchange."""
+    return observation.status is not None and observation.status < 300
+
+
 def status_class(status: int) -> int:
     return status // 100
 
