@@ -1,8 +1,10 @@
 """`shadowproxy demo`: drive a realistic dashboard session through the proxy, then report parity.
 
 The session touches every route group the dashboard uses — analyses started and polled to a
-terminal state, task list, reports, watchlist, accounts, positions, a portfolio batch,
-recommendations — so the parity table afterwards says something about each group. The table is
+terminal state, one of them then cancelled, task list, reports, watchlist, accounts, positions, a
+portfolio batch, recommendations — so the parity table afterwards says something about each
+group. Cancelling a finished analysis is where the two backends really differ (reference §2.6),
+so a session shows the built-in known difference as `accepted`. The table is
 the delta of the proxy's own `shadowproxy_comparisons_total` over the session, read from the
 admin `/metrics` once the shadow work in flight has drained.
 
@@ -176,7 +178,7 @@ class Session:
 
 def session_steps(tickers: int) -> int:
     """Steps the bar counts for `dashboard_session` plus the settled re-read."""
-    return 6 * tickers + 17
+    return 6 * tickers + 18
 
 
 async def dashboard_session(session: Session, tickers: list[str]) -> dict[str, str]:
@@ -188,6 +190,7 @@ async def dashboard_session(session: Session, tickers: list[str]) -> dict[str, s
     outcomes = {
         ticker: await session.poll(task, f"analysis {ticker}") for ticker, task in started.items()
     }
+    await session.call("DELETE", f"/api/analysis/cancel/{started[tickers[0]]}")
     await session.call("GET", "/api/analysis/tasks", settled=False)  # the shadow may lag
 
     await session.call("GET", "/api/reports/list")

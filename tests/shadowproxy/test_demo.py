@@ -87,6 +87,7 @@ def fake_dashboard(behaviour: Behaviour) -> web.Application:
     page = {"total": 0, "limit": 50, "offset": 0}
     table: list[tuple[str, str, Any]] = [
         ("GET", "/api/analysis/tasks", {"tasks": [], "total": 0}),
+        ("DELETE", "/api/analysis/cancel/{task_id}", {"status": "cancelled"}),
         ("GET", "/api/reports/list", {"reports": []} | page),
         ("GET", "/api/reports/{ticker}/{date}", {"report": "# report"}),
         ("GET", "/api/reports/export", "ticker,date,decision,summary\r\n"),
@@ -307,7 +308,7 @@ async def test_demo_drives_the_real_stack(tmp_path: Path, authoritative: str) ->
     assert {record["authoritative"] for record in records} == {authoritative}
     outcomes = Counter(record["outcome"] for record in records)
     assert outcomes["match"] > 40, outcomes
-    assert set(outcomes) <= {"match", "inflight_skew", "mismatch"}, outcomes
+    assert set(outcomes) <= {"match", "inflight_skew", "mismatch", "accepted"}, outcomes
     settled_mismatches = [
         (record["path"], record["differences"])
         for record in records
@@ -315,10 +316,17 @@ async def test_demo_drives_the_real_stack(tmp_path: Path, authoritative: str) ->
         and not any(in_flight_evidence(d) for d in record["differences"])
     ]
     assert settled_mismatches == []
-    # every analysis and the batch end on a matching read of its settled status
+    # the one real difference: AAPL, cancelled after it completed (a built-in known difference)
+    [accepted] = [record for record in records if record["outcome"] == "accepted"]
+    assert (accepted["route"], accepted["ticker"]) == ("/api/analysis/status/{task_id}", "AAPL")
+    [known] = accepted["accepted"]
+    assert (known["field"], known["legacy"], known["app"]) == ("error.cancel_notice", True, False)
+    assert "reference §2.6" in known["reason"]
+    # every analysis and the batch end on a read of its settled status that agrees
     last: dict[str, str] = {}
     for record in records:
         if record["route"] == "/api/analysis/status/{task_id}":
-            last[record["task_id"]] = record["outcome"]
+            last[record["ticker"] or record["task_id"]] = record["outcome"]
     assert len(last) == 4, last
+    assert last.pop("AAPL") == "accepted"
     assert set(last.values()) == {"match"}, last
