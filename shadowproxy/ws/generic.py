@@ -31,7 +31,7 @@ class GenericStream(Stream):
     def on_frame(self, side: Side, frame: Frame) -> None:
         pending = self._pending[side]
         if len(pending) >= self._max_pending:
-            self.dropped(side, 1)
+            self.dropped(side, 1, seen=True)
             return
         pending.append(f"{frame.kind} {digest(frame.data)}")
         legacy, app = (self._pending[side] for side in SIDES)

@@ -76,7 +76,8 @@ class Recorder:
     def overflowed(self, count: int = 1) -> None:
         """A frame meant for the shadow side was dropped (its outbox was full)."""
         self._overflow.inc(count)
-        self._event(partial(self._stream.dropped, self._stream.authoritative.other, count))
+        stream = self._stream  # client frames: not frames the shadow sent
+        self._event(partial(stream.dropped, stream.authoritative.other, count, seen=True))
 
     def skip(self, reason: SkipReason) -> None:
         """Nothing will be compared on this connection: publish why, once, and stop."""
@@ -137,7 +138,10 @@ class Recorder:
             fresh = buffer.dropped - self._reported[key]
             if fresh:
                 self._reported[key] = buffer.dropped
-                stream.dropped(key if isinstance(key, Side) else stream.authoritative, fresh)
+                if isinstance(key, Side):
+                    stream.dropped(key, fresh)
+                else:  # client frames lost for the comparison: pairing cannot be trusted
+                    stream.dropped(stream.authoritative, fresh, seen=True)
 
     def _publish(self, comparisons: list[Comparison]) -> None:
         counter = self._ctx.metrics.ws_comparisons
@@ -256,8 +260,13 @@ class Shadow:
         finally:
             for worker in workers:
                 worker.cancel()
-            code, reason = self._close
-            await ws.close(code=code, message=reason)
+            try:
+                # close() must not find receive() waiting: aiohttp leaks the connection when
+                # a close that waits for it is cancelled (shutdown cancels lingering shadows)
+                await asyncio.wait(workers)
+            finally:
+                code, reason = self._close
+                await ws.close(code=code, message=reason)
 
     async def _send_all(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         try:

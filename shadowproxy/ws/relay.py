@@ -230,10 +230,10 @@ class _Connection:
                     self._end(sendable(message.data), (message.extra or "").encode())
                     return
                 elif kind is WSMsgType.ERROR:  # aiohttp already closed the client (1009, 1002…)
-                    code = client.close_code or WSCloseCode.PROTOCOL_ERROR
+                    code = _error_code(message.data)
                     if code == WSCloseCode.MESSAGE_TOO_BIG:
                         self.connections("frame_too_big")
-                    self._end(sendable(code, WSCloseCode.PROTOCOL_ERROR))
+                    self._end(code)
                     return
                 else:  # CLOSING / CLOSED: the other pump is closing the client
                     return
@@ -284,7 +284,7 @@ class _Connection:
                     self._end(sendable(code), (message.extra or "").encode())
                     return
                 elif kind is WSMsgType.ERROR:
-                    too_big = upstream.close_code == WSCloseCode.MESSAGE_TOO_BIG
+                    too_big = _error_code(message.data) == WSCloseCode.MESSAGE_TOO_BIG
                     if too_big:
                         self.connections("frame_too_big")
                     elif self.recorder is not None:
@@ -311,3 +311,10 @@ class _Connection:
         if client.prepared:
             await client.close(code=close.code, message=close.reason, drain=False)
         await upstream.close(code=close.code, message=close.reason)
+
+
+def _error_code(error: object) -> int:
+    """The close code aiohttp closed with for a frame it could not accept."""
+    if isinstance(error, aiohttp.WebSocketError):
+        return sendable(error.code, WSCloseCode.PROTOCOL_ERROR)
+    return WSCloseCode.PROTOCOL_ERROR.value

@@ -110,8 +110,13 @@ class Stream(ABC):
             record.observation is not None and record.observation.failed
         )
 
-    def dropped(self, side: Side, count: int) -> None:
-        self.records[side].dropped += count
+    def dropped(self, side: Side, count: int, *, seen: bool = False) -> None:
+        """Frames that cannot be compared; `seen` ones already passed through `frame()`, the
+        others never reached the stream (a full buffer) but count as frames the side sent."""
+        record = self.records[side]
+        record.dropped += count
+        if not seen:
+            record.frames += count
 
     def frame(self, side: Side, frame: Frame) -> None:
         self.records[side].frames += 1
