@@ -188,7 +188,7 @@ class Divergence:
     fields: list[tuple[str, str]]  # (field, kind) of the record's differences, in order
     reason: str | None = None  # the record's `reason`, when it is not derived from the fields
     app_status_code: int = 200
-    app_delay_s: float = 0.0
+    app_delay_s: float = 0.0  # > 0: the shadow answers after SHORT_TIMEOUT_S
     authoritative: Side = Side.LEGACY
 
 
@@ -274,7 +274,8 @@ class Stack:
                 await asyncio.sleep(0.02)
 
 
-StackFactory = Callable[[Dashboard, Dashboard, Side], Awaitable[Stack]]
+StackFactory = Callable[..., Awaitable[Stack]]
+SHORT_TIMEOUT_S = 0.5  # the shadow timeout of the timeout case; the others keep the default
 
 
 @pytest.fixture
@@ -283,7 +284,7 @@ def start_stack(
     aiohttp_client: Callable[..., Awaitable[TestClient[web.Request, web.Application]]],
     tmp_path: Path,
 ) -> StackFactory:
-    async def start(legacy: Dashboard, app: Dashboard, authoritative: Side) -> Stack:
+    async def start(legacy: Dashboard, app: Dashboard, authoritative: Side, **env: str) -> Stack:
         urls = []
         for fake in (legacy, app):
             fake.server = await aiohttp_server(fake.app())
@@ -291,7 +292,7 @@ def start_stack(
         env = {
             "TA_APP_SERVICE_ENABLED": "1" if authoritative is Side.APP else "0",
             "SHADOWPROXY_LOG_MATCHES": "1",
-            "SHADOWPROXY_SHADOW_TIMEOUT_S": "0.5",
+            **env,
         }
         settings = load_settings(
             env,
@@ -321,7 +322,9 @@ async def test_a_status_divergence_is_caught_with_its_outcome_and_field(
 ) -> None:
     legacy = Dashboard(Side.LEGACY, case.legacy)
     app = Dashboard(Side.APP, case.app, status_code=case.app_status_code, delay_s=case.app_delay_s)
-    stack = await start_stack(legacy, app, case.authoritative)
+    timed_out = case.app_delay_s > 0
+    timeout = {"SHADOWPROXY_SHADOW_TIMEOUT_S": str(SHORT_TIMEOUT_S)} if timed_out else {}
+    stack = await start_stack(legacy, app, case.authoritative, **timeout)
     started = await stack.client.post("/api/analysis/start", json={"ticker": "AAPL", "date": DATE})
     task_id = (await started.json())["task_id"]
     assert task_id == stack.side(case.authoritative).task_id("AAPL")
@@ -341,7 +344,6 @@ async def test_a_status_divergence_is_caught_with_its_outcome_and_field(
     assert [(d["field"], d["kind"]) for d in record["differences"]] == case.fields
     if case.reason is not None:
         assert record["reason"] == case.reason
-    timed_out = case.app_delay_s > 0.5  # past SHADOWPROXY_SHADOW_TIMEOUT_S
     app_status = None if timed_out else case.app_status_code
     assert (record["app"]["status"], record["app"]["error"]) == (
         404 if case.app(task_id) is None else app_status,
