@@ -57,6 +57,11 @@ def exported() -> dict[str, frozenset[str]]:
             differences=(Difference("decision", DiffKind.CHANGED, legacy="BUY", app="SELL"),),
         )
     )
+    group = RouteGroup.WS_ANALYSIS.value
+    metrics.ws_connections.labels(group, Side.APP.value, "connected").inc()
+    metrics.ws_frames.labels(group, Side.APP.value, "received").inc()
+    metrics.ws_comparisons.labels(group, Outcome.MATCH.value).inc()
+    metrics.ws_shadow_overflow.labels(group).inc()
     text = generate_latest(registry).decode()
     return {
         sample.name: frozenset(sample.labels)
@@ -90,6 +95,20 @@ def exported() -> dict[str, frozenset[str]]:
             "shadowproxy_authoritative_side", {"route_group", "side"}, id="authoritative-side"
         ),
         pytest.param("shadowproxy_shadow_failures_total", {"stage"}, id="shadow-failures"),
+        pytest.param(
+            "shadowproxy_ws_connections_total",
+            {"route_group", "side", "result"},
+            id="ws-connections",
+        ),
+        pytest.param(
+            "shadowproxy_ws_frames_total", {"route_group", "side", "direction"}, id="ws-frames"
+        ),
+        pytest.param(
+            "shadowproxy_ws_comparisons_total", {"route_group", "outcome"}, id="ws-comparisons"
+        ),
+        pytest.param(
+            "shadowproxy_ws_shadow_overflow_total", {"route_group"}, id="ws-shadow-overflow"
+        ),
     ],
 )
 def test_proxy_exports_what_the_deploy_files_query(
