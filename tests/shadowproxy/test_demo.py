@@ -191,6 +191,13 @@ async def proxy_factory(
             "mismatches on in-flight reads: lifecycle skew",
             id="only-in-flight-skew",
         ),
+        pytest.param(
+            Behaviour(),
+            Behaviour(running_polls=2),
+            0,
+            "mismatches on in-flight reads: lifecycle skew",
+            id="the-shadow-twin-finishes-later",
+        ),
     ],
 )
 async def test_demo_exit_code_follows_settled_parity(
