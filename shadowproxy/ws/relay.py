@@ -97,13 +97,7 @@ class _Connection:
     async def run(self) -> web.StreamResponse:
         ctx, request, side = self.ctx, self.request, self.side
         settings = ctx.settings
-        client = web.WebSocketResponse(
-            timeout=CLOSE_TIMEOUT_S,
-            autoclose=False,
-            autoping=False,
-            compress=False,
-            max_msg_size=settings.ws_max_frame_bytes,
-        )
+        client = _client_socket(settings.ws_max_frame_bytes, None)
         if not client.can_prepare(request).ok:
             return detail_response(400, "not a websocket upgrade", side)
         protocols = requested_protocols(request)
@@ -127,14 +121,7 @@ class _Connection:
         self.connections("connected")
         ctx.metrics.request(self.exchange.route_group, self.exchange.route, "GET", side, 101)
         try:
-            client = web.WebSocketResponse(
-                timeout=CLOSE_TIMEOUT_S,
-                autoclose=False,
-                autoping=False,
-                compress=False,
-                max_msg_size=settings.ws_max_frame_bytes,
-                protocols=(upstream.protocol,) if upstream.protocol else (),
-            )
+            client = _client_socket(settings.ws_max_frame_bytes, upstream.protocol)
             client.headers[AUTHORITATIVE_MARK] = side.value
             await client.prepare(request)
             if request.transport is not None:  # never paused below the bound we check ourselves
@@ -311,6 +298,18 @@ class _Connection:
         if client.prepared:
             await client.close(code=close.code, message=close.reason, drain=False)
         await upstream.close(code=close.code, message=close.reason)
+
+
+def _client_socket(max_frame_bytes: int, protocol: str | None) -> web.WebSocketResponse:
+    """The client's socket: pings, pongs and closes are relayed, not answered by aiohttp."""
+    return web.WebSocketResponse(
+        timeout=CLOSE_TIMEOUT_S,
+        autoclose=False,
+        autoping=False,
+        compress=False,
+        max_msg_size=max_frame_bytes,
+        protocols=(protocol,) if protocol else (),
+    )
 
 
 def _error_code(error: object) -> int:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -19,17 +17,10 @@ from .ws_fakes import (
     sends,
     start_fakes,
     start_proxy,
+    until,
 )
 
 TASK = "AAPL_20260413_120000_aaaaaa"
-
-
-async def _until(condition: Callable[[], bool]) -> None:
-    for _ in range(2000):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("timed out")
 
 
 async def test_an_oversized_client_frame_closes_with_1009(
@@ -45,10 +36,9 @@ async def test_an_oversized_client_frame_closes_with_1009(
         message = await ws.receive()
     assert (message.type, message.data) == (WSMsgType.CLOSE, 1009)
     assert legacy.received == [(WSMsgType.TEXT, "a" * 1000)]
-    await _until(lambda: bool(legacy.closed))
+    await until(lambda: bool(legacy.closed))
     assert legacy.closed == [1009]
-    labels = {"route_group": "system", "side": "legacy", "result": "frame_too_big"}
-    assert proxy.metric("shadowproxy_ws_connections_total", **labels) == 1
+    assert proxy.connections("system", "legacy", "frame_too_big") == 1
 
 
 async def test_an_oversized_upstream_frame_closes_the_client_with_1009(
@@ -60,8 +50,7 @@ async def test_an_oversized_upstream_frame_closes_the_client_with_1009(
     async with aiohttp.ClientSession() as session, session.ws_connect(proxy.url("/ws/x")) as ws:
         message = await ws.receive()
     assert (message.type, message.data) == (WSMsgType.CLOSE, 1009)
-    labels = {"route_group": "system", "side": "legacy", "result": "frame_too_big"}
-    assert proxy.metric("shadowproxy_ws_connections_total", **labels) == 1
+    assert proxy.connections("system", "legacy", "frame_too_big") == 1
 
 
 async def test_a_client_that_never_reads_is_closed_with_1008_and_counted(
@@ -83,15 +72,14 @@ async def test_a_client_that_never_reads_is_closed_with_1008_and_counted(
     legacy, app = await start_fakes(aiohttp_server, flood, sends([]))
     env = {"SHADOWPROXY_WS_SEND_BUFFER_BYTES": "262144", "SHADOWPROXY_SHADOW": "off"}
     proxy = await start_proxy(aiohttp_server, legacy.url, app.url, tmp_path, env)
-    labels = {"route_group": "system", "side": "legacy", "result": "client_too_slow"}
     async with aiohttp.ClientSession() as session, session.ws_connect(proxy.url("/ws/x")) as ws:
-        await _until(lambda: proxy.metric("shadowproxy_ws_connections_total", **labels) == 1)
+        await until(lambda: proxy.connections("system", "legacy", "client_too_slow") == 1)
         received = 0
         while (message := await ws.receive()).type is WSMsgType.BINARY:
             received += 1
     assert (message.type, message.data, message.extra) == (WSMsgType.CLOSE, 1008, "client too slow")
     assert 0 < received < 2000
-    await _until(lambda: bool(legacy.closed))
+    await until(lambda: bool(legacy.closed))
 
 
 async def test_binary_frames_on_a_json_route_are_relayed_and_counted_as_invalid(

@@ -173,15 +173,7 @@ async def test_a_shadow_that_never_answers_the_upgrade_is_a_shadow_error(
     comparison = only(proxy)
     assert comparison.outcome is Outcome.SHADOW_ERROR
     assert comparison.reason == "shadow app: timed out"
-    assert (
-        proxy.metric(
-            "shadowproxy_ws_connections_total",
-            route_group="ws_analysis",
-            side="app",
-            result="failed",
-        )
-        == 1
-    )
+    assert proxy.connections("ws_analysis", "app", "failed") == 1
 
 
 async def test_an_authoritative_stall_while_the_shadow_progresses_is_progress_stalled(

@@ -6,8 +6,6 @@ websocket client; nothing is mocked.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
@@ -16,7 +14,7 @@ from aiohttp import WSMsgType, web
 
 from shadowproxy.types import Outcome, Side, SkipReason
 
-from .ws_fakes import ServerFactory, WsFake, echo, start_fakes, start_proxy
+from .ws_fakes import ServerFactory, WsFake, echo, sends, start_fakes, start_proxy, until
 
 
 async def test_text_and_binary_frames_pass_both_ways_and_reach_the_shadow(
@@ -61,15 +59,7 @@ async def test_text_and_binary_frames_pass_both_ways_and_reach_the_shadow(
 
 
 async def _closed(*fakes: WsFake) -> None:
-    await _until(lambda: all(fake.closed for fake in fakes))
-
-
-async def _until(condition: Callable[[], bool]) -> None:
-    for _ in range(1000):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("timed out")
+    await until(lambda: all(fake.closed for fake in fakes))
 
 
 async def test_different_frames_on_a_generic_route_are_a_mismatch_per_position(
@@ -137,26 +127,23 @@ async def test_auth_closes_reach_the_client_exactly(
 async def test_a_client_close_code_and_reason_reach_both_sides(
     aiohttp_server: ServerFactory, tmp_path: Path
 ) -> None:
-    closes: dict[Side, tuple[int | None, str | None]] = {}
+    closes: list[tuple[object, str | None]] = []
 
-    def recorder(side: Side) -> Callable[[web.WebSocketResponse, web.Request], Awaitable[None]]:
-        async def script(ws: web.WebSocketResponse, request: web.Request) -> None:
-            async for _ in ws:
-                pass
-            closes[side] = (ws.close_code, None)
+    async def until_closed(ws: web.WebSocketResponse, request: web.Request) -> None:
+        while (message := await ws.receive()).type is not WSMsgType.CLOSE:
+            pass
+        closes.append((message.data, message.extra))
 
-        return script
-
-    legacy, app = await start_fakes(aiohttp_server, recorder(Side.LEGACY), recorder(Side.APP))
+    legacy, app = await start_fakes(aiohttp_server, until_closed, until_closed)
     proxy = await start_proxy(aiohttp_server, legacy.url, app.url, tmp_path)
     async with aiohttp.ClientSession() as session:
         ws = await session.ws_connect(proxy.url("/ws/echo"))
-        await ws.send_str("x")
-        await asyncio.sleep(0.05)
+        await until(lambda: proxy.connections("system", "app", "connected") == 1)
         await ws.close(code=4000, message=b"bye")
         assert ws.close_code == 4000
         await _closed(legacy, app)
-    assert closes == {Side.LEGACY: (4000, None), Side.APP: (4000, None)}
+    assert closes == [(4000, "bye"), (4000, "bye")]
+    assert legacy.closed == app.closed == [4000]
     await proxy.sink.wait_for(1)
 
 
@@ -180,15 +167,7 @@ async def test_a_refused_upgrade_gives_the_client_the_same_status(
             await session.ws_connect(proxy.url("/ws/orchestrator"))
     assert refused.value.status == 403
     assert app.paths == []  # nothing was mirrored for a connection that never opened
-    assert (
-        proxy.metric(
-            "shadowproxy_ws_connections_total",
-            route_group="ws_orchestrator",
-            side="legacy",
-            result="refused",
-        )
-        == 1
-    )
+    assert proxy.connections("ws_orchestrator", "legacy", "refused") == 1
 
 
 async def test_an_unreachable_authoritative_side_is_a_502(
@@ -259,25 +238,14 @@ async def test_shadowing_off_or_sampled_out_relays_without_a_shadow(
 async def test_the_flag_picks_the_side_the_client_hears(
     aiohttp_server: ServerFactory, tmp_path: Path
 ) -> None:
-    async def legacy_script(ws: web.WebSocketResponse, request: web.Request) -> None:
-        await ws.send_str("legacy")
-        async for _ in ws:
-            pass
-
-    async def app_script(ws: web.WebSocketResponse, request: web.Request) -> None:
-        await ws.send_str("app")
-        async for _ in ws:
-            pass
-
-    legacy, app = await start_fakes(aiohttp_server, legacy_script, app_script)
+    legacy, app = await start_fakes(aiohttp_server, sends(["legacy"]), sends(["app"]))
     proxy = await start_proxy(
         aiohttp_server, legacy.url, app.url, tmp_path, {"TA_AUTHORITATIVE_SYSTEM": "app"}
     )
     async with aiohttp.ClientSession() as session, session.ws_connect(proxy.url("/ws/x")) as ws:
         assert await ws.receive_str() == "app"
         assert ws._response.headers["X-Shadowproxy-Authoritative"] == "app"
-        labels = {"route_group": "system", "side": "legacy", "result": "connected"}
-        await _until(lambda: proxy.metric("shadowproxy_ws_connections_total", **labels) == 1)
+        await until(lambda: proxy.connections("system", "legacy", "connected") == 1)
     [comparison] = await proxy.sink.wait_for(1)
     assert comparison.exchange.authoritative is Side.APP
     assert comparison.outcome is Outcome.MISMATCH

@@ -105,6 +105,10 @@ class WsProxy:
     def metric(self, name: str, **labels: str) -> float:
         return self.registry.get_sample_value(name, labels) or 0.0
 
+    def connections(self, route_group: str, side: str, result: str) -> float:
+        labels = {"route_group": route_group, "side": side, "result": result}
+        return self.metric("shadowproxy_ws_connections_total", **labels)
+
 
 async def start_proxy(
     aiohttp_server: ServerFactory,
@@ -132,32 +136,22 @@ def dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def legacy_progress(task_id: str, status: str, stage: str, progress: int, **more: Any) -> str:
+def progress(
+    task_id: str, status: str, stage: str, points: int, *, app: bool = False, **more: Any
+) -> str:
+    """One progress snapshot in the legacy (flat) or the app (`contract_version`) shape."""
+    envelope: dict[str, Any] = {"type": "progress"}
+    if app:
+        envelope["contract_version"] = "v1alpha1"
     return dumps(
         {
-            "type": "progress",
+            **envelope,
             "task_id": task_id,
             "ticker": "AAPL",
             "date": DAY,
             "status": status,
             "current_stage": stage,
-            "progress": progress,
-            **more,
-        }
-    )
-
-
-def app_progress(task_id: str, status: str, stage: str, progress: int, **more: Any) -> str:
-    return dumps(
-        {
-            "type": "progress",
-            "contract_version": "v1alpha1",
-            "task_id": task_id,
-            "ticker": "AAPL",
-            "date": DAY,
-            "status": status,
-            "current_stage": stage,
-            "progress": progress,
+            "progress": points,
             **more,
         }
     )
@@ -167,17 +161,17 @@ STAGES = (("analysts", 20), ("research", 40), ("trading", 60), ("risk", 80), ("p
 
 
 def legacy_run(task_id: str, decision: str = "BUY") -> list[str]:
-    frames = [legacy_progress(task_id, "running", stage, points) for stage, points in STAGES]
+    frames = [progress(task_id, "running", stage, points) for stage, points in STAGES]
     frames.append(
-        legacy_progress(task_id, "completed", "portfolio", 100, decision=decision, confidence=0.8)
+        progress(task_id, "completed", "portfolio", 100, decision=decision, confidence=0.8)
     )
     return frames
 
 
 def app_run(task_id: str, decision: str = "BUY") -> list[str]:
-    frames = [app_progress(task_id, "running", stage, points) for stage, points in STAGES]
+    frames = [progress(task_id, "running", stage, points, app=True) for stage, points in STAGES]
     result = {"decision": decision, "confidence": 0.8}
-    frames.append(app_progress(task_id, "completed", "portfolio", 100, result=result))
+    frames.append(progress(task_id, "completed", "portfolio", 100, app=True, result=result))
     return frames
 
 
@@ -250,3 +244,12 @@ def answers(side: Side, *, reverse: bool = False, silent: bool = False) -> Scrip
                 await ws.send_str(dumps({"contract_version": "v1alpha1", "signals": signals}))
 
     return script
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Poll a condition the proxy makes true in the background (bounded: 20 s)."""
+    for _ in range(2000):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("timed out")
