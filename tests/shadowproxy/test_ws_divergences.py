@@ -202,6 +202,19 @@ async def test_an_authoritative_stall_while_the_shadow_progresses_is_progress_st
     assert comparison.reason == "authoritative legacy sent nothing for 0.3s while app progressed"
 
 
+async def test_a_task_the_shadow_side_does_not_know_is_skipped_uncorrelated(
+    aiohttp_server: ServerFactory, tmp_path: Path
+) -> None:
+    fakes = await start_fakes(aiohttp_server, sends(legacy_run(TASK)), sends(app_run(APP_TASK)))
+    env = {"SHADOWPROXY_SHADOW_TIMEOUT_S": "0.2"}
+    proxy = await start_proxy(aiohttp_server, fakes[0].url, fakes[1].url, tmp_path, env)
+    frames = await watch(proxy)  # no correlation learned for TASK
+    assert frames == legacy_run(TASK)
+    assert only(proxy).outcome is Outcome.SKIPPED
+    assert only(proxy).reason == "uncorrelated"
+    assert fakes[1].paths == []
+
+
 # ---------------------------------------------------------------------- /ws/orchestrator
 
 

@@ -12,8 +12,11 @@ import aiohttp
 import pytest
 from aiohttp import WSMsgType, web
 
+from shadowproxy.settings import load_settings
 from shadowproxy.types import Outcome, Side, SkipReason
 
+from .conftest import ListSink
+from .test_proxy_server import running
 from .ws_fakes import ServerFactory, WsFake, echo, sends, start_fakes, start_proxy, until
 
 
@@ -249,3 +252,28 @@ async def test_the_flag_picks_the_side_the_client_hears(
     [comparison] = await proxy.sink.wait_for(1)
     assert comparison.exchange.authoritative is Side.APP
     assert comparison.outcome is Outcome.MISMATCH
+
+
+async def test_serve_relays_websockets_by_default(
+    aiohttp_server: ServerFactory, tmp_path: Path
+) -> None:
+    legacy, app = await start_fakes(aiohttp_server, echo, echo)
+    settings = load_settings(
+        {},
+        legacy_url=legacy.url,
+        app_url=app.url,
+        listen="127.0.0.1:0",
+        admin="127.0.0.1:0",
+        state_dir=tmp_path / "state",
+        diff_log_dir=tmp_path / "diffs",
+    )
+    sink = ListSink()
+    async with running(settings, sink) as (proxy_url, _):
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(f"{proxy_url}/ws/orchestrator") as ws,
+        ):
+            await ws.send_str('{"tickers": []}')
+            assert await ws.receive_str() == '{"tickers": []}'
+        await sink.wait_for(1)
+    assert app.received == [(WSMsgType.TEXT, '{"tickers": []}')]
