@@ -30,20 +30,25 @@ KERNEL = (sys.executable, "-m", "orchestrator", "analyze")
 _SCRUB = ("DASHBOARD_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_API_KEY", "TRADINGAGENTS_LLM_PROVIDER")
 
 
-def _environ() -> dict[str, str]:
+def _environ(**more: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in _SCRUB and not k.startswith("TA_")}
     env["TA_STAGE_DELAY_MS"] = "0"
+    env.update(more)
     return env
 
 
-async def _backends(aiohttp_server: ServerFactory, tmp_path: Path, gate: Path) -> dict[Side, str]:
+async def _backends(
+    aiohttp_server: ServerFactory, tmp_path: Path, gate: Path, **env: str
+) -> dict[Side, str]:
     command = (sys.executable, str(GATE), str(gate), *KERNEL)
     legacy = dataclasses.replace(
-        LegacySettings.from_environ(_environ(), data_dir=tmp_path / "legacy"),
+        LegacySettings.from_environ(_environ(**env), data_dir=tmp_path / "legacy"),
         analysis_command=command,
     )
     app = dataclasses.replace(
-        AppSettings.from_environ(_environ(), host="127.0.0.1", port=0, data_dir=tmp_path / "app"),
+        AppSettings.from_environ(
+            _environ(**env), host="127.0.0.1", port=0, data_dir=tmp_path / "app"
+        ),
         analysis_command=command,
     )
     servers = {
@@ -151,3 +156,26 @@ def _items(value: object) -> Iterator[object]:
             yield from _items(item)
     else:
         yield value
+
+
+@pytest.mark.parametrize(
+    ("path", "code", "reason"),
+    [
+        pytest.param(
+            "/ws/analysis/AAPL_20260413_120000_abcdef", 4001, "Unauthorized", id="analysis"
+        ),
+        pytest.param("/ws/orchestrator", 4401, "", id="orchestrator"),
+    ],
+)
+async def test_the_backends_auth_closes_reach_the_client_exactly(
+    aiohttp_server: ServerFactory, tmp_path: Path, path: str, code: int, reason: str
+) -> None:
+    urls = await _backends(aiohttp_server, tmp_path, tmp_path / "go", DASHBOARD_API_KEY="k")
+    proxy = await start_proxy(aiohttp_server, urls[Side.LEGACY], urls[Side.APP], tmp_path)
+    async with aiohttp.ClientSession() as session:
+        async with session.ws_connect(proxy.url(path + "?api_key=wrong")) as ws:
+            closing = await ws.receive()
+        async with session.ws_connect(f"{urls[Side.LEGACY]}{path}?api_key=wrong") as direct:
+            direct_closing = await direct.receive()
+    assert (closing.type, closing.data, closing.extra) == (aiohttp.WSMsgType.CLOSE, code, reason)
+    assert (closing.data, closing.extra) == (direct_closing.data, direct_closing.extra)
