@@ -46,6 +46,7 @@ class Settings:
     shadow_timeout_s: float = 10.0
     upstream_timeout_s: float = 30.0
     max_inflight_shadows: int = 100
+    max_ws_shadows: int = 50  # shadow websocket connections open at once (they live for minutes)
     max_diff_bytes: int = 1_048_576
     log_matches: bool = False
     ws_stall_s: float = 5.0
@@ -94,6 +95,7 @@ def load_settings(
         shadow_timeout_s=env.get("SHADOWPROXY_SHADOW_TIMEOUT_S", _positive_float, 10.0),
         upstream_timeout_s=env.get("SHADOWPROXY_UPSTREAM_TIMEOUT_S", _positive_float, 30.0),
         max_inflight_shadows=env.get("SHADOWPROXY_MAX_INFLIGHT_SHADOWS", _positive_int, 100),
+        max_ws_shadows=env.get("SHADOWPROXY_MAX_WS_SHADOWS", _positive_int, 50),
         max_diff_bytes=env.get("SHADOWPROXY_MAX_DIFF_BYTES", _positive_int, 1_048_576),
         log_matches=env.get("SHADOWPROXY_LOG_MATCHES", _parse_bool, False),
         ws_stall_s=env.get("SHADOWPROXY_WS_STALL_S", _positive_float, 5.0),

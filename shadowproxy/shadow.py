@@ -100,6 +100,7 @@ class ShadowDispatcher:
         self._spawn = spawn
         self._timeout = aiohttp.ClientTimeout(total=settings.shadow_timeout_s)
         self._inflight = 0
+        self._ws_open = 0
         self._last_write: Sent | None = None
         self._reads_since_write: list[Sent] = []
 
@@ -145,7 +146,10 @@ class ShadowDispatcher:
         self._last_write, self._reads_since_write = sent, []
         return sent, after
 
-    def skip_reason(self, request: ShadowRequest, *, body_too_large: bool) -> SkipReason | None:
+    def skip_reason(
+        self, request: ShadowRequest, *, body_too_large: bool, websocket: bool = False
+    ) -> SkipReason | None:
+        """Why this request gets no shadow, or None. Websocket shadows have their own bound."""
         settings = self._settings
         if not settings.shadow_enabled:
             return SkipReason.SHADOW_OFF
@@ -155,9 +159,18 @@ class ShadowDispatcher:
             return SkipReason.SAMPLED_OUT
         if body_too_large:
             return SkipReason.BODY_TOO_LARGE
-        if self._inflight >= settings.max_inflight_shadows:
-            return SkipReason.QUEUE_FULL
-        return None
+        if websocket:
+            full = self._ws_open >= settings.max_ws_shadows
+        else:
+            full = self._inflight >= settings.max_inflight_shadows
+        return SkipReason.QUEUE_FULL if full else None
+
+    def ws_opened(self) -> None:
+        """A shadow websocket started; `ws_closed` must follow once it ended, however it ended."""
+        self._ws_open += 1
+
+    def ws_closed(self) -> None:
+        self._ws_open -= 1
 
     def _sampled(self, request: ShadowRequest) -> bool:
         """Consistent per key: a task's polls hash one correlated id: all or none shadowed."""

@@ -182,9 +182,13 @@ class Shadow:
 
     def start(self) -> None:
         name = f"ws shadow {self._exchange.comparison_id}"
+        dispatcher = self._ctx.shadow
+        dispatcher.ws_opened()
         self._task = self._ctx.spawn(self._run(), name=name)
-        # however the task ends (even cancelled before it ran), the comparison is told
+        # however the task ends (even cancelled before it ran), the comparison is told and the
+        # slot under SHADOWPROXY_MAX_WS_SHADOWS is given back
         self._task.add_done_callback(lambda _: self._recorder.end())
+        self._task.add_done_callback(lambda _: dispatcher.ws_closed())
 
     def send(self, frame: Frame) -> None:
         """Queue a client frame for the shadow; a full outbox drops it (counted)."""

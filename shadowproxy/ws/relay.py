@@ -143,7 +143,9 @@ class _Connection:
         ctx, exchange = self.ctx, self.exchange
         headers = side_headers(self.request, self.request_id, shadow=True)
         reason = ctx.shadow.skip_reason(
-            ShadowRequest(exchange, self.match, headers, None), body_too_large=False
+            ShadowRequest(exchange, self.match, headers, None),
+            body_too_large=False,
+            websocket=True,
         )
         if reason is not None:
             ctx.metrics.skipped(exchange.route_group, reason)

@@ -36,6 +36,12 @@ def test_every_variable_is_read() -> None:
             "SHADOWPROXY_MAX_DIFF_BYTES": "4096",
             "SHADOWPROXY_LOG_MATCHES": "yes",
             "SHADOWPROXY_WS_STALL_S": "1.5",
+            "SHADOWPROXY_WS_SETTLE_S": "4",
+            "SHADOWPROXY_WS_MAX_FRAME_BYTES": "1000",
+            "SHADOWPROXY_WS_BUFFER_FRAMES": "7",
+            "SHADOWPROXY_WS_BUFFER_BYTES": "70000",
+            "SHADOWPROXY_WS_SEND_BUFFER_BYTES": "9000",
+            "SHADOWPROXY_MAX_WS_SHADOWS": "2",
             "SHADOWPROXY_SHUTDOWN_GRACE_S": "0",
         },
         listen="[::1]:0",
@@ -52,6 +58,12 @@ def test_every_variable_is_read() -> None:
     assert settings.max_diff_bytes == 4096
     assert settings.log_matches
     assert settings.ws_stall_s == 1.5
+    assert settings.ws_settle_s == 4.0
+    assert settings.ws_max_frame_bytes == 1000
+    assert settings.ws_buffer_frames == 7
+    assert settings.ws_buffer_bytes == 70000
+    assert settings.ws_send_buffer_bytes == 9000
+    assert settings.max_ws_shadows == 2
     assert settings.shutdown_grace_s == 0.0
     assert (settings.listen_host, settings.listen_port) == ("::1", 0)
     assert settings.admin_port == 9200

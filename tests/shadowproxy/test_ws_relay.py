@@ -238,6 +238,37 @@ async def test_shadowing_off_or_sampled_out_relays_without_a_shadow(
     )
 
 
+async def test_open_shadow_websockets_are_bounded_and_their_slots_come_back(
+    aiohttp_server: ServerFactory, tmp_path: Path
+) -> None:
+    legacy, app = await start_fakes(aiohttp_server, echo, echo)
+    env = {"SHADOWPROXY_MAX_WS_SHADOWS": "1"}
+    proxy = await start_proxy(aiohttp_server, legacy.url, app.url, tmp_path, env)
+
+    def full() -> float:
+        return proxy.metric(
+            "shadowproxy_shadow_skipped_total", route_group="system", reason="queue_full"
+        )
+
+    async with aiohttp.ClientSession() as session:
+        async with session.ws_connect(proxy.url("/ws/first")) as first:
+            await until(lambda: app.paths == ["/ws/first"])
+            async with session.ws_connect(proxy.url("/ws/second")) as second:
+                await second.send_str("still relayed")
+                assert await second.receive_str() == "still relayed"
+            assert full() == 1
+            await first.send_str("x")
+            assert await first.receive_str() == "x"
+        await proxy.sink.wait_for(1)
+        await until(lambda: app.closed)
+        async with session.ws_connect(proxy.url("/ws/third")) as third:
+            await third.send_str("y")
+            assert await third.receive_str() == "y"
+    await until(lambda: app.paths == ["/ws/first", "/ws/third"])
+    assert legacy.paths == ["/ws/first", "/ws/second", "/ws/third"]
+    assert full() == 1
+
+
 async def test_the_flag_picks_the_side_the_client_hears(
     aiohttp_server: ServerFactory, tmp_path: Path
 ) -> None:
