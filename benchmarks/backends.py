@@ -17,9 +17,9 @@ from benchmarks.documents import APP_ID, LEGACY_ID, app_status, legacy_status
 class FakeBackend:
     """Answers start and status like one side; `delay_s` slows every status answer."""
 
-    def __init__(self, task_id: str, status: Callable[[], dict[str, Any]]) -> None:
+    def __init__(self, task_id: str, status: Callable[[], dict[str, Any]], delay_s: float) -> None:
         self.task_id = task_id
-        self.delay_s = 0.0
+        self.delay_s = delay_s
         self._status = orjson.dumps(status())
 
     def app(self) -> web.Application:
@@ -44,27 +44,29 @@ class FakeBackend:
 @dataclass(frozen=True, slots=True)
 class Backends:
     legacy_url: str
-    app_url: str
-    app: FakeBackend  # the shadow side in every scenario: its delay is what a scenario varies
+    app_url: str  # answers at once
+    slow_app_url: str  # answers every status request after `slow_s`
 
 
 @asynccontextmanager
-async def serve_backends() -> AsyncIterator[Backends]:
-    """Both sides on 127.0.0.1, port 0."""
-    legacy = FakeBackend(LEGACY_ID, legacy_status)
-    app = FakeBackend(APP_ID, app_status)
+async def serve_backends(*, slow_s: float) -> AsyncIterator[Backends]:
+    """The legacy side and two app sides (fast and slow), all on 127.0.0.1, port 0."""
+    backends = (
+        FakeBackend(LEGACY_ID, legacy_status, 0.0),
+        FakeBackend(APP_ID, app_status, 0.0),
+        FakeBackend(APP_ID, app_status, slow_s),
+    )
     runners: list[web.AppRunner] = []
     urls: list[str] = []
     try:
-        for backend in (legacy, app):
+        for backend in backends:
             runner = web.AppRunner(backend.app(), access_log=None)
             await runner.setup()
             runners.append(runner)
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            await site.start()
+            await web.TCPSite(runner, "127.0.0.1", 0).start()
             host, port = runner.addresses[0][:2]
             urls.append(f"http://{host}:{port}")
-        yield Backends(urls[0], urls[1], app)
+        yield Backends(*urls)
     finally:
         for runner in runners:
             await runner.cleanup()

@@ -1,9 +1,16 @@
-"""Client latency and proxy memory with and without the shadow, measured in one run."""
+"""Client latency and proxy memory with and without the shadow, measured in one run.
+
+All scenarios stay up for the whole run (three proxy subprocesses and the direct target) and
+are measured in rounds, in alternating order, so a noisy moment of the machine is spread over
+every scenario and the ratios between them stay meaningful. After each batch the proxy's
+shadows drain, so one scenario's background work never lands in another's measurement.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import tempfile
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,11 +19,13 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from benchmarks.backends import serve_backends
 from benchmarks.documents import LEGACY_ID
-from benchmarks.load import LoadResult, drive
+from benchmarks.load import LoadResult, drive, merged
 from benchmarks.proxy import RunningProxy, run_proxy
 
 SLOW_SHADOW_S = 1.0
 STATUS_PATH = f"/api/analysis/status/{LEGACY_ID}"
+ROUNDS = 4
+DRAIN_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,14 +33,14 @@ class Scenario:
     name: str
     proxied: bool
     shadow: bool = False
-    shadow_delay_s: float = 0.0
+    slow_shadow: bool = False
 
 
 SCENARIOS = (
     Scenario("direct to the backend", proxied=False),
     Scenario("proxy, shadow off", proxied=True),
     Scenario("proxy, shadow on", proxied=True, shadow=True),
-    Scenario(f"proxy, shadow on, {SLOW_SHADOW_S:g} s shadow", True, True, SLOW_SHADOW_S),
+    Scenario(f"proxy, shadow on, {SLOW_SHADOW_S:g} s shadow", True, True, True),
 )
 
 
@@ -46,44 +55,75 @@ class Measured:
 
 
 async def measure(*, requests: int, concurrency: int) -> list[Measured]:
-    measured: list[Measured] = []
-    async with serve_backends() as backends:
-        legacy_url, app_url = backends.legacy_url, backends.app_url
-        for scenario in SCENARIOS:
-            backends.app.delay_s = scenario.shadow_delay_s
+    async with (
+        serve_backends(slow_s=SLOW_SHADOW_S) as backends,
+        AsyncExitStack() as stack,
+    ):
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sp-bench-")))
+        proxies: dict[Scenario, RunningProxy] = {}
+        for index, scenario in enumerate(SCENARIOS):
             if not scenario.proxied:
-                latency, load = await _drive_both(legacy_url, requests, concurrency)
+                continue
+            app_url = backends.slow_app_url if scenario.slow_shadow else backends.app_url
+            env = {"SHADOWPROXY_SHADOW": "on" if scenario.shadow else "off"}
+            proxies[scenario] = await stack.enter_async_context(
+                run_proxy(backends.legacy_url, app_url, workdir / str(index), env)
+            )
+            await _teach_correlation(proxies[scenario])
+        urls = {
+            scenario: (proxies[scenario].url if scenario.proxied else backends.legacy_url)
+            + STATUS_PATH
+            for scenario in SCENARIOS
+        }
+        for url in urls.values():  # warm-up: connection pools, caches
+            await drive(url, requests=max(requests // 10, 10), concurrency=2)
+        sequential: dict[Scenario, list[LoadResult]] = {s: [] for s in SCENARIOS}
+        loaded: dict[Scenario, list[LoadResult]] = {s: [] for s in SCENARIOS}
+        batch = max(requests // ROUNDS, 2)
+        for round_ in range(ROUNDS):
+            order = SCENARIOS if round_ % 2 == 0 else SCENARIOS[::-1]
+            for scenario in order:
+                url = urls[scenario]
+                sequential[scenario].append(await drive(url, requests=batch // 2, concurrency=1))
+                loaded[scenario].append(await drive(url, requests=batch, concurrency=concurrency))
+                if scenario in proxies:
+                    await _drained(proxies[scenario].admin_url)
+        measured = []
+        for scenario in SCENARIOS:
+            latency, load = merged(sequential[scenario]), merged(loaded[scenario])
+            proxy = proxies.get(scenario)
+            if proxy is None:
                 measured.append(Measured(scenario, latency, load))
                 continue
-            env = {"SHADOWPROXY_SHADOW": "on" if scenario.shadow else "off"}
-            with tempfile.TemporaryDirectory(prefix="shadowproxy-bench-") as workdir:
-                async with run_proxy(legacy_url, app_url, Path(workdir), env) as proxy:
-                    measured.append(await _through(proxy, scenario, requests, concurrency))
-    return measured
+            outcomes, skipped = await _counters(proxy.admin_url)
+            measured.append(
+                Measured(scenario, latency, load, proxy.peak_rss_kib(), outcomes, skipped)
+            )
+        return measured
 
 
-async def _through(
-    proxy: RunningProxy, scenario: Scenario, requests: int, concurrency: int
-) -> Measured:
-    # teach the correlation map the pair of task ids, as a dashboard's start would
+async def _teach_correlation(proxy: RunningProxy) -> None:
+    """Pair the two sides' task ids, as a dashboard's start would."""
     start = proxy.url + "/api/analysis/start"
     async with aiohttp.ClientSession() as session, session.post(start, json={}) as answer:
         await answer.read()
-    latency, load = await _drive_both(proxy.url, requests, concurrency)
-    if scenario.shadow_delay_s:
-        await asyncio.sleep(scenario.shadow_delay_s * 1.5)  # let the last shadows finish
-    outcomes, skipped = await _counters(proxy.admin_url)
-    return Measured(scenario, latency, load, proxy.peak_rss_kib(), outcomes, skipped)
 
 
-async def _drive_both(
-    base_url: str, requests: int, concurrency: int
-) -> tuple[LoadResult, LoadResult]:
-    url = base_url + STATUS_PATH
-    await drive(url, requests=requests // 10, concurrency=2)  # warm-up: pools, caches
-    latency = await drive(url, requests=requests // 2, concurrency=1)
-    load = await drive(url, requests=requests, concurrency=concurrency)
-    return latency, load
+async def _drained(admin_url: str) -> None:
+    """Until the proxy has no shadow in flight (bounded: a stuck proxy fails the run)."""
+    async with asyncio.timeout(DRAIN_TIMEOUT_S), aiohttp.ClientSession() as session:
+        while True:
+            async with session.get(admin_url + "/metrics") as r:
+                page = await r.text()
+            inflight = next(
+                sample.value
+                for family in text_string_to_metric_families(page)
+                for sample in family.samples
+                if sample.name == "shadowproxy_shadow_inflight"
+            )
+            if inflight == 0:
+                return
+            await asyncio.sleep(0.05)
 
 
 async def _counters(admin_url: str) -> tuple[dict[str, float], dict[str, float]]:

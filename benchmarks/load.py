@@ -51,3 +51,12 @@ async def drive(url: str, *, requests: int, concurrency: int) -> LoadResult:
         await asyncio.gather(*(client() for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
     return LoadResult(tuple(latencies), elapsed, errors)
+
+
+def merged(results: list[LoadResult]) -> LoadResult:
+    """Several batches of one scenario as one result (latencies pooled, times summed)."""
+    return LoadResult(
+        tuple(latency for result in results for latency in result.latencies_s),
+        sum(result.elapsed_s for result in results),
+        sum(result.errors for result in results),
+    )

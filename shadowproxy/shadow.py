@@ -101,6 +101,10 @@ class ShadowDispatcher:
         self._timeout = aiohttp.ClientTimeout(total=settings.shadow_timeout_s)
         self._inflight = 0
         self._ws_open = 0
+        # Shadows that finish together (a slow shadow side answering a burst) would otherwise
+        # run all their diffs in one event-loop turn, and client requests would wait for all;
+        # under this lock they take turns, one comparison per turn of the loop.
+        self._cpu = asyncio.Lock()
         self._last_write: Sent | None = None
         self._reads_since_write: list[Sent] = []
 
@@ -246,6 +250,17 @@ class ShadowDispatcher:
             self.publish(skipped(exchange, SkipReason.BODY_TOO_LARGE))
             return
 
+        async with self._cpu:
+            await asyncio.sleep(0)  # the loop polls client I/O before each comparison's CPU work
+            self._finish(request, shadow, captured)
+
+    def _finish(self, request: ShadowRequest, shadow: Observation, captured: Captured) -> None:
+        """Normalize, learn ids, diff and publish: the CPU-bound part, run under `_cpu`."""
+        exchange, spec, target = (
+            request.exchange,
+            request.match.spec,
+            request.exchange.authoritative.other,
+        )
         limit = self._settings.max_diff_bytes
         with self._stage("normalize", exchange):
             shadow_view = _decoded(shadow, limit)
