@@ -31,6 +31,7 @@ from shadowproxy.forward import (
     read_request_body,
     relay,
 )
+from shadowproxy.guard import RollbackGuard
 from shadowproxy.headers import AUTHORITATIVE_MARK, REQUEST_ID, as_tuple, upstream_headers
 from shadowproxy.metrics import ProxyMetrics
 from shadowproxy.routing import build_route_table
@@ -82,6 +83,13 @@ class _Lifecycle:
             for side in Side
         }
         correlation = CorrelationMap(settings.state_dir)
+        sink = RollbackGuard(
+            self._sink,
+            app[FLAGS],
+            metrics,
+            enabled=settings.auto_rollback,
+            after=settings.rollback_after,
+        )
         engine = DiffEngine(
             settings.config,
             secondary_for=lambda outcome: should_log(outcome, log_matches=settings.log_matches),
@@ -93,14 +101,14 @@ class _Lifecycle:
             flags=app[FLAGS],
             correlation=correlation,
             engine=engine,
-            sink=self._sink,
+            sink=sink,
             metrics=metrics,
             shadow=ShadowDispatcher(
                 settings=settings,
                 upstreams=upstreams,
                 correlation=correlation,
                 engine=engine,
-                sink=self._sink,
+                sink=sink,
                 metrics=metrics,
                 spawn=tasks.spawn,
             ),

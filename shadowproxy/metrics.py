@@ -96,6 +96,15 @@ class ProxyMetrics:
             ["route_group"],
             registry=registry,
         )
+        self.rollback_triggers = Counter(
+            "shadowproxy_rollback_triggers_total",
+            "Comparisons that fired a rollback trigger, by what the guard did: rolled_back (the "
+            "group now answers from legacy), counted (below SHADOWPROXY_ROLLBACK_AFTER), "
+            "observed (legacy already answers), disabled (SHADOWPROXY_AUTO_ROLLBACK=off) or "
+            "failed (the flag could not be saved).",
+            ["route_group", "trigger", "action"],
+            registry=registry,
+        )
         self._fields: set[str] = set()
 
     def request(self, group: RouteGroup, route: str, method: str, side: Side, code: int) -> None:

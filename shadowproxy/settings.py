@@ -56,6 +56,8 @@ class Settings:
     ws_buffer_bytes: int = 8_388_608  # per side and connection, bytes held for the comparison
     ws_send_buffer_bytes: int = 1_048_576  # unsent bytes to a client before it is closed (1008)
     shutdown_grace_s: float = 10.0
+    auto_rollback: bool = True  # a rollback trigger flips its route group back to legacy
+    rollback_after: int = 1  # trigger hits within ROLLBACK_WINDOW_S before it acts (notes: 1)
 
     def upstream_url(self, side: Side) -> str:
         return self.legacy_url if side is Side.LEGACY else self.app_url
@@ -105,6 +107,8 @@ def load_settings(
         ws_buffer_bytes=env.get("SHADOWPROXY_WS_BUFFER_BYTES", _positive_int, 8_388_608),
         ws_send_buffer_bytes=env.get("SHADOWPROXY_WS_SEND_BUFFER_BYTES", _positive_int, 1_048_576),
         shutdown_grace_s=env.get("SHADOWPROXY_SHUTDOWN_GRACE_S", _non_negative_float, 10.0),
+        auto_rollback=env.get("SHADOWPROXY_AUTO_ROLLBACK", _parse_bool, True),
+        rollback_after=env.get("SHADOWPROXY_ROLLBACK_AFTER", _positive_int, 1),
     )
 
 

@@ -28,6 +28,8 @@ from shadowproxy.context import CONTEXT, WsHandler
 from shadowproxy.settings import Settings, load_settings
 from shadowproxy.types import Comparison, DiffSink, Side
 
+from .dashboards import start_stack  # noqa: F401 (a fixture: fake dashboards behind the proxy)
+
 
 class ListSink:
     """DiffSink in memory; `wait_for(n)` returns once n comparisons were published."""

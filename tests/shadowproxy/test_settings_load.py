@@ -42,6 +42,8 @@ def test_every_variable_is_read() -> None:
             "SHADOWPROXY_WS_BUFFER_BYTES": "70000",
             "SHADOWPROXY_WS_SEND_BUFFER_BYTES": "9000",
             "SHADOWPROXY_MAX_WS_SHADOWS": "2",
+            "SHADOWPROXY_AUTO_ROLLBACK": "off",
+            "SHADOWPROXY_ROLLBACK_AFTER": "3",
             "SHADOWPROXY_SHUTDOWN_GRACE_S": "0",
         },
         listen="[::1]:0",
@@ -64,6 +66,8 @@ def test_every_variable_is_read() -> None:
     assert settings.ws_buffer_bytes == 70000
     assert settings.ws_send_buffer_bytes == 9000
     assert settings.max_ws_shadows == 2
+    assert not settings.auto_rollback
+    assert settings.rollback_after == 3
     assert settings.shutdown_grace_s == 0.0
     assert (settings.listen_host, settings.listen_port) == ("::1", 0)
     assert settings.admin_port == 9200
