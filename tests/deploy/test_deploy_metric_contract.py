@@ -62,6 +62,7 @@ def exported() -> dict[str, frozenset[str]]:
     metrics.ws_frames.labels(group, Side.APP.value, "received").inc()
     metrics.ws_comparisons.labels(group, Outcome.MATCH.value).inc()
     metrics.ws_shadow_overflow.labels(group).inc()
+    metrics.rollback_triggers.labels("analysis", "analysis_result_lost", "rolled_back").inc()
     text = generate_latest(registry).decode()
     return {
         sample.name: frozenset(sample.labels)
@@ -108,6 +109,11 @@ def exported() -> dict[str, frozenset[str]]:
         ),
         pytest.param(
             "shadowproxy_ws_shadow_overflow_total", {"route_group"}, id="ws-shadow-overflow"
+        ),
+        pytest.param(
+            "shadowproxy_rollback_triggers_total",
+            {"route_group", "trigger", "action"},
+            id="rollback-triggers",
         ),
     ],
 )
