@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import date
 from pathlib import Path
@@ -351,7 +352,13 @@ async def test_batch_runs_every_ticker_through_the_kernel(
             "created_at": None,
         }
     ]
-    assert (data_dir / "task_status" / f"{accepted['task_id']}.json").exists()
+    # as upstream, the state reads `completed` a moment before it is persisted (off the loop)
+    saved_state = data_dir / "task_status" / f"{accepted['task_id']}.json"
+    for _ in range(250):  # up to 5 s
+        if saved_state.exists():
+            break
+        await asyncio.sleep(0.02)
+    assert json.loads(saved_state.read_text("utf-8"))["status"] == "completed"
 
 
 @pytest.mark.parametrize(
