@@ -86,6 +86,14 @@ def test_every_variable_is_read() -> None:
         pytest.param("SHADOWPROXY_MAX_INFLIGHT_SHADOWS", "2.5", id="int"),
         pytest.param("SHADOWPROXY_MAX_DIFF_BYTES", "-1", id="negative"),
         pytest.param("SHADOWPROXY_SHUTDOWN_GRACE_S", "-1", id="grace"),
+        pytest.param("SHADOWPROXY_WS_SETTLE_S", "0", id="ws-settle-zero"),
+        pytest.param("SHADOWPROXY_WS_MAX_FRAME_BYTES", "1.5", id="ws-frame-not-whole"),
+        pytest.param("SHADOWPROXY_WS_BUFFER_FRAMES", "-1", id="ws-frames-negative"),
+        pytest.param("SHADOWPROXY_WS_BUFFER_BYTES", "lots", id="ws-bytes-not-a-number"),
+        pytest.param("SHADOWPROXY_WS_SEND_BUFFER_BYTES", "0", id="ws-send-zero"),
+        pytest.param("SHADOWPROXY_MAX_WS_SHADOWS", "0", id="ws-shadows-zero"),
+        pytest.param("SHADOWPROXY_AUTO_ROLLBACK", "sometimes", id="auto-rollback"),
+        pytest.param("SHADOWPROXY_ROLLBACK_AFTER", "0", id="rollback-after-zero"),
     ],
 )
 def test_bad_values_name_the_variable(variable: str, value: str) -> None:

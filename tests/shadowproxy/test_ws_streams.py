@@ -1,4 +1,7 @@
-"""The pure side of the websocket relay: settings, the frame buffer, and the per-route streams."""
+"""The pure side of the websocket relay: the frame buffer and the per-route streams.
+
+Its settings are read and checked with the others, in test_settings_load.py.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,6 @@ import pytest
 from shadowproxy.correlation import CorrelationMap
 from shadowproxy.diff.engine import DiffEngine
 from shadowproxy.diffrecord import RecordBuilder
-from shadowproxy.settings import SettingsError, load_settings
 from shadowproxy.types import (
     DiffKind,
     Exchange,
@@ -25,40 +27,6 @@ from shadowproxy.ws.orchestrator import OrchestratorStream
 from shadowproxy.ws.streams import Setup, Timers
 
 from .ws_fakes import app_run, legacy_run, progress
-
-URLS = {"legacy_url": "http://127.0.0.1:1", "app_url": "http://127.0.0.1:2"}
-
-
-def test_the_websocket_settings_are_read() -> None:
-    settings = load_settings(
-        {
-            "SHADOWPROXY_WS_SETTLE_S": "2.5",
-            "SHADOWPROXY_WS_MAX_FRAME_BYTES": "2048",
-            "SHADOWPROXY_WS_BUFFER_FRAMES": "16",
-            "SHADOWPROXY_WS_BUFFER_BYTES": "65536",
-            "SHADOWPROXY_WS_SEND_BUFFER_BYTES": "131072",
-        },
-        **URLS,
-    )
-    assert settings.ws_settle_s == 2.5
-    assert settings.ws_max_frame_bytes == 2048
-    assert (settings.ws_buffer_frames, settings.ws_buffer_bytes) == (16, 65536)
-    assert settings.ws_send_buffer_bytes == 131072
-
-
-@pytest.mark.parametrize(
-    ("variable", "value"),
-    [
-        pytest.param("SHADOWPROXY_WS_SETTLE_S", "0", id="settle-zero"),
-        pytest.param("SHADOWPROXY_WS_MAX_FRAME_BYTES", "1.5", id="frame-not-whole"),
-        pytest.param("SHADOWPROXY_WS_BUFFER_FRAMES", "-1", id="frames-negative"),
-        pytest.param("SHADOWPROXY_WS_BUFFER_BYTES", "lots", id="bytes-not-a-number"),
-        pytest.param("SHADOWPROXY_WS_SEND_BUFFER_BYTES", "0", id="send-zero"),
-    ],
-)
-def test_bad_websocket_settings_name_the_variable(variable: str, value: str) -> None:
-    with pytest.raises(SettingsError, match=f"^{variable}: "):
-        load_settings({variable: value}, **URLS)
 
 
 def test_the_frame_buffer_drops_and_counts_beyond_its_bounds() -> None:
