@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from benchmarks import diff, http
+from benchmarks import diff, http, ws
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,8 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     iterations = 200 if args.quick else 5000
 
     rows = asyncio.run(http.measure(requests=requests, concurrency=args.concurrency))
+    ws_rows = asyncio.run(ws.measure(round_trips=requests))
     cost = diff.measure(iterations=iterations)
-    report = _report(rows, cost, requests=requests, concurrency=args.concurrency)
+    report = _report(rows, ws_rows, cost, requests=requests, concurrency=args.concurrency)
     _print(report)
     if args.json is not None:
         args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
@@ -34,10 +35,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _report(
-    rows: list[http.Measured], cost: diff.DiffCost, *, requests: int, concurrency: int
+    rows: list[http.Measured],
+    ws_rows: list[ws.WsMeasured],
+    cost: diff.DiffCost,
+    *,
+    requests: int,
+    concurrency: int,
 ) -> dict[str, Any]:
     by_name = {row.scenario.name: row for row in rows}
     direct, off, on, slow = (by_name[s.name] for s in http.SCENARIOS)
+    ws_off, ws_hung, ws_deaf = ({r.scenario: r for r in ws_rows}[name] for name in ws.SCENARIOS)
 
     def ratio(a: float | None, b: float | None) -> float | None:
         return None if a is None or b is None or b == 0 else round(a / b, 3)
@@ -62,6 +69,14 @@ def _report(
             }
             for row in rows
         ],
+        "websocket_scenarios": [
+            {
+                "scenario": row.scenario,
+                "round_trip_p50_ms": round(row.p50_ms, 3),
+                "round_trip_p95_ms": round(row.p95_ms, 3),
+            }
+            for row in ws_rows
+        ],
         "ratios": {
             "sequential p50: proxy, shadow off / direct": ratio(
                 off.latency.p50_ms, direct.latency.p50_ms
@@ -74,6 +89,9 @@ def _report(
             "throughput: shadow on / off": ratio(on.load.throughput, off.load.throughput),
             "peak RSS: shadow on / off": ratio(on.peak_rss_kib, off.peak_rss_kib),
             "peak RSS: 1 s shadow / off": ratio(slow.peak_rss_kib, off.peak_rss_kib),
+            "ws round trip p50: hung shadow upgrade / off": ratio(ws_hung.p50_ms, ws_off.p50_ms),
+            "ws round trip p50: deaf shadow / off": ratio(ws_deaf.p50_ms, ws_off.p50_ms),
+            "ws round trip p95: deaf shadow / off": ratio(ws_deaf.p95_ms, ws_off.p95_ms),
             "diff: key fields / parsing both bodies": round(cost.key_fields_us / cost.parse_us, 1),
             "diff: with secondary / key fields": round(
                 cost.with_secondary_us / cost.key_fields_us, 1
@@ -109,6 +127,14 @@ def _print(report: dict[str, Any]) -> None:
         out.write(f"{row['scenario']:<30}" + "".join(f"{c:>10}" for c in cells) + "\n")
         if row["comparisons"] is not None:
             out.write(f"{'':<4}comparisons {row['comparisons']}  skipped {row['shadow_skipped']}\n")
+    out.write(
+        f"\n{len(report['websocket_scenarios'])} websocket scenarios, one round trip each in turn\n"
+    )
+    for row in report["websocket_scenarios"]:
+        out.write(
+            f"{row['scenario']:<32}{row['round_trip_p50_ms']:>10.2f}"
+            f"{row['round_trip_p95_ms']:>10.2f}  (p50, p95 ms)\n"
+        )
     out.write("\nratios (same run, same machine; latencies in ms)\n")
     for name, value in report["ratios"].items():
         out.write(f"  {name:<44} {value}\n")

@@ -45,6 +45,12 @@ def test_quick_benchmark_run_reports_every_scenario(tmp_path: Path) -> None:
     accounted = sum(slow["comparisons"].values()) + sum(slow["shadow_skipped"].values())
     assert accounted == on["comparisons"]["match"]
     assert all(row["proxy_peak_rss_mib"] > 0 for row in (off, on, slow))
+    assert [row["scenario"] for row in report["websocket_scenarios"]] == [
+        "websocket, shadow off",
+        "websocket, hung shadow upgrade",
+        "websocket, deaf shadow",
+    ]
+    assert all(row["round_trip_p50_ms"] > 0 for row in report["websocket_scenarios"])
     assert all(value is not None for value in report["ratios"].values())
     assert report["diff_engine_us"]["outcome"] == "match"
     assert "ratios (same run, same machine" in done.stdout

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import statistics
-import time
 from collections import Counter
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient
 
 from shadowproxy.config import ConfigRoute, DiffConfig
 from shadowproxy.types import Comparison, Outcome, RouteGroup, RouteSpec, SkipReason
 
 from .conftest import ProxyFactory
+from .ws_fakes import until
 
 DIVERGING = DiffConfig(
     routes=(
@@ -209,27 +206,22 @@ async def test_a_failing_sink_is_counted_as_a_publish_failure(make_proxy: ProxyF
     assert proxy.metric("shadowproxy_shadow_failures_total", stage="publish") == 1
 
 
-async def test_a_slow_shadow_adds_no_client_latency(make_proxy: ProxyFactory) -> None:
-    quiet = {"SHADOWPROXY_SHUTDOWN_GRACE_S": "0", "SHADOWPROXY_SHADOW_TIMEOUT_S": "30"}
-    shadowed = await make_proxy(quiet)
-    unshadowed = await make_proxy({**quiet, "SHADOWPROXY_SHADOW": "off"})
-    shadowed.app.delays["/echo"] = 1.0
+async def test_clients_are_answered_while_their_shadows_are_still_waiting(
+    make_proxy: ProxyFactory,
+) -> None:
+    """Causal, not timed: every client answer arrives while its shadow call is still pending.
 
-    async def median_latency(proxy_client: TestClient[web.Request, web.Application]) -> float:
-        samples = []
-        for _ in range(7):
-            started = time.perf_counter()
-            response = await proxy_client.get("/echo")
-            await response.read()
-            samples.append(time.perf_counter() - started)
-        return statistics.median(samples)
-
-    off = await median_latency(unshadowed.client)
-    on = await median_latency(shadowed.client)
-    # every request was shadowed: each shadow either finished or is still sleeping
-    inflight = shadowed.metric("shadowproxy_shadow_inflight")
-    assert len(shadowed.sink.comparisons) + inflight == 7
-    assert on / off < 3, f"shadow on {on:.4f}s vs off {off:.4f}s"
+    How much latency a slow shadow adds is measured in `make bench` (ratios in one run).
+    """
+    proxy = await make_proxy({"SHADOWPROXY_SHUTDOWN_GRACE_S": "0"})
+    proxy.app.delays["/echo"] = 60.0  # far beyond the test: the shadows never answer in it
+    for _ in range(7):
+        response = await proxy.client.get("/echo")
+        assert response.status == 200
+        assert (await response.json())["side"] == "legacy"
+    await until(lambda: len(proxy.app.seen) == 7)  # each shadow call reaches the app ...
+    assert proxy.metric("shadowproxy_shadow_inflight") == 7  # ... and none has come back
+    assert proxy.sink.comparisons == []
 
 
 @pytest.mark.parametrize("rate", [pytest.param("0", id="never"), pytest.param("1", id="always")])

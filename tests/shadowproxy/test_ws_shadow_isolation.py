@@ -1,16 +1,14 @@
-"""A slow or dead shadow websocket adds no latency to the frames the client receives.
+"""A slow or dead shadow websocket never holds the frames the client receives.
 
-One run, three proxies in front of the same echoing authoritative side: without a shadow, with a
-shadow whose upgrade never completes, and with a shadow that accepts and then never reads. Round
-trips are interleaved across the three so machine noise hits them alike; medians are compared as
-a ratio with a generous bound, never against an absolute time.
+Causal, not timed: two proxies in front of the same echoing authoritative side, one with a shadow
+whose upgrade never completes, one with a shadow that accepts and then never reads. Every client
+round trip completes while those shadows are stuck. How much latency they add is measured as a
+ratio in `make bench` (benchmarks/ws.py), never asserted here.
 """
 
 from __future__ import annotations
 
 import asyncio
-import statistics
-import time
 from pathlib import Path
 
 import aiohttp
@@ -18,17 +16,18 @@ from aiohttp import web
 
 from shadowproxy.types import Side
 
-from .ws_fakes import ServerFactory, WsFake, echo, start_proxy
+from .ws_fakes import ServerFactory, WsFake, echo, start_proxy, until
 
-ROUNDS = 300
+ROUNDS = 100
 PAYLOAD = "x" * 65536  # big enough for a shadow that never reads to fill its socket buffers
-MAX_RATIO = 3.0
 
 
 RELEASE = web.AppKey("release", asyncio.Event)  # set when the test is done: the fakes return
+SEEN = web.AppKey("seen", list[str])  # upgrade requests the hung shadow received
 
 
 async def _hung_upgrade(request: web.Request) -> web.Response:
+    request.app[SEEN].append(request.raw_path)
     await request.app[RELEASE].wait()
     return web.Response(status=503)
 
@@ -37,7 +36,7 @@ async def _never_reads(ws: web.WebSocketResponse, request: web.Request) -> None:
     await request.app[RELEASE].wait()
 
 
-async def test_a_slow_or_dead_shadow_adds_no_latency(
+async def test_a_slow_or_dead_shadow_never_holds_client_frames(
     aiohttp_server: ServerFactory, tmp_path: Path
 ) -> None:
     release = asyncio.Event()
@@ -45,6 +44,8 @@ async def test_a_slow_or_dead_shadow_adds_no_latency(
     legacy.server = await aiohttp_server(legacy.app())
     hung = web.Application()
     hung[RELEASE] = release
+    hung_requests: list[str] = []
+    hung[SEEN] = hung_requests
     hung.router.add_get("/{tail:.*}", _hung_upgrade)
     hung_url = str((await aiohttp_server(hung)).make_url("")).rstrip("/")
     deaf = WsFake(Side.APP, _never_reads)
@@ -58,9 +59,6 @@ async def test_a_slow_or_dead_shadow_adds_no_latency(
         "SHADOWPROXY_SHUTDOWN_GRACE_S": "1",
     }
     proxies = {
-        "no shadow": await start_proxy(
-            aiohttp_server, legacy.url, hung_url, tmp_path / "a", {"SHADOWPROXY_SHADOW": "off"}
-        ),
         "hung upgrade": await start_proxy(
             aiohttp_server, legacy.url, hung_url, tmp_path / "b", slow
         ),
@@ -68,25 +66,18 @@ async def test_a_slow_or_dead_shadow_adds_no_latency(
             aiohttp_server, legacy.url, deaf.url, tmp_path / "c", slow
         ),
     }
-    timings: dict[str, list[float]] = {name: [] for name in proxies}
     async with aiohttp.ClientSession() as session:
         sockets = {
             name: await session.ws_connect(proxy.url("/ws/echo")) for name, proxy in proxies.items()
         }
         for _ in range(ROUNDS):
-            for name, ws in sockets.items():
-                started = time.perf_counter()
+            for ws in sockets.values():
                 await ws.send_str(PAYLOAD)
                 assert await ws.receive_str() == PAYLOAD
-                timings[name].append(time.perf_counter() - started)
+        await until(lambda: hung_requests == ["/ws/echo"])  # that upgrade stays unanswered
         for ws in sockets.values():
             await ws.close()
     release.set()
-    baseline = statistics.median(timings["no shadow"])
-    for name in ("hung upgrade", "never reads"):
-        ratio = statistics.median(timings[name]) / baseline
-        print(f"median round trip with a shadow that {name}: {ratio:.2f}x the baseline")
-        assert ratio < MAX_RATIO, (name, ratio)
     assert deaf.paths == ["/ws/echo"]  # that shadow was connected, and it never read
     overflow = proxies["never reads"].metric(
         "shadowproxy_ws_shadow_overflow_total", route_group="system"
