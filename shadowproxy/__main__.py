@@ -1,5 +1,5 @@
 """`python -m shadowproxy`: the same command as the `shadowproxy` console script."""
 
-from shadowproxy.cli import main
+from shadowproxy.ops.cli import main
 
 raise SystemExit(main())

@@ -11,11 +11,21 @@ import re
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from shadowproxy.types import Comparison, Outcome, Role, RouteGroup, Side, SkipReason
+from shadowproxy.types import (
+    UNSHADOWED,
+    Comparison,
+    ExchangeKind,
+    Outcome,
+    Role,
+    RouteGroup,
+    Side,
+    SkipReason,
+)
 
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 MAX_FIELD_LABELS = 200
 OTHER = "other"
+DIFFLOG_RESULTS = ("written", "dropped", "failed")
 _INDEX = re.compile(r"\[[^\]]*\]")
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
@@ -105,6 +115,16 @@ class ProxyMetrics:
             ["route_group", "trigger", "action"],
             registry=registry,
         )
+        self.difflog_records = Counter(
+            "shadowproxy_difflog_records_total",
+            "Diff-log records by fate: written to disk, dropped (the writer's queue was full, or "
+            "the log was closing) or failed (the record could not be built, or the disk refused "
+            "its batch).",
+            ["result"],
+            registry=registry,
+        )
+        for result in DIFFLOG_RESULTS:
+            self.difflog_records.labels(result)
         self._fields: set[str] = set()
 
     def request(self, group: RouteGroup, route: str, method: str, side: Side, code: int) -> None:
@@ -114,9 +134,6 @@ class ProxyMetrics:
     def upstream(self, side: Side, role: Role, group: RouteGroup, seconds: float) -> None:
         self.upstream_duration.labels(side.value, role.value, group.value).observe(seconds)
 
-    def skipped(self, group: RouteGroup, reason: SkipReason) -> None:
-        self.shadow_skipped.labels(group.value, reason.value).inc()
-
     def failure(self, stage: str) -> None:
         self.shadow_failures.labels(stage).inc()
 
@@ -125,13 +142,22 @@ class ProxyMetrics:
         self.authoritative_side.labels(group.value, side.other.value).set(0)
 
     def comparison(self, comparison: Comparison) -> None:
+        """The pipeline's first stage: every published comparison is counted here, once."""
         exchange = comparison.exchange
         group = exchange.route_group.value
-        self.comparisons.labels(group, exchange.route, comparison.outcome.value).inc()
         if comparison.outcome is Outcome.SKIPPED and comparison.reason in _SKIP_VALUES:
             self.shadow_skipped.labels(group, comparison.reason).inc()
+            if comparison.reason in _UNSHADOWED_VALUES:
+                return  # decided before any shadow call: a skip, not a comparison
+        self.comparisons.labels(group, exchange.route, comparison.outcome.value).inc()
+        if exchange.kind is ExchangeKind.WS:
+            self.ws_comparisons.labels(group, comparison.outcome.value).inc()
         for difference in comparison.differences:
             self.field_mismatches.labels(group, self._field_label(difference.field)).inc()
+
+    def difflog(self, result: str) -> None:
+        """One diff-log record's fate: written, dropped (queue full, closed) or failed."""
+        self.difflog_records.labels(result).inc()
 
     def _field_label(self, field: str) -> str:
         label = _INDEX.sub("[]", field)
@@ -144,3 +170,4 @@ class ProxyMetrics:
 
 
 _SKIP_VALUES = frozenset(reason.value for reason in SkipReason)
+_UNSHADOWED_VALUES = frozenset(reason.value for reason in UNSHADOWED)

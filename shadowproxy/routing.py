@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from urllib.parse import unquote
 
-from shadowproxy.config import SAFE_METHODS, DiffConfig
+from shadowproxy.diff.config import SAFE_METHODS, DiffConfig
 from shadowproxy.types import RouteGroup, RouteMatch, RouteSpec
 
 UNMATCHED = "<unmatched>"

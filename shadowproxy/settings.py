@@ -16,7 +16,7 @@ from types import MappingProxyType
 from typing import TypeVar
 from urllib.parse import urlsplit
 
-from shadowproxy.config import DEFAULT_CONFIG, DiffConfig, load_config
+from shadowproxy.diff.config import DEFAULT_CONFIG, DiffConfig, load_config
 from shadowproxy.types import RouteGroup, Side
 
 T = TypeVar("T")

@@ -80,6 +80,17 @@ class SkipReason(StrEnum):
     FRAMES_DROPPED = "frames_dropped"  # a websocket comparison buffer overflowed
 
 
+# Skips decided before any shadow call: counted as skips, never as comparisons (publish.py).
+UNSHADOWED = frozenset(
+    {
+        SkipReason.SHADOW_OFF,
+        SkipReason.SAMPLED_OUT,
+        SkipReason.QUEUE_FULL,
+        SkipReason.SIDE_EFFECT_POLICY,
+    }
+)
+
+
 class ExchangeKind(StrEnum):
     HTTP = "http"
     WS = "ws"

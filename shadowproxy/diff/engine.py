@@ -11,9 +11,9 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from shadowproxy.config import DEFAULT_CONFIG, DiffConfig
 from shadowproxy.diff import outcome as rules
 from shadowproxy.diff.compare import compare_views
+from shadowproxy.diff.config import DEFAULT_CONFIG, DiffConfig
 from shadowproxy.diff.known import KnownDifferences
 from shadowproxy.diff.lifecycle import Sorted, sort_by_lifecycle
 from shadowproxy.diff.profile import (

@@ -13,9 +13,9 @@ import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict
 
-from shadowproxy.context import ProxyContext
 from shadowproxy.errors import ShadowproxyError, map_client_errors
-from shadowproxy.headers import upstream_headers
+from shadowproxy.http.context import ProxyContext
+from shadowproxy.http.headers import upstream_headers
 from shadowproxy.types import Observation, Side
 
 # the handshake fields aiohttp writes itself for each upstream connection

@@ -20,14 +20,14 @@ import structlog
 from aiohttp import WSMsgType
 from multidict import CIMultiDict
 
-from shadowproxy.context import ProxyContext
 from shadowproxy.correlation import id_in_request, rewrite_id
+from shadowproxy.diff.streams.base import SIDES, Stream
+from shadowproxy.diff.streams.frames import Frame, FrameBuffer, FrameKind
 from shadowproxy.errors import UpstreamError
-from shadowproxy.shadow import skipped
+from shadowproxy.http.context import ProxyContext
+from shadowproxy.http.shadow import skipped
 from shadowproxy.types import Comparison, Exchange, Observation, RouteMatch, Side, SkipReason
 from shadowproxy.ws.dial import Refused, dial, sendable
-from shadowproxy.ws.frames import Frame, FrameBuffer, FrameKind
-from shadowproxy.ws.streams import SIDES, Stream
 
 log = structlog.get_logger("shadowproxy.ws")
 

@@ -21,14 +21,18 @@ from dataclasses import dataclass
 import aiohttp
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from shadowproxy.app import detail_response
-from shadowproxy.context import ProxyContext
 from shadowproxy.correlation import id_in_request, rewrite_id
+from shadowproxy.diff.streams.analysis import AnalysisStream
+from shadowproxy.diff.streams.base import Setup, Stream, Timers
+from shadowproxy.diff.streams.frames import Frame, FrameKind
+from shadowproxy.diff.streams.generic import GenericStream
+from shadowproxy.diff.streams.live import OrchestratorStream
 from shadowproxy.errors import UpstreamError
-from shadowproxy.headers import AUTHORITATIVE_MARK, REQUEST_ID
-from shadowproxy.shadow import ShadowRequest, new_comparison_id
+from shadowproxy.http.app import detail_response
+from shadowproxy.http.context import ProxyContext
+from shadowproxy.http.headers import AUTHORITATIVE_MARK, REQUEST_ID
+from shadowproxy.http.shadow import ShadowRequest, new_comparison_id
 from shadowproxy.types import Exchange, ExchangeKind, Observation, RouteGroup, RouteMatch
-from shadowproxy.ws.analysis import AnalysisStream
 from shadowproxy.ws.dial import (
     CLOSE_TIMEOUT_S,
     Refused,
@@ -37,11 +41,7 @@ from shadowproxy.ws.dial import (
     sendable,
     side_headers,
 )
-from shadowproxy.ws.frames import Frame, FrameKind
-from shadowproxy.ws.generic import GenericStream
 from shadowproxy.ws.mirror import Recorder, Shadow
-from shadowproxy.ws.orchestrator import OrchestratorStream
-from shadowproxy.ws.streams import Setup, Stream, Timers
 
 TOO_SLOW = b"client too slow"
 

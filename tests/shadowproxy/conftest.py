@@ -21,10 +21,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from multidict import CIMultiDictProxy
 from prometheus_client import CollectorRegistry
 
-from shadowproxy.admin import create_admin_app
-from shadowproxy.app import create_app
-from shadowproxy.config import DEFAULT_CONFIG, DiffConfig
-from shadowproxy.context import CONTEXT, WsHandler
+from shadowproxy.diff.config import DEFAULT_CONFIG, DiffConfig
+from shadowproxy.http.app import create_app
+from shadowproxy.http.context import CONTEXT, WsHandler
+from shadowproxy.ops.admin import create_admin_app
 from shadowproxy.settings import Settings, load_settings
 from shadowproxy.types import Comparison, DiffSink, Side
 

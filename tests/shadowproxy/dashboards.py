@@ -20,9 +20,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry
 
-from shadowproxy.app import create_app
-from shadowproxy.context import CONTEXT
-from shadowproxy.difflog import JsonlDiffSink
+from shadowproxy.difflog.sink import JsonlDiffSink
+from shadowproxy.http.app import create_app
+from shadowproxy.http.context import CONTEXT
 from shadowproxy.settings import load_settings
 from shadowproxy.types import Side
 

@@ -18,8 +18,8 @@ from aiohttp import WSMsgType, web
 from aiohttp.test_utils import TestServer
 from prometheus_client import CollectorRegistry
 
-from shadowproxy.app import create_app
-from shadowproxy.context import CONTEXT, ProxyContext
+from shadowproxy.http.app import create_app
+from shadowproxy.http.context import CONTEXT, ProxyContext
 from shadowproxy.settings import load_settings
 from shadowproxy.types import Side
 from shadowproxy.ws.relay import WsRelay

@@ -1,0 +1,237 @@
+"""The proxy application: `create_app(settings, ...)` and the catch-all handler.
+
+The handler is the hot path. It reads (at most SHADOWPROXY_MAX_DIFF_BYTES of) the request
+body, starts the shadow in the background, forwards to the authoritative side and streams its
+answer back. It never parses JSON and never waits for the shadow; it only hands the
+authoritative observation to the shadow task through a future once the client has it.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+import aiohttp
+from aiohttp import web
+from multidict import CIMultiDict
+from prometheus_client import CollectorRegistry
+
+from shadowproxy.correlation import CorrelationMap, id_in_request, rewrite_id
+from shadowproxy.diff.engine import DiffEngine
+from shadowproxy.difflog.record import should_log
+from shadowproxy.errors import UpstreamError
+from shadowproxy.http.context import CONTEXT, FLAGS, METRICS, SETTINGS, ProxyContext, WsHandler
+from shadowproxy.http.headers import AUTHORITATIVE_MARK, REQUEST_ID, as_tuple, upstream_headers
+from shadowproxy.http.shadow import Captured, ShadowDispatcher, ShadowRequest, new_comparison_id
+from shadowproxy.http.upstream import (
+    Body,
+    Upstream,
+    new_capture,
+    new_session,
+    read_request_body,
+    relay,
+)
+from shadowproxy.metrics import ProxyMetrics
+from shadowproxy.rollback.flags import Flags
+from shadowproxy.rollback.guard import RollbackGuard
+from shadowproxy.routing import build_route_table
+from shadowproxy.settings import Settings
+from shadowproxy.tasks import BackgroundTasks
+from shadowproxy.types import (
+    DiffSink,
+    Exchange,
+    ExchangeKind,
+    Observation,
+    Role,
+    RouteMatch,
+    Side,
+)
+
+POOL_SIZE = 256  # connections per side; shadows are bounded separately by the inflight limit
+
+
+def create_app(
+    settings: Settings,
+    *,
+    sink: DiffSink,
+    registry: CollectorRegistry,
+    ws_handler: WsHandler | None = None,
+) -> web.Application:
+    """The proxy. Raises FlagStateError (a SettingsError) when flags.json is unusable."""
+    app = web.Application()
+    metrics = ProxyMetrics(registry)
+    app[SETTINGS] = settings
+    app[METRICS] = metrics
+    app[FLAGS] = Flags(settings.authoritative, settings.state_dir, on_change=metrics.authoritative)
+    app.cleanup_ctx.append(_Lifecycle(sink))
+    app.router.add_route("*", "/{tail:.*}", _ProxyHandler(ws_handler).handle)
+    return app
+
+
+class _Lifecycle:
+    """Opens the per-side pools and the correlation log; at shutdown drains shadows, then closes."""
+
+    def __init__(self, sink: DiffSink) -> None:
+        self._sink = sink
+
+    async def __call__(self, app: web.Application) -> AsyncIterator[None]:
+        settings, metrics = app[SETTINGS], app[METRICS]
+        tasks = BackgroundTasks()
+        upstreams = {
+            side: Upstream(side, settings.upstream_url(side), new_session(POOL_SIZE))
+            for side in Side
+        }
+        correlation = CorrelationMap(settings.state_dir)
+        sink = RollbackGuard(
+            self._sink,
+            app[FLAGS],
+            metrics,
+            enabled=settings.auto_rollback,
+            after=settings.rollback_after,
+        )
+        engine = DiffEngine(
+            settings.config,
+            secondary_for=lambda outcome: should_log(outcome, log_matches=settings.log_matches),
+        )
+        app[CONTEXT] = ProxyContext(
+            settings=settings,
+            routes=build_route_table(settings.config),
+            upstreams=upstreams,
+            flags=app[FLAGS],
+            correlation=correlation,
+            engine=engine,
+            sink=sink,
+            metrics=metrics,
+            shadow=ShadowDispatcher(
+                settings=settings,
+                upstreams=upstreams,
+                correlation=correlation,
+                engine=engine,
+                sink=sink,
+                metrics=metrics,
+                spawn=tasks.spawn,
+            ),
+            tasks=tasks,
+        )
+        try:
+            yield
+        finally:
+            await tasks.drain(settings.shutdown_grace_s)
+            for upstream in upstreams.values():
+                await upstream.session.close()
+            correlation.close()
+
+
+class _ProxyHandler:
+    def __init__(self, ws_handler: WsHandler | None) -> None:
+        self._ws_handler = ws_handler
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        ctx = request.app[CONTEXT]
+        raw = request.raw_path
+        match = ctx.routes.match(request.method, raw.partition("?")[0])
+        spec = match.spec
+        side = ctx.flags.authoritative(spec.group)
+        # Upgrades go to the relay (501 without one); a plain GET on a websocket route is
+        # forwarded like any request, so the backend gives its own answer.
+        upgrade = _is_upgrade(request)
+        if upgrade and self._ws_handler is not None:
+            return await self._ws_handler(request, match, ctx)
+        if upgrade:
+            return detail_response(501, "websocket relay not enabled", side)
+
+        request_id = request.headers.get(REQUEST_ID) or uuid.uuid4().hex
+        exchange = Exchange(
+            comparison_id=new_comparison_id(),
+            request_id=request_id,
+            kind=ExchangeKind.HTTP,
+            route_group=spec.group,
+            route=spec.template,
+            method=request.method,
+            path=raw,
+            authoritative=side,
+            profile=spec.profile,
+        )
+        body, too_large = await read_request_body(request, ctx.settings.max_diff_bytes)
+        shadow_body = None if too_large else body
+        handover = ctx.shadow.dispatch(
+            ShadowRequest(exchange, match, self._headers(request, request_id, True), shadow_body),
+            body_too_large=too_large,
+        )
+        captured: Captured | None = None
+        try:
+            response, captured = await self._forward(
+                request, ctx, match, exchange, self._headers(request, request_id, False), body
+            )
+        finally:
+            if handover is not None and not handover.done():
+                handover.set_result(captured)  # None when the client went away (cancelled)
+        ctx.metrics.request(spec.group, spec.template, request.method, side, response.status)
+        return response
+
+    @staticmethod
+    def _headers(request: web.Request, request_id: str, shadow: bool) -> CIMultiDict[str]:
+        return upstream_headers(
+            request.headers,
+            request_id=request_id,
+            peer=request.remote,
+            scheme=request.scheme,
+            shadow=shadow,
+        )
+
+    @staticmethod
+    async def _forward(
+        request: web.Request,
+        ctx: ProxyContext,
+        match: RouteMatch,
+        exchange: Exchange,
+        headers: CIMultiDict[str],
+        body: Body,
+    ) -> tuple[web.StreamResponse, Captured]:
+        side, spec = exchange.authoritative, match.spec
+        path = exchange.path
+        held_id = id_in_request(spec, match.params, path)
+        if held_id is not None:
+            # the client may hold an id the other side minted before a flag flip
+            twin = ctx.correlation.twin(held_id, side)
+            if twin is not None:
+                path = rewrite_id(spec, path, held_id, twin)
+        timeout = aiohttp.ClientTimeout(
+            total=None,
+            sock_connect=ctx.settings.upstream_timeout_s,
+            sock_read=ctx.settings.upstream_timeout_s,
+        )
+        started = time.perf_counter()
+        capture = new_capture(ctx.settings.max_diff_bytes)
+        try:
+            upstream = await ctx.upstreams[side].send(request.method, path, headers, body, timeout)
+        except UpstreamError as exc:
+            elapsed = time.perf_counter() - started
+            ctx.metrics.upstream(side, Role.AUTHORITATIVE, exchange.route_group, elapsed)
+            observation = Observation(side=side, status=None, error=exc.detail, latency_s=elapsed)
+            return detail_response(exc.status, str(exc), side), Captured(observation, False)
+        async with upstream:
+            response = await relay(request, upstream, side=side, capture=capture)
+        elapsed = time.perf_counter() - started
+        ctx.metrics.upstream(side, Role.AUTHORITATIVE, exchange.route_group, elapsed)
+        observation = Observation(
+            side=side,
+            status=upstream.status,
+            headers=as_tuple(upstream.headers),
+            body=bytes(capture.data),
+            latency_s=elapsed,
+            error=capture.error,
+        )
+        return response, Captured(observation, capture.overflowed)
+
+
+def _is_upgrade(request: web.Request) -> bool:
+    return "upgrade" in request.headers.get("Connection", "").lower() and bool(
+        request.headers.get("Upgrade")
+    )
+
+
+def detail_response(status: int, detail: str, side: Side) -> web.Response:
+    """FastAPI-style error body, so a dashboard parses the proxy's errors like the backends'."""
+    return web.json_response({"detail": detail}, status=status, headers={AUTHORITATIVE_MARK: side})

@@ -1,0 +1,59 @@
+"""Everything a request handler needs, built once per proxy app and stored under a typed AppKey.
+
+The websocket relay receives the same `ProxyContext`, so it shares the per-side keep-alive
+pools, the flags, the correlation map, the engine, the sink, the metrics and the task set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import aiohttp
+from aiohttp import web
+
+from shadowproxy.correlation import CorrelationMap
+from shadowproxy.diff.engine import DiffEngine
+from shadowproxy.http.shadow import ShadowDispatcher
+from shadowproxy.http.upstream import Upstream
+from shadowproxy.metrics import ProxyMetrics
+from shadowproxy.rollback.flags import Flags
+from shadowproxy.routing import RouteTable
+from shadowproxy.settings import Settings
+from shadowproxy.tasks import BackgroundTasks
+from shadowproxy.types import DiffSink, RouteMatch, Side
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyContext:
+    settings: Settings
+    routes: RouteTable
+    upstreams: Mapping[Side, Upstream]  # one ClientSession (keep-alive pool) per side
+    flags: Flags
+    correlation: CorrelationMap
+    engine: DiffEngine  # a Comparator; the websocket relay also uses compare_values
+    sink: DiffSink
+    metrics: ProxyMetrics
+    shadow: ShadowDispatcher  # the bounded background dispatcher (limiter + failure handler)
+    tasks: BackgroundTasks
+
+    def session(self, side: Side) -> aiohttp.ClientSession:
+        return self.upstreams[side].session
+
+    def base_url(self, side: Side) -> str:
+        return self.upstreams[side].base_url
+
+    def spawn(self, coro: Coroutine[Any, Any, T], *, name: str) -> asyncio.Task[T]:
+        return self.tasks.spawn(coro, name=name)
+
+
+WsHandler = Callable[[web.Request, RouteMatch, ProxyContext], Awaitable[web.StreamResponse]]
+
+CONTEXT = web.AppKey("shadowproxy.http.context", ProxyContext)
+SETTINGS = web.AppKey("shadowproxy.settings", Settings)
+FLAGS = web.AppKey("shadowproxy.rollback.flags", Flags)
+METRICS = web.AppKey("shadowproxy.metrics", ProxyMetrics)

@@ -1,0 +1,367 @@
+"""Shadow dispatch: decide if a request is shadowed, then run its comparison off the hot path.
+
+The hot path only makes cheap decisions (flag, policy, sampling, capacity) and hands the
+authoritative observation over through a future once the client has its answer. Everything
+that parses, waits or could fail (the shadow call, correlation learning, decompression, the
+diff, publishing) runs in one background task per exchange, bounded by
+SHADOWPROXY_MAX_INFLIGHT_SHADOWS: when full the shadow is dropped and counted, never queued.
+
+Shadow calls reach the shadow in the client's order around writes: each side keeps its own
+store, and background calls run concurrently, so a shadow `DELETE` could otherwise overtake the
+shadow `POST` the client sent before it, or a read the writes before it. A shadow read waits for
+the shadow write dispatched before it; a shadow write waits for every shadow call dispatched
+before it (each wait bounded by the shadow timeout). Reads between two writes stay concurrent.
+
+Scientist's rule: every failure in that task goes to `failure()`, which logs an event with
+key-values (route template, ids, exception type; never headers, bodies or raw paths) and counts
+`shadowproxy_shadow_failures_total{stage}`. Nothing from here can reach the client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+
+import aiohttp
+import orjson
+import structlog
+from multidict import CIMultiDict
+
+from shadowproxy.correlation import CorrelationMap, id_in_request, rewrite_id
+from shadowproxy.diff.config import SAFE_METHODS
+from shadowproxy.errors import UpstreamError
+from shadowproxy.http.upstream import Body, Upstream, decoded_body, observe
+from shadowproxy.metrics import ProxyMetrics
+from shadowproxy.settings import Settings
+from shadowproxy.tasks import Spawn
+from shadowproxy.types import (
+    Comparator,
+    Comparison,
+    DiffSink,
+    Exchange,
+    Observation,
+    Outcome,
+    Role,
+    RouteMatch,
+    Side,
+    SkipReason,
+)
+
+log = structlog.get_logger("shadowproxy.http.shadow")
+
+
+@dataclass(frozen=True, slots=True)
+class Captured:
+    """The authoritative side's answer as the shadow task receives it."""
+
+    observation: Observation
+    overflowed: bool  # the body outgrew SHADOWPROXY_MAX_DIFF_BYTES: not comparable
+
+
+AuthoritativeFuture = asyncio.Future[Captured | None]  # None: the client went away first
+Sent = asyncio.Future[None]  # done once a shadow call was answered (or will never be sent)
+
+
+@dataclass(frozen=True, slots=True)
+class ShadowRequest:
+    exchange: Exchange
+    match: RouteMatch
+    headers: CIMultiDict[str]
+    body: Body
+
+
+class _Aborted(Exception):
+    """A stage failed and was already reported; the exchange's comparison ends here."""
+
+
+class ShadowDispatcher:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        upstreams: Mapping[Side, Upstream],
+        correlation: CorrelationMap,
+        engine: Comparator,
+        sink: DiffSink,
+        metrics: ProxyMetrics,
+        spawn: Spawn,
+    ) -> None:
+        self._settings = settings
+        self._upstreams = upstreams
+        self._correlation = correlation
+        self._engine = engine
+        self._sink = sink
+        self._metrics = metrics
+        self._spawn = spawn
+        self._timeout = aiohttp.ClientTimeout(total=settings.shadow_timeout_s)
+        self._inflight = 0
+        self._ws_open = 0
+        # Shadows that finish together (a slow shadow side answering a burst) would otherwise
+        # run all their diffs in one event-loop turn, and client requests would wait for all;
+        # under this lock they take turns, one comparison per turn of the loop.
+        self._cpu = asyncio.Lock()
+        self._last_write: Sent | None = None
+        self._reads_since_write: list[Sent] = []
+
+    @property
+    def inflight(self) -> int:
+        return self._inflight
+
+    def dispatch(
+        self, request: ShadowRequest, *, body_too_large: bool
+    ) -> AuthoritativeFuture | None:
+        """Start the shadow now (concurrently with the authoritative call) or record why not.
+
+        Returns the future the caller must resolve with the authoritative answer, or None.
+        """
+        exchange, spec = request.exchange, request.match.spec
+        reason = self.skip_reason(request, body_too_large=body_too_large)
+        if reason is SkipReason.BODY_TOO_LARGE:
+            self.publish(skipped(exchange, reason))
+            return None
+        if reason is not None:
+            self._metrics.skipped(exchange.route_group, reason)
+            return None
+        future: AuthoritativeFuture = asyncio.get_running_loop().create_future()
+        creating = self._correlation.begin_create() if spec.creates_id else None
+        sent, after = self._order(exchange.method)
+        self._inflight += 1
+        self._metrics.shadow_inflight.inc()
+        self._spawn(
+            self._run(request, future, creating, sent, after),
+            name=f"shadow {exchange.comparison_id}",
+        )
+        return future
+
+    def _order(self, method: str) -> tuple[Sent, tuple[Sent, ...]]:
+        """This shadow call's `sent` future, and the earlier ones it must not overtake."""
+        sent: Sent = asyncio.get_running_loop().create_future()
+        last = () if self._last_write is None else (self._last_write,)
+        if method in SAFE_METHODS:
+            self._reads_since_write = [f for f in self._reads_since_write if not f.done()]
+            self._reads_since_write.append(sent)
+            return sent, last
+        after = (*last, *self._reads_since_write)
+        self._last_write, self._reads_since_write = sent, []
+        return sent, after
+
+    def skip_reason(
+        self, request: ShadowRequest, *, body_too_large: bool, websocket: bool = False
+    ) -> SkipReason | None:
+        """Why this request gets no shadow, or None. Websocket shadows have their own bound."""
+        settings = self._settings
+        if not settings.shadow_enabled:
+            return SkipReason.SHADOW_OFF
+        if not request.match.spec.mirror:
+            return SkipReason.SIDE_EFFECT_POLICY
+        if not self._sampled(request):
+            return SkipReason.SAMPLED_OUT
+        if body_too_large:
+            return SkipReason.BODY_TOO_LARGE
+        if websocket:
+            full = self._ws_open >= settings.max_ws_shadows
+        else:
+            full = self._inflight >= settings.max_inflight_shadows
+        return SkipReason.QUEUE_FULL if full else None
+
+    def ws_opened(self) -> None:
+        """A shadow websocket started; `ws_closed` must follow once it ended, however it ended."""
+        self._ws_open += 1
+
+    def ws_closed(self) -> None:
+        self._ws_open -= 1
+
+    def _sampled(self, request: ShadowRequest) -> bool:
+        """Consistent per key: a task's polls hash one correlated id: all or none shadowed."""
+        rate = self._settings.sample_rate
+        if rate >= 1.0:
+            return True
+        if rate <= 0.0:
+            return False
+        exchange = request.exchange
+        key = id_in_request(request.match.spec, request.match.params, exchange.path)
+        if key is not None:
+            key = self._correlation.canonical(key) or key
+        digest = hashlib.blake2b((key or exchange.request_id).encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "big") < rate * 2**64
+
+    # ------------------------------------------------------------------ background
+
+    async def _run(
+        self,
+        request: ShadowRequest,
+        authoritative: AuthoritativeFuture,
+        creating: asyncio.Future[None] | None,
+        sent: Sent,
+        after: tuple[Sent, ...],
+    ) -> None:
+        try:
+            await self._compare(request, authoritative, sent, after)
+        except _Aborted:
+            pass
+        except Exception as exc:  # a bug outside the named stages still must not escape
+            self.failure("dispatch", exc, request.exchange)
+        finally:
+            if not sent.done():
+                sent.set_result(None)
+            if creating is not None:
+                self._correlation.end_create(creating)
+            self._inflight -= 1
+            self._metrics.shadow_inflight.dec()
+
+    async def _compare(
+        self,
+        request: ShadowRequest,
+        authoritative: AuthoritativeFuture,
+        sent: Sent,
+        after: tuple[Sent, ...],
+    ) -> None:
+        exchange, spec = request.exchange, request.match.spec
+        target = exchange.authoritative.other
+        path = exchange.path
+        held_id = id_in_request(spec, request.match.params, path)
+        if held_id is not None:
+            with self._stage("correlation", exchange):
+                twin = await self._correlation.resolve(
+                    held_id, target, timeout_s=self._settings.shadow_timeout_s
+                )
+            if twin is None:
+                self.publish(skipped(exchange, SkipReason.UNCORRELATED))
+                return
+            path = rewrite_id(spec, path, held_id, twin)
+
+        if after:
+            await asyncio.wait(after, timeout=self._settings.shadow_timeout_s)
+        with self._stage("send", exchange):
+            shadow, overflowed = await self._observe(request, target, path)
+        sent.set_result(None)
+        self._metrics.upstream(target, Role.SHADOW, exchange.route_group, shadow.latency_s)
+
+        captured = await authoritative
+        if captured is None:
+            self.publish(skipped(exchange, SkipReason.CLIENT_DISCONNECTED))
+            return
+        if overflowed or captured.overflowed:
+            self.publish(skipped(exchange, SkipReason.BODY_TOO_LARGE))
+            return
+
+        async with self._cpu:
+            await asyncio.sleep(0)  # the loop polls client I/O before each comparison's CPU work
+            self._finish(request, shadow, captured)
+
+    def _finish(self, request: ShadowRequest, shadow: Observation, captured: Captured) -> None:
+        """Normalize, learn ids, diff and publish: the CPU-bound part, run under `_cpu`."""
+        exchange, spec, target = (
+            request.exchange,
+            request.match.spec,
+            request.exchange.authoritative.other,
+        )
+        limit = self._settings.max_diff_bytes
+        with self._stage("normalize", exchange):
+            shadow_view = _decoded(shadow, limit)
+            authoritative_view = _decoded(captured.observation, limit)
+        if shadow_view is None or authoritative_view is None:
+            self.publish(skipped(exchange, SkipReason.NOT_COMPARABLE))
+            return
+        legacy, app = (
+            (shadow_view, authoritative_view)
+            if target is Side.LEGACY
+            else (authoritative_view, shadow_view)
+        )
+        if spec.creates_id:
+            with self._stage("correlation", exchange):
+                self._learn(spec.creates_id, legacy, app)
+        with self._stage("diff", exchange):
+            comparison = self._engine(exchange, legacy, app, self._correlation.aliases)
+        self.publish(comparison)
+
+    async def _observe(
+        self, request: ShadowRequest, target: Side, path: str
+    ) -> tuple[Observation, bool]:
+        started = time.perf_counter()
+        try:
+            return await observe(
+                self._upstreams[target],
+                request.exchange.method,
+                path,
+                request.headers,
+                request.body,
+                client_timeout=self._timeout,
+                limit=self._settings.max_diff_bytes,
+            )
+        except UpstreamError as exc:
+            elapsed = time.perf_counter() - started
+            return Observation(side=target, status=None, error=exc.detail, latency_s=elapsed), False
+
+    def _learn(self, key: str, legacy: Observation, app: Observation) -> None:
+        """Pair the ids both sides minted; only when both really created something."""
+        if legacy.failed or app.failed or legacy.status != app.status:
+            return
+        legacy_id, app_id = _minted_id(legacy.body, key), _minted_id(app.body, key)
+        if legacy_id is not None and app_id is not None:
+            self._correlation.learn(legacy_id, app_id)
+
+    # ------------------------------------------------------------------ outcomes and failures
+
+    def publish(self, comparison: Comparison) -> None:
+        self._metrics.comparison(comparison)
+        try:
+            self._sink.publish(comparison)
+        except Exception as exc:  # the sink promises not to raise; the client never knows
+            self.failure("publish", exc, comparison.exchange)
+
+    def failure(self, stage: str, exc: BaseException, exchange: Exchange | None = None) -> None:
+        """The one handler for every shadow-path failure: log an event and count it."""
+        self._metrics.failure(stage)
+        context = {}
+        if exchange is not None:
+            context = {
+                "route": exchange.route,
+                "route_group": exchange.route_group.value,
+                "request_id": exchange.request_id,
+                "comparison_id": exchange.comparison_id,
+            }
+        log.warning(
+            "shadow_failure",
+            stage=stage,
+            error_type=type(exc).__name__,
+            error=str(exc)[:200],
+            **context,
+        )
+
+    @contextmanager
+    def _stage(self, stage: str, exchange: Exchange) -> Iterator[None]:
+        try:
+            yield
+        except Exception as exc:
+            self.failure(stage, exc, exchange)
+            raise _Aborted(stage) from exc
+
+
+def skipped(exchange: Exchange, reason: SkipReason) -> Comparison:
+    return Comparison(exchange=exchange, outcome=Outcome.SKIPPED, reason=reason.value)
+
+
+def new_comparison_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _decoded(observation: Observation, limit: int) -> Observation | None:
+    body = decoded_body(observation, limit)
+    if body is None:
+        return None
+    return observation if body is observation.body else replace(observation, body=body)
+
+
+def _minted_id(body: bytes, key: str) -> str | None:
+    document = orjson.loads(body)
+    for part in key.split("."):
+        if not isinstance(document, dict):
+            return None
+        document = document.get(part)
+    return document if isinstance(document, str) and document else None

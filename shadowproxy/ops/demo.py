@@ -1,0 +1,366 @@
+"""`shadowproxy demo`: drive a realistic dashboard session through the proxy, then report parity.
+
+The session touches every route group the dashboard uses — analyses started and polled to a
+terminal state, one of them then cancelled, task list, reports, watchlist, accounts, positions, a
+portfolio batch, recommendations — so the parity table afterwards says something about each
+group. Cancelling a finished analysis is where the two backends really differ (reference §2.6),
+so a session shows the built-in known difference as `accepted`. The table is
+the delta of the proxy's own `shadowproxy_comparisons_total` over the session, read from the
+admin `/metrics` once the shadow work in flight has drained.
+
+Only terminal states decide the exit code: two independently running backends are never at the
+same moment of a lifecycle (field-notes "Read-after-write"), so a status poll answered while an
+analysis was still running — or a list read the moment the authoritative side finished, while
+the shadow may still be writing — can legitimately disagree. The client sees only the
+authoritative side, so a task counts as finished once the comparison of a terminal poll says the
+shadow's twin finished too (see `Session.poll`); the reads after it (reports, recommendations)
+then meet two finished tasks. Every request carries its own
+X-Request-ID; at the end of the session every task, the task list and the recommendations are
+read once more, and the mismatches counted are those of requests made on settled state, looked
+up in the diff log by request id. Exit 0: no such mismatch; 1: mismatches; 2: the session could
+not run (proxy unreachable, a step failed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+import aiohttp
+import orjson
+from prometheus_client.parser import text_string_to_metric_families
+
+from shadowproxy.difflog.summary import DiffFilter, parity_table, scan
+from shadowproxy.types import Outcome
+
+TICKERS = ("AAPL", "MSFT", "NVDA", "GOOGL", "AMZN", "META", "TSLA", "JPM")
+TRADING_DATE = "2026-04-13"  # a past NYSE trading day: same inputs on every run
+TERMINAL = frozenset({"completed", "degraded_success", "failed", "cancelled"})
+POLL_S = 0.25
+SETTLE_TIMEOUT_S = 60.0
+SHADOW_SETTLE_S = 30.0  # how long a terminal task waits for its shadow twin to finish too
+STATUS_ROUTE = "/api/analysis/status/{task_id}"
+# The fields a comparison reports while one side is still running (diff.lifecycle).
+PROGRESS_FIELDS = frozenset(
+    {"status", "progress", "current_stage", "completed", "failed", "current_ticker"}
+)
+
+
+class DemoError(Exception):
+    """The session could not go on; the message says which step and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class DemoOptions:
+    proxy_url: str = "http://127.0.0.1:8000"
+    admin_url: str = "http://127.0.0.1:9100"
+    tickers: int = 3
+    api_key: str | None = None
+    timeout_s: float = 180.0
+    diff_log_dir: Path = Path("diff_logs")
+
+
+class ProgressBar:
+    """One self-rewriting line on a terminal; plain lines (one per step) when piped."""
+
+    WIDTH = 24
+
+    def __init__(self, total: int, *, stream: TextIO) -> None:
+        self.total = total
+        self.done = 0
+        self.stream = stream
+        self.tty = stream.isatty()
+
+    def advance(self, label: str) -> None:
+        self.done += 1
+        self.total = max(self.total, self.done)
+        self._show(label, final=not self.tty)
+
+    def note(self, label: str) -> None:
+        if self.tty:
+            self._show(label, final=False)
+
+    def finish(self) -> None:
+        if self.tty:
+            print(file=self.stream, flush=True)
+
+    def _show(self, label: str, *, final: bool) -> None:
+        filled = self.WIDTH * self.done // self.total
+        text = f"[{'#' * filled}{'-' * (self.WIDTH - filled)}] {self.done}/{self.total} {label}"
+        if final:
+            print(text, file=self.stream, flush=True)
+        else:
+            print(f"\r{text[:100]:<100}", end="", file=self.stream, flush=True)
+
+
+@dataclass(slots=True)
+class Session:
+    """The dashboard's HTTP calls; sorts request ids into settled and in-flight reads."""
+
+    client: aiohttp.ClientSession
+    options: DemoOptions
+    bar: ProgressBar
+    settled: set[str] = field(default_factory=set)
+    in_flight: set[str] = field(default_factory=set)
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        ok: tuple[int, ...] = (200,),
+        step: bool = True,
+        settled: bool = True,
+    ) -> Any:
+        url = f"{self.options.proxy_url}{path}"
+        request_id = uuid.uuid4().hex
+        (self.settled if settled else self.in_flight).add(request_id)
+        try:
+            headers = {"X-Request-ID": request_id}
+            async with self.client.request(method, url, json=json, headers=headers) as response:
+                body = await response.read()
+                if response.status not in ok:
+                    detail = body[:200].decode(errors="replace")
+                    if response.status == 401:
+                        detail += " (the dashboard wants a key: --api-key or DASHBOARD_API_KEY)"
+                    raise DemoError(f"{method} {path} answered {response.status}: {detail}")
+                is_json = response.content_type == "application/json"
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise DemoError(f"{method} {path} failed: {exc or type(exc).__name__}") from exc
+        if step:
+            self.bar.advance(f"{method} {path.split('?')[0]}")
+        return (orjson.loads(body) if is_json else body), request_id
+
+    async def json(self, method: str, path: str, **kwargs: Any) -> Any:
+        return (await self.call(method, path, **kwargs))[0]
+
+    async def poll(self, task_id: str, label: str) -> str:
+        """Poll a task's status until it is terminal on both sides; earlier polls are in flight.
+
+        A terminal answer whose comparison was in-flight skew, or a mismatch on progress fields
+        alone, means the shadow's twin is still running: poll again, for at most
+        `SHADOW_SETTLE_S` (a mismatch that lasts is then reported as settled).
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.options.timeout_s
+        settle_by: float | None = None
+        while True:
+            before = await read_metrics(self.client, self.options.admin_url)
+            state, request_id = await self.call(
+                "GET", f"/api/analysis/status/{task_id}", step=False
+            )
+            status = str(state.get("status"))
+            if status in TERMINAL:
+                settle_by = settle_by or loop.time() + SHADOW_SETTLE_S
+                after = await wait_drained(self.client, self.options.admin_url, self.bar)
+                if not shadow_in_flight(after.since(before)) or loop.time() > settle_by:
+                    self.bar.advance(f"{label}: {status}")
+                    return status
+                self.bar.note(f"{label}: {status}, the shadow's twin is still running")
+            else:
+                stage = state.get("current_ticker") or state.get("current_stage") or ""
+                self.bar.note(f"{label}: {status} {stage} {state.get('progress', '')}".rstrip())
+            self.settled.discard(request_id)
+            self.in_flight.add(request_id)
+            if loop.time() > deadline:
+                raise DemoError(
+                    f"{label} ({task_id}) still {status} after {self.options.timeout_s:g}s"
+                )
+            await asyncio.sleep(POLL_S)
+
+
+def session_steps(tickers: int) -> int:
+    """Steps the bar counts for `dashboard_session` plus the settled re-read."""
+    return 6 * tickers + 18
+
+
+async def dashboard_session(session: Session, tickers: list[str]) -> dict[str, str]:
+    """The scripted session; returns the terminal status of each analysis and of the batch."""
+    started = {}
+    for ticker in tickers:
+        body = {"ticker": ticker, "date": TRADING_DATE}
+        started[ticker] = (await session.json("POST", "/api/analysis/start", json=body))["task_id"]
+    outcomes = {
+        ticker: await session.poll(task, f"analysis {ticker}") for ticker, task in started.items()
+    }
+    await session.call("DELETE", f"/api/analysis/cancel/{started[tickers[0]]}")
+    await session.call("GET", "/api/analysis/tasks", settled=False)  # the shadow may lag
+
+    await session.call("GET", "/api/reports/list")
+    for ticker in tickers:
+        await session.call("GET", f"/api/reports/{ticker}/{TRADING_DATE}", ok=(200, 404))
+    await session.call("GET", "/api/reports/export")
+
+    for ticker in tickers:  # 400: already on the watchlist (an earlier run): still a valid step
+        entry = {"ticker": ticker, "name": ticker}
+        await session.call("POST", "/api/portfolio/watchlist", json=entry, ok=(200, 400))
+    await session.call("GET", "/api/portfolio/watchlist")
+
+    account = f"demo-{uuid.uuid4().hex[:6]}"
+    await session.call("POST", "/api/portfolio/accounts", json={"account_name": account})
+    await session.call("GET", "/api/portfolio/accounts")
+    position = {"ticker": tickers[0], "shares": 10, "cost_price": 100.0}
+    position |= {"purchase_date": TRADING_DATE, "account": account}
+    added = await session.json("POST", "/api/portfolio/positions", json=position)
+    await session.call("GET", f"/api/portfolio/positions?account={account}")
+    await session.call("GET", f"/api/portfolio/positions/export?account={account}")
+    query = f"position_id={added['position_id']}&account={account}"
+    await session.call("DELETE", f"/api/portfolio/positions/{tickers[0]}?{query}")
+    await session.call("DELETE", f"/api/portfolio/accounts/{account}")
+
+    batch = (await session.json("POST", "/api/portfolio/analyze"))["task_id"]
+    outcomes["portfolio batch"] = await session.poll(batch, "portfolio batch")
+    await session.call("GET", "/api/portfolio/recommendations", settled=False)
+    for ticker in tickers:
+        await session.call("DELETE", f"/api/portfolio/watchlist/{ticker}", ok=(200, 404))
+
+    for task in [*started.values(), batch]:  # settled state, compared strictly
+        await session.call("GET", f"/api/analysis/status/{task}")
+    await session.call("GET", "/api/analysis/tasks")
+    await session.call("GET", "/api/portfolio/recommendations")
+    return outcomes
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The proxy's comparison counters at one moment (or the change between two)."""
+
+    comparisons: Counter[tuple[str, str, str]]  # (route_group, route, outcome)
+    fields: Counter[str]  # differing key fields, list indexes folded
+    inflight: float = 0.0
+
+    def since(self, before: Snapshot) -> Snapshot:
+        return Snapshot(self.comparisons - before.comparisons, self.fields - before.fields)
+
+    def per_group(self) -> Counter[tuple[str, str]]:
+        """Comparisons per (route_group, outcome), the parity table's cells."""
+        counts: Counter[tuple[str, str]] = Counter()
+        for (group, _, outcome), n in self.comparisons.items():
+            counts[(group, outcome)] += n
+        return counts
+
+
+def shadow_in_flight(delta: Snapshot) -> bool:
+    """Whether the status comparisons in `delta` show one side still running."""
+    outcomes = {outcome for (_, route, outcome) in delta.comparisons if route == STATUS_ROUTE}
+    if Outcome.INFLIGHT_SKEW in outcomes:
+        return True
+    return Outcome.MISMATCH in outcomes and all(
+        field in PROGRESS_FIELDS or field.startswith("stages.") for field in delta.fields
+    )
+
+
+async def read_metrics(client: aiohttp.ClientSession, admin_url: str) -> Snapshot:
+    """The comparison counters and the shadows in flight, from the admin endpoint."""
+    try:
+        async with client.get(f"{admin_url}/metrics") as response:
+            if response.status != 200:
+                raise DemoError(f"{admin_url}/metrics answered {response.status}")
+            text = await response.text()
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise DemoError(f"cannot read {admin_url}/metrics: {exc or type(exc).__name__}") from exc
+    comparisons: Counter[tuple[str, str, str]] = Counter()
+    fields: Counter[str] = Counter()
+    inflight = 0.0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = sample.labels
+            if sample.name == "shadowproxy_comparisons_total":
+                key = (labels.get("route_group", ""), labels.get("route", ""), labels["outcome"])
+                comparisons[key] += int(sample.value)
+            elif sample.name == "shadowproxy_field_mismatches_total":
+                fields[labels.get("field", "")] += int(sample.value)
+            elif sample.name == "shadowproxy_shadow_inflight":
+                inflight = sample.value
+    return Snapshot(comparisons, fields, inflight)
+
+
+async def wait_drained(client: aiohttp.ClientSession, admin_url: str, bar: ProgressBar) -> Snapshot:
+    deadline = asyncio.get_running_loop().time() + SETTLE_TIMEOUT_S
+    while True:
+        snapshot = await read_metrics(client, admin_url)
+        if snapshot.inflight == 0:
+            return snapshot
+        bar.note(f"waiting for {snapshot.inflight:g} shadow comparisons in flight")
+        if asyncio.get_running_loop().time() > deadline:
+            raise DemoError(
+                f"{snapshot.inflight:g} shadow comparisons in flight after {SETTLE_TIMEOUT_S:g}s"
+            )
+        await asyncio.sleep(POLL_S)
+
+
+async def settled_mismatches(
+    session: Session, since: datetime, expected: int
+) -> tuple[list[dict[str, Any]], int] | None:
+    """(mismatch records of settled reads, in-flight ones) from the diff log; None if unreadable.
+
+    The sink writes off the event loop, so wait (bounded) until all `expected` records landed.
+    """
+    directory = session.options.diff_log_dir
+    selection = DiffFilter(since=since, outcome=Outcome.MISMATCH)
+    ours = session.settled | session.in_flight
+    deadline = asyncio.get_running_loop().time() + 5.0
+    while True:
+        try:
+            records = await asyncio.to_thread(
+                lambda: [r for r in scan(directory, selection) if r and r.get("request_id") in ours]
+            )
+        except OSError:
+            return None
+        if len(records) >= expected or asyncio.get_running_loop().time() > deadline:
+            settled = [r for r in records if r.get("request_id") in session.settled]
+            return settled, len(records) - len(settled)
+        await asyncio.sleep(POLL_S)
+
+
+async def run_demo(
+    options: DemoOptions, *, out: TextIO = sys.stdout, err: TextIO = sys.stderr
+) -> int:
+    tickers = list(TICKERS[: options.tickers])
+    headers = {"api-key": options.api_key} if options.api_key else {}
+    bar = ProgressBar(session_steps(len(tickers)), stream=err)
+    since = datetime.now(UTC)
+    async with aiohttp.ClientSession(
+        headers=headers, timeout=aiohttp.ClientTimeout(total=30)
+    ) as client:
+        session = Session(client, options, bar)
+        try:
+            before = await read_metrics(client, options.admin_url)
+            outcomes = await dashboard_session(session, tickers)
+            after = await wait_drained(client, options.admin_url, bar)
+            delta = after.since(before).per_group()
+            total = sum(n for (_, outcome), n in delta.items() if outcome == Outcome.MISMATCH)
+            found = await settled_mismatches(session, since, total)
+        except DemoError as exc:
+            bar.finish()
+            print(f"shadowproxy: error: demo stopped: {exc}", file=err, flush=True)
+            return 2
+    bar.finish()
+    print("analyses: " + ", ".join(f"{k} {v}" for k, v in outcomes.items()), file=out)
+    print(parity_table(delta), file=out)
+    if found is None:
+        counted = total
+        print(f"(no diff log at {options.diff_log_dir}: every mismatch counts)", file=out)
+    else:
+        settled, in_flight = found
+        counted = len(settled)
+        if in_flight:
+            print(f"{in_flight} mismatches on in-flight reads: lifecycle skew", file=out)
+        for record in settled[:10]:
+            fields = ", ".join(d.get("field", "?") for d in record.get("differences", []))
+            print(
+                f"  mismatch {record.get('route')}: {fields} [{record.get('comparison_id')}]",
+                file=out,
+            )
+    if counted:
+        print(f"parity: {counted} mismatches on settled state (shadowproxy diffs)", file=out)
+        return 1
+    print("parity: no mismatches on settled state", file=out)
+    return 0

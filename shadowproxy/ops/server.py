@@ -1,0 +1,96 @@
+"""Run the proxy and its admin API until told to stop, then shut down in order.
+
+Order matters for "never lose the client's answer": stop accepting, let in-flight client
+requests finish (aiohttp's runner shutdown, bounded by the grace period), then drain or cancel
+the background shadows (the proxy app's cleanup), and only then close the diff sink, so the
+last comparisons still reach it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+
+import structlog
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from shadowproxy.http.app import create_app
+from shadowproxy.http.context import WsHandler
+from shadowproxy.ops.admin import create_admin_app
+from shadowproxy.settings import Settings
+from shadowproxy.types import DiffSink
+from shadowproxy.ws.relay import WsRelay
+
+log = structlog.get_logger("shadowproxy.ops.server")
+
+
+async def serve(
+    settings: Settings,
+    *,
+    sink: DiffSink,
+    on_ready: Callable[[str, str], None] | None = None,
+    stop: asyncio.Event | None = None,
+    ws_handler: WsHandler | None = None,
+    registry: CollectorRegistry | None = None,
+) -> None:
+    stop = stop if stop is not None else asyncio.Event()
+    registry = registry if registry is not None else CollectorRegistry()
+    ws_handler = ws_handler if ws_handler is not None else WsRelay()
+    try:
+        proxy = create_app(settings, sink=sink, registry=registry, ws_handler=ws_handler)
+        proxy_runner = web.AppRunner(
+            proxy,
+            handler_cancellation=True,
+            shutdown_timeout=settings.shutdown_grace_s,
+            access_log=None,
+        )
+        admin_runner = web.AppRunner(
+            create_admin_app(proxy, registry=registry),
+            handler_cancellation=True,
+            shutdown_timeout=1.0,
+            access_log=None,
+        )
+        await proxy_runner.setup()
+        await admin_runner.setup()
+        try:
+            proxy_url = await _bind(proxy_runner, settings.listen_host, settings.listen_port)
+            admin_url = await _bind(admin_runner, settings.admin_host, settings.admin_port)
+            log.info("shadowproxy_listening", proxy=proxy_url, admin=admin_url)
+            if on_ready is not None:
+                on_ready(proxy_url, admin_url)
+            with _stop_on_signals(stop):
+                await stop.wait()
+            log.info("shadowproxy_stopping", grace_s=settings.shutdown_grace_s)
+        finally:
+            await admin_runner.cleanup()
+            await proxy_runner.cleanup()
+    finally:
+        await sink.aclose()
+    log.info("shadowproxy_stopped")
+
+
+async def _bind(runner: web.AppRunner, host: str, port: int) -> str:
+    """Start one site and return its real URL (port 0 means the OS picked one)."""
+    await web.TCPSite(runner, host, port).start()
+    bound_host, bound_port = runner.addresses[-1][:2]
+    shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+    return f"http://{shown}:{bound_port}"
+
+
+@contextmanager
+def _stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
+    """SIGINT/SIGTERM set `stop`; handlers are removed on exit so a second Ctrl-C interrupts."""
+    loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop.set)
+            installed.append(sig)
+    try:
+        yield
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)

@@ -1,0 +1,101 @@
+"""The one comparison pipeline, and the one handler for every shadow-path failure.
+
+Every comparison — HTTP or websocket, matched, mismatched or skipped — is published here and
+nowhere else, through one ordered chain: metrics, then the diff log, then the rollback guard.
+The order is deliberate: the counters are the cheapest and the most relied on (alerts, parity
+panels), the diff log is what a maintainer reads, and the guard acts last, on a comparison that
+is already counted and written, so an automatic rollback always has its evidence on disk.
+
+Each stage is isolated: one that raises is reported through `failure()` (logged with the stage's
+name, counted as `shadowproxy_shadow_failures_total{stage="publish"}`) and the next stage still
+runs. Nothing published here can reach the client (github/scientist: the control always wins).
+
+A skip is one event: `skip()` publishes a `skipped` comparison, and the metrics stage counts it
+once in `shadowproxy_shadow_skipped_total`. Skips decided before any shadow call
+(`UNSHADOWED`: shadowing off, sampled out, at capacity, a write the policy keeps off the shadow)
+are not comparisons: they are neither in `shadowproxy_comparisons_total` nor in the diff log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import structlog
+
+from shadowproxy.metrics import ProxyMetrics
+from shadowproxy.types import UNSHADOWED, Comparison, DiffSink, Exchange, Outcome, SkipReason
+
+log = structlog.get_logger(__name__)
+
+PUBLISH_STAGE = "publish"  # the failure-counter label of every pipeline stage
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    """One step of the pipeline: a name for the logs and the callable that takes a comparison."""
+
+    name: str
+    publish: Callable[[Comparison], None]
+
+
+class Pipeline:
+    """Publishes comparisons through its stages in order; `failure()` is the shadow's one handler."""
+
+    def __init__(self, metrics: ProxyMetrics, sink: DiffSink, *extra: Stage) -> None:
+        self._metrics = metrics
+        self._sink = sink
+        self._stages: Sequence[Stage] = (
+            Stage("metrics", metrics.comparison),
+            Stage("difflog", self._write),
+            *extra,
+        )
+
+    def publish(self, comparison: Comparison) -> None:
+        for stage in self._stages:
+            try:
+                stage.publish(comparison)
+            except Exception as exc:  # one stage's bug must not cost the others their input
+                self.failure(PUBLISH_STAGE, exc, comparison.exchange, publish_stage=stage.name)
+
+    def skip(self, exchange: Exchange, reason: SkipReason) -> None:
+        self.publish(skipped(exchange, reason))
+
+    def failure(
+        self,
+        stage: str,
+        exc: BaseException,
+        exchange: Exchange | None = None,
+        **context: str,
+    ) -> None:
+        """Log an event with key-values (never headers, bodies or raw paths) and count it."""
+        self._metrics.failure(stage)
+        if exchange is not None:
+            context |= {
+                "route": exchange.route,
+                "route_group": exchange.route_group.value,
+                "request_id": exchange.request_id,
+                "comparison_id": exchange.comparison_id,
+            }
+        log.warning(
+            "shadow_failure",
+            stage=stage,
+            error_type=type(exc).__name__,
+            error=str(exc)[:200],
+            **context,
+        )
+
+    async def aclose(self) -> None:
+        await self._sink.aclose()
+
+    def _write(self, comparison: Comparison) -> None:
+        if comparison.outcome is Outcome.SKIPPED and comparison.reason in _UNSHADOWED_VALUES:
+            return
+        self._sink.publish(comparison)
+
+
+def skipped(exchange: Exchange, reason: SkipReason) -> Comparison:
+    return Comparison(exchange=exchange, outcome=Outcome.SKIPPED, reason=reason.value)
+
+
+_UNSHADOWED_VALUES = frozenset(reason.value for reason in UNSHADOWED)
