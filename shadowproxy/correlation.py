@@ -25,13 +25,13 @@ from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
 import structlog
 
-from shadowproxy.types import RouteSpec, Side
+from shadowproxy.types import RouteMatch, RouteSpec, Side
 
 CORRELATION_FILE = "correlation.jsonl"
 DEFAULT_MAX_ENTRIES = 100_000
 DEFAULT_TTL_S = 7 * 24 * 3600.0
 
-log = structlog.get_logger("shadowproxy.correlation")
+log = structlog.get_logger(__name__)
 
 
 class CorrelationMap:
@@ -114,6 +114,41 @@ class CorrelationMap:
             if found is not None or not self._creating or remaining <= 0:
                 return found
             await asyncio.wait(set(self._creating), timeout=remaining)
+
+    # ------------------------------------------------------------------ request targets
+
+    def key(self, match: RouteMatch, raw_path_qs: str) -> str | None:
+        """The id the request carries, in legacy terms when it is correlated (sampling, logs)."""
+        held = id_in_request(match.spec, match.params, raw_path_qs)
+        return None if held is None else self.canonical(held) or held
+
+    def target(self, match: RouteMatch, raw_path_qs: str, side: Side) -> str:
+        """The request target `side` must get, for the authoritative call: never waits.
+
+        The client may hold an id the other side minted (it started the task before a flag
+        flip): that id is swapped for its twin, so a rollback is transparent to an open
+        dashboard. An id the map does not know goes as sent: it is `side`'s own, or nobody's.
+        """
+        held = id_in_request(match.spec, match.params, raw_path_qs)
+        twin = None if held is None else self.twin(held, side)
+        if held is None or twin is None:
+            return raw_path_qs
+        return rewrite_id(match.spec, raw_path_qs, held, twin)
+
+    async def shadow_target(
+        self, match: RouteMatch, raw_path_qs: str, side: Side, *, timeout_s: float
+    ) -> str | None:
+        """The request target for the shadow call, or None when its id has no twin.
+
+        Waits (bounded) while create exchanges that may mint the twin are in flight; with no
+        twin there is nothing to compare (`uncorrelated`), since the shadow side would only
+        answer 404 for an id it never minted.
+        """
+        held = id_in_request(match.spec, match.params, raw_path_qs)
+        if held is None:
+            return raw_path_qs
+        twin = await self.resolve(held, side, timeout_s=timeout_s)
+        return None if twin is None else rewrite_id(match.spec, raw_path_qs, held, twin)
 
     @property
     def aliases(self) -> AppAliases:

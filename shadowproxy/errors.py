@@ -1,22 +1,46 @@
-"""The proxy's one exception tree, and the edge where aiohttp's errors are translated into it.
+"""The proxy's one exception tree: which exception means what, drawn once.
 
-Handlers never catch `aiohttp.ClientError` themselves: `map_client_errors()` wraps every upstream
-call so the rest of the code reasons about two failures only (unreachable, timed out), each with
-the side it came from and the HTTP status the client gets for it.
+    ShadowproxyError                 every error the proxy raises on purpose
+    ├── UsageError (ValueError)      an operator's input is unusable: exit code 2, a sentence
+    │   ├── ConfigError              the TOML config file (names the file and the key)
+    │   └── SettingsError            an environment variable (names the variable)
+    │       └── FlagStateError       flags.json exists but cannot be used
+    ├── UpstreamError                a side gave no HTTP answer; `status` is what a client gets
+    │   ├── UpstreamUnavailable      refused, reset or a broken response: 502
+    │   ├── UpstreamTimeout          no answer in time: 504
+    │   └── UpstreamRefused          a websocket upgrade answered with an HTTP status instead
+    └── RunError                     a command could not finish: exit code 1, a report
+        ├── StackError               `shadowproxy up`: a child failed to start or died
+        └── DemoError                `shadowproxy demo`: a step of the session failed
+
+Pure: aiohttp's and asyncio's errors are translated into this tree only at the network edge
+(`shadowproxy.http.upstream.map_client_errors`), so everything above the edge, the websocket
+pumps included, reasons about these classes only.
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterator
-from contextlib import contextmanager
-
-import aiohttp
 
 from shadowproxy.types import Side
 
 
 class ShadowproxyError(Exception):
     """Root of every error the proxy raises on purpose."""
+
+
+class UsageError(ShadowproxyError, ValueError):
+    """Input from an operator that cannot be used; the message says what to change."""
+
+
+class ConfigError(UsageError):
+    """A config file that cannot be used; the message names the file and the key."""
+
+
+class SettingsError(UsageError):
+    """A setting could not be parsed; the message names the variable and what was wrong."""
+
+
+class FlagStateError(SettingsError):
+    """flags.json exists but cannot be used: a startup problem reported like a bad setting."""
 
 
 class UpstreamError(ShadowproxyError):
@@ -42,21 +66,26 @@ class UpstreamTimeout(UpstreamError):
     kind = "timeout"
 
 
-@contextmanager
-def map_client_errors(side: Side) -> Iterator[None]:
-    """Translate aiohttp/asyncio transport failures of one side into the proxy's tree.
+class UpstreamRefused(UpstreamError):
+    """The side answered a websocket upgrade with an HTTP status instead of 101.
 
-    Timeouts are checked first because aiohttp's `ServerTimeoutError` is both a `ClientError`
-    and an `asyncio.TimeoutError`. Client errors carry no secrets in their text (they name the
-    host and port only), but we still keep just the exception type and message, never headers.
+    `status` is the side's own status, passed to the client as it is.
     """
-    try:
-        yield
-    except TimeoutError as exc:
-        raise UpstreamTimeout(side, "timed out") from exc
-    except aiohttp.ClientConnectorError as exc:
-        raise UpstreamUnavailable(
-            side, f"refused the connection ({exc.os_error.strerror})"
-        ) from exc
-    except (aiohttp.ClientError, ConnectionError) as exc:
-        raise UpstreamUnavailable(side, f"failed: {type(exc).__name__}") from exc
+
+    kind = "refused"
+
+    def __init__(self, side: Side, status: int) -> None:
+        super().__init__(side, f"refused the websocket upgrade with HTTP {status}")
+        self.status = status
+
+
+class RunError(ShadowproxyError):
+    """A command could not finish; the message is the report for the operator."""
+
+
+class StackError(RunError):
+    """A child failed to start or died; the message is the report for the operator."""
+
+
+class DemoError(RunError):
+    """The session could not go on; the message says which step and why."""

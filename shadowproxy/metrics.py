@@ -12,7 +12,6 @@ import re
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from shadowproxy.types import (
-    UNSHADOWED,
     Comparison,
     ExchangeKind,
     Outcome,
@@ -147,13 +146,15 @@ class ProxyMetrics:
         group = exchange.route_group.value
         if comparison.outcome is Outcome.SKIPPED and comparison.reason in _SKIP_VALUES:
             self.shadow_skipped.labels(group, comparison.reason).inc()
-            if comparison.reason in _UNSHADOWED_VALUES:
-                return  # decided before any shadow call: a skip, not a comparison
         self.comparisons.labels(group, exchange.route, comparison.outcome.value).inc()
         if exchange.kind is ExchangeKind.WS:
             self.ws_comparisons.labels(group, comparison.outcome.value).inc()
         for difference in comparison.differences:
             self.field_mismatches.labels(group, self._field_label(difference.field)).inc()
+
+    def skipped(self, group: RouteGroup, reason: SkipReason) -> None:
+        """A skip decided before any shadow call: counted, but not a comparison."""
+        self.shadow_skipped.labels(group.value, reason.value).inc()
 
     def difflog(self, result: str) -> None:
         """One diff-log record's fate: written, dropped (queue full, closed) or failed."""
@@ -170,4 +171,3 @@ class ProxyMetrics:
 
 
 _SKIP_VALUES = frozenset(reason.value for reason in SkipReason)
-_UNSHADOWED_VALUES = frozenset(reason.value for reason in UNSHADOWED)

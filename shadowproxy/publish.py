@@ -10,10 +10,10 @@ Each stage is isolated: one that raises is reported through `failure()` (logged 
 name, counted as `shadowproxy_shadow_failures_total{stage="publish"}`) and the next stage still
 runs. Nothing published here can reach the client (github/scientist: the control always wins).
 
-A skip is one event: `skip()` publishes a `skipped` comparison, and the metrics stage counts it
-once in `shadowproxy_shadow_skipped_total`. Skips decided before any shadow call
-(`UNSHADOWED`: shadowing off, sampled out, at capacity, a write the policy keeps off the shadow)
-are not comparisons: they are neither in `shadowproxy_comparisons_total` nor in the diff log.
+A skip is one event, counted once in `shadowproxy_shadow_skipped_total`: `skip()` publishes a
+`skipped` comparison through the stages, except for skips decided before any shadow call
+(`UNSHADOWED`: shadowing off, sampled out, at capacity, a write the policy keeps off the shadow),
+which are not comparisons: they are counted and nothing else, so the hot path stays cheap.
 """
 
 from __future__ import annotations
@@ -40,14 +40,13 @@ class Stage:
 
 
 class Pipeline:
-    """Publishes comparisons through its stages in order; `failure()` is the shadow's one handler."""
+    """Publishes comparisons through its stages, in order; `failure()` is the one handler."""
 
     def __init__(self, metrics: ProxyMetrics, sink: DiffSink, *extra: Stage) -> None:
         self._metrics = metrics
-        self._sink = sink
         self._stages: Sequence[Stage] = (
             Stage("metrics", metrics.comparison),
-            Stage("difflog", self._write),
+            Stage("difflog", sink.publish),
             *extra,
         )
 
@@ -59,6 +58,10 @@ class Pipeline:
                 self.failure(PUBLISH_STAGE, exc, comparison.exchange, publish_stage=stage.name)
 
     def skip(self, exchange: Exchange, reason: SkipReason) -> None:
+        """Why an exchange is not compared; counted once, whatever the reason."""
+        if reason in UNSHADOWED:
+            self._metrics.skipped(exchange.route_group, reason)  # no shadow call: no comparison
+            return
         self.publish(skipped(exchange, reason))
 
     def failure(
@@ -85,17 +88,6 @@ class Pipeline:
             **context,
         )
 
-    async def aclose(self) -> None:
-        await self._sink.aclose()
-
-    def _write(self, comparison: Comparison) -> None:
-        if comparison.outcome is Outcome.SKIPPED and comparison.reason in _UNSHADOWED_VALUES:
-            return
-        self._sink.publish(comparison)
-
 
 def skipped(exchange: Exchange, reason: SkipReason) -> Comparison:
     return Comparison(exchange=exchange, outcome=Outcome.SKIPPED, reason=reason.value)
-
-
-_UNSHADOWED_VALUES = frozenset(reason.value for reason in UNSHADOWED)

@@ -17,16 +17,13 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 from shadowproxy.diff.config import DEFAULT_CONFIG, DiffConfig, load_config
+from shadowproxy.errors import SettingsError
 from shadowproxy.types import RouteGroup, Side
 
 T = TypeVar("T")
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
-
-
-class SettingsError(ValueError):
-    """A setting could not be parsed; the message names the variable and what was wrong."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ import structlog
 
 T = TypeVar("T")
 
-log = structlog.get_logger("shadowproxy.tasks")
+log = structlog.get_logger(__name__)
 
 
 class Spawn(Protocol):

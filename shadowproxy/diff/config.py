@@ -50,16 +50,13 @@ from pathlib import Path
 from typing import Any
 
 from shadowproxy.diff.profiles import PROFILES
+from shadowproxy.errors import ConfigError
 from shadowproxy.types import AcceptedDifference, RouteGroup, RouteSpec
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 HTTP_METHODS = SAFE_METHODS | frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _PLACEHOLDER = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}")
 _SECTIONS = frozenset({"diff", "shadow", "redact", "known_differences", "routes"})
-
-
-class ConfigError(ValueError):
-    """A config file that cannot be used; the message names the file and the key."""
 
 
 @dataclass(frozen=True, slots=True)

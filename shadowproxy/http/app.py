@@ -9,7 +9,6 @@ authoritative observation to the shadow task through a future once the client ha
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -17,36 +16,31 @@ from aiohttp import web
 from multidict import CIMultiDict
 from prometheus_client import CollectorRegistry
 
-from shadowproxy.correlation import CorrelationMap, id_in_request, rewrite_id
+from shadowproxy.correlation import CorrelationMap
 from shadowproxy.diff.engine import DiffEngine
 from shadowproxy.difflog.record import should_log
 from shadowproxy.errors import UpstreamError
 from shadowproxy.http.context import CONTEXT, FLAGS, METRICS, SETTINGS, ProxyContext, WsHandler
-from shadowproxy.http.headers import AUTHORITATIVE_MARK, REQUEST_ID, as_tuple, upstream_headers
-from shadowproxy.http.shadow import Captured, ShadowDispatcher, ShadowRequest, new_comparison_id
+from shadowproxy.http.exchange import shape, side_headers
+from shadowproxy.http.headers import AUTHORITATIVE_MARK, as_tuple
+from shadowproxy.http.shadow import Captured, ShadowDispatcher, ShadowRequest
 from shadowproxy.http.upstream import (
     Body,
     Upstream,
+    failed,
     new_capture,
     new_session,
     read_request_body,
-    relay,
+    stream_answer,
 )
 from shadowproxy.metrics import ProxyMetrics
+from shadowproxy.publish import Pipeline, Stage
 from shadowproxy.rollback.flags import Flags
 from shadowproxy.rollback.guard import RollbackGuard
 from shadowproxy.routing import build_route_table
 from shadowproxy.settings import Settings
 from shadowproxy.tasks import BackgroundTasks
-from shadowproxy.types import (
-    DiffSink,
-    Exchange,
-    ExchangeKind,
-    Observation,
-    Role,
-    RouteMatch,
-    Side,
-)
+from shadowproxy.types import DiffSink, Exchange, ExchangeKind, Observation, Role, Side
 
 POOL_SIZE = 256  # connections per side; shadows are bounded separately by the inflight limit
 
@@ -70,7 +64,10 @@ def create_app(
 
 
 class _Lifecycle:
-    """Opens the per-side pools and the correlation log; at shutdown drains shadows, then closes."""
+    """Opens the per-side pools and the correlation log; at shutdown drains shadows, then closes.
+
+    The diff sink is the caller's: it is opened before the app and closed after it (`serve`).
+    """
 
     def __init__(self, sink: DiffSink) -> None:
         self._sink = sink
@@ -83,13 +80,10 @@ class _Lifecycle:
             for side in Side
         }
         correlation = CorrelationMap(settings.state_dir)
-        sink = RollbackGuard(
-            self._sink,
-            app[FLAGS],
-            metrics,
-            enabled=settings.auto_rollback,
-            after=settings.rollback_after,
+        guard = RollbackGuard(
+            app[FLAGS], metrics, enabled=settings.auto_rollback, after=settings.rollback_after
         )
+        pipeline = Pipeline(metrics, self._sink, Stage("guard", guard.publish))
         engine = DiffEngine(
             settings.config,
             secondary_for=lambda outcome: should_log(outcome, log_matches=settings.log_matches),
@@ -101,14 +95,14 @@ class _Lifecycle:
             flags=app[FLAGS],
             correlation=correlation,
             engine=engine,
-            sink=sink,
+            pipeline=pipeline,
             metrics=metrics,
             shadow=ShadowDispatcher(
                 settings=settings,
                 upstreams=upstreams,
                 correlation=correlation,
                 engine=engine,
-                sink=sink,
+                pipeline=pipeline,
                 metrics=metrics,
                 spawn=tasks.spawn,
             ),
@@ -141,28 +135,24 @@ class _ProxyHandler:
         if upgrade:
             return detail_response(501, "websocket relay not enabled", side)
 
-        request_id = request.headers.get(REQUEST_ID) or uuid.uuid4().hex
-        exchange = Exchange(
-            comparison_id=new_comparison_id(),
-            request_id=request_id,
-            kind=ExchangeKind.HTTP,
-            route_group=spec.group,
-            route=spec.template,
-            method=request.method,
-            path=raw,
-            authoritative=side,
-            profile=spec.profile,
-        )
+        exchange = shape(request, match, side, ExchangeKind.HTTP)
         body, too_large = await read_request_body(request, ctx.settings.max_diff_bytes)
         shadow_body = None if too_large else body
         handover = ctx.shadow.dispatch(
-            ShadowRequest(exchange, match, self._headers(request, request_id, True), shadow_body),
+            ShadowRequest(
+                exchange, match, side_headers(request, exchange, shadow=True), shadow_body
+            ),
             body_too_large=too_large,
         )
         captured: Captured | None = None
         try:
             response, captured = await self._forward(
-                request, ctx, match, exchange, self._headers(request, request_id, False), body
+                request,
+                ctx,
+                exchange,
+                ctx.correlation.target(match, exchange.path, side),
+                side_headers(request, exchange, shadow=False),
+                body,
             )
         finally:
             if handover is not None and not handover.done():
@@ -171,32 +161,15 @@ class _ProxyHandler:
         return response
 
     @staticmethod
-    def _headers(request: web.Request, request_id: str, shadow: bool) -> CIMultiDict[str]:
-        return upstream_headers(
-            request.headers,
-            request_id=request_id,
-            peer=request.remote,
-            scheme=request.scheme,
-            shadow=shadow,
-        )
-
-    @staticmethod
     async def _forward(
         request: web.Request,
         ctx: ProxyContext,
-        match: RouteMatch,
         exchange: Exchange,
+        path: str,
         headers: CIMultiDict[str],
         body: Body,
     ) -> tuple[web.StreamResponse, Captured]:
-        side, spec = exchange.authoritative, match.spec
-        path = exchange.path
-        held_id = id_in_request(spec, match.params, path)
-        if held_id is not None:
-            # the client may hold an id the other side minted before a flag flip
-            twin = ctx.correlation.twin(held_id, side)
-            if twin is not None:
-                path = rewrite_id(spec, path, held_id, twin)
+        side = exchange.authoritative
         timeout = aiohttp.ClientTimeout(
             total=None,
             sock_connect=ctx.settings.upstream_timeout_s,
@@ -207,12 +180,13 @@ class _ProxyHandler:
         try:
             upstream = await ctx.upstreams[side].send(request.method, path, headers, body, timeout)
         except UpstreamError as exc:
-            elapsed = time.perf_counter() - started
-            ctx.metrics.upstream(side, Role.AUTHORITATIVE, exchange.route_group, elapsed)
-            observation = Observation(side=side, status=None, error=exc.detail, latency_s=elapsed)
+            observation = failed(exc, started)
+            ctx.metrics.upstream(
+                side, Role.AUTHORITATIVE, exchange.route_group, observation.latency_s
+            )
             return detail_response(exc.status, str(exc), side), Captured(observation, False)
         async with upstream:
-            response = await relay(request, upstream, side=side, capture=capture)
+            response = await stream_answer(request, upstream, side=side, capture=capture)
         elapsed = time.perf_counter() - started
         ctx.metrics.upstream(side, Role.AUTHORITATIVE, exchange.route_group, elapsed)
         observation = Observation(

@@ -1,7 +1,8 @@
 """Everything a request handler needs, built once per proxy app and stored under a typed AppKey.
 
 The websocket relay receives the same `ProxyContext`, so it shares the per-side keep-alive
-pools, the flags, the correlation map, the engine, the sink, the metrics and the task set.
+pools, the flags, the correlation map, the engine, the comparison pipeline, the metrics and the
+task set.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ from shadowproxy.diff.engine import DiffEngine
 from shadowproxy.http.shadow import ShadowDispatcher
 from shadowproxy.http.upstream import Upstream
 from shadowproxy.metrics import ProxyMetrics
+from shadowproxy.publish import Pipeline
 from shadowproxy.rollback.flags import Flags
 from shadowproxy.routing import RouteTable
 from shadowproxy.settings import Settings
 from shadowproxy.tasks import BackgroundTasks
-from shadowproxy.types import DiffSink, RouteMatch, Side
+from shadowproxy.types import RouteMatch, Side
 
 T = TypeVar("T")
 
@@ -36,16 +38,13 @@ class ProxyContext:
     flags: Flags
     correlation: CorrelationMap
     engine: DiffEngine  # a Comparator; the websocket relay also uses compare_values
-    sink: DiffSink
+    pipeline: Pipeline  # every comparison goes out through it: metrics, diff log, guard
     metrics: ProxyMetrics
     shadow: ShadowDispatcher  # the bounded background dispatcher (limiter + failure handler)
     tasks: BackgroundTasks
 
     def session(self, side: Side) -> aiohttp.ClientSession:
         return self.upstreams[side].session
-
-    def base_url(self, side: Side) -> str:
-        return self.upstreams[side].base_url
 
     def spawn(self, coro: Coroutine[Any, Any, T], *, name: str) -> asyncio.Task[T]:
         return self.tasks.spawn(coro, name=name)

@@ -12,9 +12,9 @@ shadow `POST` the client sent before it, or a read the writes before it. A shado
 the shadow write dispatched before it; a shadow write waits for every shadow call dispatched
 before it (each wait bounded by the shadow timeout). Reads between two writes stay concurrent.
 
-Scientist's rule: every failure in that task goes to `failure()`, which logs an event with
-key-values (route template, ids, exception type; never headers, bodies or raw paths) and counts
-`shadowproxy_shadow_failures_total{stage}`. Nothing from here can reach the client.
+Scientist's rule: every failure in that task goes to the pipeline's `failure()`, which logs an
+event with key-values (route template, ids, exception type; never headers, bodies or raw paths)
+and counts `shadowproxy_shadow_failures_total{stage}`. Nothing from here can reach the client.
 """
 
 from __future__ import annotations
@@ -22,37 +22,31 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 import aiohttp
 import orjson
-import structlog
 from multidict import CIMultiDict
 
-from shadowproxy.correlation import CorrelationMap, id_in_request, rewrite_id
+from shadowproxy.correlation import CorrelationMap
 from shadowproxy.diff.config import SAFE_METHODS
 from shadowproxy.errors import UpstreamError
-from shadowproxy.http.upstream import Body, Upstream, decoded_body, observe
+from shadowproxy.http.upstream import Body, Upstream, decoded_body, failed, observe
 from shadowproxy.metrics import ProxyMetrics
+from shadowproxy.publish import Pipeline
 from shadowproxy.settings import Settings
 from shadowproxy.tasks import Spawn
 from shadowproxy.types import (
     Comparator,
-    Comparison,
-    DiffSink,
     Exchange,
     Observation,
-    Outcome,
     Role,
     RouteMatch,
     Side,
     SkipReason,
 )
-
-log = structlog.get_logger("shadowproxy.http.shadow")
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +81,7 @@ class ShadowDispatcher:
         upstreams: Mapping[Side, Upstream],
         correlation: CorrelationMap,
         engine: Comparator,
-        sink: DiffSink,
+        pipeline: Pipeline,
         metrics: ProxyMetrics,
         spawn: Spawn,
     ) -> None:
@@ -95,7 +89,7 @@ class ShadowDispatcher:
         self._upstreams = upstreams
         self._correlation = correlation
         self._engine = engine
-        self._sink = sink
+        self._pipeline = pipeline
         self._metrics = metrics
         self._spawn = spawn
         self._timeout = aiohttp.ClientTimeout(total=settings.shadow_timeout_s)
@@ -108,10 +102,6 @@ class ShadowDispatcher:
         self._last_write: Sent | None = None
         self._reads_since_write: list[Sent] = []
 
-    @property
-    def inflight(self) -> int:
-        return self._inflight
-
     def dispatch(
         self, request: ShadowRequest, *, body_too_large: bool
     ) -> AuthoritativeFuture | None:
@@ -121,11 +111,8 @@ class ShadowDispatcher:
         """
         exchange, spec = request.exchange, request.match.spec
         reason = self.skip_reason(request, body_too_large=body_too_large)
-        if reason is SkipReason.BODY_TOO_LARGE:
-            self.publish(skipped(exchange, reason))
-            return None
         if reason is not None:
-            self._metrics.skipped(exchange.route_group, reason)
+            self._pipeline.skip(exchange, reason)
             return None
         future: AuthoritativeFuture = asyncio.get_running_loop().create_future()
         creating = self._correlation.begin_create() if spec.creates_id else None
@@ -184,9 +171,7 @@ class ShadowDispatcher:
         if rate <= 0.0:
             return False
         exchange = request.exchange
-        key = id_in_request(request.match.spec, request.match.params, exchange.path)
-        if key is not None:
-            key = self._correlation.canonical(key) or key
+        key = self._correlation.key(request.match, exchange.path)
         digest = hashlib.blake2b((key or exchange.request_id).encode(), digest_size=8).digest()
         return int.from_bytes(digest, "big") < rate * 2**64
 
@@ -205,7 +190,7 @@ class ShadowDispatcher:
         except _Aborted:
             pass
         except Exception as exc:  # a bug outside the named stages still must not escape
-            self.failure("dispatch", exc, request.exchange)
+            self._pipeline.failure("dispatch", exc, request.exchange)
         finally:
             if not sent.done():
                 sent.set_result(None)
@@ -221,19 +206,15 @@ class ShadowDispatcher:
         sent: Sent,
         after: tuple[Sent, ...],
     ) -> None:
-        exchange, spec = request.exchange, request.match.spec
+        exchange = request.exchange
         target = exchange.authoritative.other
-        path = exchange.path
-        held_id = id_in_request(spec, request.match.params, path)
-        if held_id is not None:
-            with self._stage("correlation", exchange):
-                twin = await self._correlation.resolve(
-                    held_id, target, timeout_s=self._settings.shadow_timeout_s
-                )
-            if twin is None:
-                self.publish(skipped(exchange, SkipReason.UNCORRELATED))
-                return
-            path = rewrite_id(spec, path, held_id, twin)
+        with self._stage("correlation", exchange):
+            path = await self._correlation.shadow_target(
+                request.match, exchange.path, target, timeout_s=self._settings.shadow_timeout_s
+            )
+        if path is None:
+            self._pipeline.skip(exchange, SkipReason.UNCORRELATED)
+            return
 
         if after:
             await asyncio.wait(after, timeout=self._settings.shadow_timeout_s)
@@ -244,10 +225,10 @@ class ShadowDispatcher:
 
         captured = await authoritative
         if captured is None:
-            self.publish(skipped(exchange, SkipReason.CLIENT_DISCONNECTED))
+            self._pipeline.skip(exchange, SkipReason.CLIENT_DISCONNECTED)
             return
         if overflowed or captured.overflowed:
-            self.publish(skipped(exchange, SkipReason.BODY_TOO_LARGE))
+            self._pipeline.skip(exchange, SkipReason.BODY_TOO_LARGE)
             return
 
         async with self._cpu:
@@ -266,7 +247,7 @@ class ShadowDispatcher:
             shadow_view = _decoded(shadow, limit)
             authoritative_view = _decoded(captured.observation, limit)
         if shadow_view is None or authoritative_view is None:
-            self.publish(skipped(exchange, SkipReason.NOT_COMPARABLE))
+            self._pipeline.skip(exchange, SkipReason.NOT_COMPARABLE)
             return
         legacy, app = (
             (shadow_view, authoritative_view)
@@ -278,7 +259,7 @@ class ShadowDispatcher:
                 self._learn(spec.creates_id, legacy, app)
         with self._stage("diff", exchange):
             comparison = self._engine(exchange, legacy, app, self._correlation.aliases)
-        self.publish(comparison)
+        self._pipeline.publish(comparison)
 
     async def _observe(
         self, request: ShadowRequest, target: Side, path: str
@@ -295,8 +276,7 @@ class ShadowDispatcher:
                 limit=self._settings.max_diff_bytes,
             )
         except UpstreamError as exc:
-            elapsed = time.perf_counter() - started
-            return Observation(side=target, status=None, error=exc.detail, latency_s=elapsed), False
+            return failed(exc, started), False
 
     def _learn(self, key: str, legacy: Observation, app: Observation) -> None:
         """Pair the ids both sides minted; only when both really created something."""
@@ -306,49 +286,15 @@ class ShadowDispatcher:
         if legacy_id is not None and app_id is not None:
             self._correlation.learn(legacy_id, app_id)
 
-    # ------------------------------------------------------------------ outcomes and failures
-
-    def publish(self, comparison: Comparison) -> None:
-        self._metrics.comparison(comparison)
-        try:
-            self._sink.publish(comparison)
-        except Exception as exc:  # the sink promises not to raise; the client never knows
-            self.failure("publish", exc, comparison.exchange)
-
-    def failure(self, stage: str, exc: BaseException, exchange: Exchange | None = None) -> None:
-        """The one handler for every shadow-path failure: log an event and count it."""
-        self._metrics.failure(stage)
-        context = {}
-        if exchange is not None:
-            context = {
-                "route": exchange.route,
-                "route_group": exchange.route_group.value,
-                "request_id": exchange.request_id,
-                "comparison_id": exchange.comparison_id,
-            }
-        log.warning(
-            "shadow_failure",
-            stage=stage,
-            error_type=type(exc).__name__,
-            error=str(exc)[:200],
-            **context,
-        )
+    # ------------------------------------------------------------------ failures
 
     @contextmanager
     def _stage(self, stage: str, exchange: Exchange) -> Iterator[None]:
         try:
             yield
         except Exception as exc:
-            self.failure(stage, exc, exchange)
+            self._pipeline.failure(stage, exc, exchange)
             raise _Aborted(stage) from exc
-
-
-def skipped(exchange: Exchange, reason: SkipReason) -> Comparison:
-    return Comparison(exchange=exchange, outcome=Outcome.SKIPPED, reason=reason.value)
-
-
-def new_comparison_id() -> str:
-    return uuid.uuid4().hex
 
 
 def _decoded(observation: Observation, limit: int) -> Observation | None:

@@ -1,4 +1,4 @@
-"""Forwarding one request to one side, and relaying an answer to the client byte for byte.
+"""Forwarding one request to one side, and streaming its answer to the client byte for byte.
 
 Each side is an `Upstream`: its base URL and its own `ClientSession`, i.e. one keep-alive pool
 per side, so a slow shadow can never hold a connection the authoritative side needs. Sessions
@@ -6,13 +6,17 @@ never decompress (`auto_decompress=False`), never keep cookies (one pool serves 
 never add default headers the client did not send, and never follow redirects: what the
 backend said is what the client gets. The raw path and query bytes are used as received
 (`yarl.URL(..., encoded=True)`), so `%2F`, `%20`, `+` and repeated keys reach the backend intact.
+
+This is the network edge: `map_client_errors()` translates aiohttp's and asyncio's transport
+errors into the proxy's own tree (`shadowproxy.errors`), and nothing above it catches them raw.
 """
 
 from __future__ import annotations
 
 import time
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import aiohttp
@@ -20,13 +24,40 @@ from aiohttp import web
 from multidict import CIMultiDict
 from yarl import URL
 
-from shadowproxy.errors import UpstreamError, map_client_errors
+from shadowproxy.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from shadowproxy.http.headers import as_tuple, client_headers
 from shadowproxy.types import Observation, Side
 
 Body = bytes | AsyncIterator[bytes] | None
 _NO_DEFAULTS = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")
 _NO_BODY_STATUSES = frozenset({204, 304})
+
+
+@contextmanager
+def map_client_errors(side: Side) -> Iterator[None]:
+    """Translate aiohttp/asyncio transport failures of one side into the proxy's tree.
+
+    Timeouts are checked first because aiohttp's `ServerTimeoutError` is both a `ClientError`
+    and an `asyncio.TimeoutError`. Client errors carry no secrets in their text (they name the
+    host and port only), but we still keep just the exception type and message, never headers.
+    """
+    try:
+        yield
+    except TimeoutError as exc:
+        raise UpstreamTimeout(side, "timed out") from exc
+    except aiohttp.ClientConnectorError as exc:
+        raise UpstreamUnavailable(
+            side, f"refused the connection ({exc.os_error.strerror})"
+        ) from exc
+    except (aiohttp.ClientError, ConnectionError) as exc:
+        raise UpstreamUnavailable(side, f"failed: {type(exc).__name__}") from exc
+
+
+def failed(exc: UpstreamError, started: float) -> Observation:
+    """The observation of a side that gave no HTTP answer, timed from `started`."""
+    return Observation(
+        side=exc.side, status=None, error=exc.detail, latency_s=time.perf_counter() - started
+    )
 
 
 def new_session(pool_size: int) -> aiohttp.ClientSession:
@@ -128,7 +159,7 @@ async def _replay_then_stream(prefix: bytes, request: web.Request) -> AsyncItera
         yield chunk
 
 
-async def relay(
+async def stream_answer(
     request: web.Request,
     upstream: aiohttp.ClientResponse,
     *,

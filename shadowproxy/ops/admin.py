@@ -17,8 +17,9 @@ import aiohttp
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from shadowproxy.errors import UpstreamError, map_client_errors
+from shadowproxy.errors import UpstreamError
 from shadowproxy.http.context import FLAGS, SETTINGS
+from shadowproxy.http.upstream import map_client_errors
 from shadowproxy.rollback.flags import Flags
 from shadowproxy.settings import Settings
 from shadowproxy.types import RouteGroup, Side

@@ -19,15 +19,15 @@ from urllib.parse import quote
 import aiohttp
 import orjson
 
-from shadowproxy.diff.config import ConfigError
 from shadowproxy.difflog.sink import JsonlDiffSink
 from shadowproxy.difflog.summary import DiffFilter, as_json, parse_outcome, parse_since, render
 from shadowproxy.difflog.summary import summarize as summarize_diffs
+from shadowproxy.errors import ConfigError, SettingsError
 from shadowproxy.ops.demo import DemoOptions, run_demo
 from shadowproxy.ops.logging import LEVELS, configure_logging
 from shadowproxy.ops.server import serve
 from shadowproxy.ops.stack import StackOptions, run_stack
-from shadowproxy.settings import SettingsError, load_settings
+from shadowproxy.settings import load_settings
 
 T = TypeVar("T")
 USAGE_ERROR = 2

@@ -37,6 +37,7 @@ import orjson
 from prometheus_client.parser import text_string_to_metric_families
 
 from shadowproxy.difflog.summary import DiffFilter, parity_table, scan
+from shadowproxy.errors import DemoError
 from shadowproxy.types import Outcome
 
 TICKERS = ("AAPL", "MSFT", "NVDA", "GOOGL", "AMZN", "META", "TSLA", "JPM")
@@ -50,10 +51,6 @@ STATUS_ROUTE = "/api/analysis/status/{task_id}"
 PROGRESS_FIELDS = frozenset(
     {"status", "progress", "current_stage", "completed", "failed", "current_ticker"}
 )
-
-
-class DemoError(Exception):
-    """The session could not go on; the message says which step and why."""
 
 
 @dataclass(frozen=True, slots=True)

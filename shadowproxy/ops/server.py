@@ -24,7 +24,7 @@ from shadowproxy.settings import Settings
 from shadowproxy.types import DiffSink
 from shadowproxy.ws.relay import WsRelay
 
-log = structlog.get_logger("shadowproxy.ops.server")
+log = structlog.get_logger(__name__)
 
 
 async def serve(

@@ -23,6 +23,7 @@ from typing import Any, TextIO
 
 import aiohttp
 
+from shadowproxy.errors import StackError
 from shadowproxy.tasks import BackgroundTasks
 
 LEGACY_READY = re.compile(r"legacy_backend listening on (http://\S+)")
@@ -31,10 +32,6 @@ PROXY_READY = re.compile(r"shadowproxy listening on (http://\S+) \(admin (http:/
 TAIL_LINES = 15
 LINE_LIMIT = 1 << 20  # structured log lines can be long; never let one kill a pump
 CLEAN_EXITS = frozenset({0, -signal.SIGTERM, -signal.SIGINT, 128 + signal.SIGTERM})
-
-
-class StackError(Exception):
-    """A child failed to start or died; the message is the report for the operator."""
 
 
 class Interrupted(Exception):

@@ -19,16 +19,12 @@ from types import MappingProxyType
 
 import structlog
 
-from shadowproxy.settings import SettingsError
+from shadowproxy.errors import FlagStateError
 from shadowproxy.types import RouteGroup, Side
 
 FLAGS_FILE = "flags.json"
 
-log = structlog.get_logger("shadowproxy.rollback.flags")
-
-
-class FlagStateError(SettingsError):
-    """flags.json exists but cannot be used: a startup problem reported like a bad setting."""
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)

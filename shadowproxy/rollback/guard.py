@@ -1,6 +1,7 @@
 """The rollback guard: a rollback trigger flips its route group back to legacy, by itself.
 
-It sits in front of the diff sink, so it sees every published comparison (HTTP and websocket).
+It is the last stage of the comparison pipeline (`shadowproxy.publish`), so it sees every
+published comparison (HTTP and websocket) after it was counted and written to the diff log.
 A comparison that fires a trigger (`shadowproxy.rollback.triggers`) while the app answers that route
 group counts as one hit; SHADOWPROXY_ROLLBACK_AFTER hits within ROLLBACK_WINDOW_S (default 1,
 "rollback immediately" as the rollback notes say) flip the group to legacy through the same
@@ -22,19 +23,18 @@ import structlog
 from shadowproxy.metrics import ProxyMetrics
 from shadowproxy.rollback.flags import Flags
 from shadowproxy.rollback.triggers import Trigger, fired
-from shadowproxy.types import Comparison, Difference, DiffSink, RouteGroup, Side
+from shadowproxy.types import Comparison, Difference, RouteGroup, Side
 
 ROLLBACK_WINDOW_S = 300.0  # as the deploy alerts' 5-minute increase windows
 
-log = structlog.get_logger("shadowproxy.rollback.guard")
+log = structlog.get_logger(__name__)
 
 
 class RollbackGuard:
-    """A `DiffSink` that publishes to `inner`, then judges the comparison's triggers."""
+    """Judges each published comparison's triggers; `publish` is its pipeline stage."""
 
     def __init__(
         self,
-        inner: DiffSink,
         flags: Flags,
         metrics: ProxyMetrics,
         *,
@@ -42,7 +42,6 @@ class RollbackGuard:
         after: int,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._inner = inner
         self._flags = flags
         self._metrics = metrics
         self._enabled = enabled
@@ -51,13 +50,9 @@ class RollbackGuard:
         self._hits: defaultdict[tuple[RouteGroup, str], deque[float]] = defaultdict(deque)
 
     def publish(self, comparison: Comparison) -> None:
-        self._inner.publish(comparison)
         hit = fired(comparison)
         if hit is not None:
             self._judge(comparison, *hit)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
 
     def _judge(self, comparison: Comparison, trigger: Trigger, difference: Difference) -> None:
         exchange = comparison.exchange

@@ -1,7 +1,8 @@
 """Opening a websocket to one side: headers, the handshake bound, and its three endings.
 
-The handshake either upgrades (101), gets an HTTP answer instead (`Refused`, with the status the
-client must see), or fails in transport (the proxy's `UpstreamError`, via `map_client_errors`).
+The handshake either upgrades (101), gets an HTTP answer instead (`UpstreamRefused`, with the
+status the client must see), or fails in transport (another `UpstreamError`, through
+`map_client_errors`).
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict
 
-from shadowproxy.errors import ShadowproxyError, map_client_errors
+from shadowproxy.errors import UpstreamRefused
 from shadowproxy.http.context import ProxyContext
-from shadowproxy.http.headers import upstream_headers
-from shadowproxy.types import Observation, Side
+from shadowproxy.http.exchange import side_headers as http_side_headers
+from shadowproxy.http.upstream import map_client_errors
+from shadowproxy.types import Exchange, Observation, Side
 
 # the handshake fields aiohttp writes itself for each upstream connection
 _HANDSHAKE = (
@@ -29,28 +31,15 @@ _HANDSHAKE = (
 CLOSE_TIMEOUT_S = 5.0  # how long a close waits for the peer's close frame
 
 
-class Refused(ShadowproxyError):
-    """The side answered the upgrade with an HTTP status instead of 101."""
-
-    def __init__(self, side: Side, status: int) -> None:
-        super().__init__(f"{side} refused the websocket upgrade with HTTP {status}")
-        self.status = status
-
-
 def requested_protocols(request: web.Request) -> tuple[str, ...]:
     """The subprotocols the client offered, in its order of preference."""
     offered = ",".join(request.headers.getall("Sec-WebSocket-Protocol", ()))
     return tuple(name.strip() for name in offered.split(",") if name.strip())
 
 
-def side_headers(request: web.Request, request_id: str, *, shadow: bool) -> CIMultiDict[str]:
-    headers = upstream_headers(
-        request.headers,
-        request_id=request_id,
-        peer=request.remote,
-        scheme=request.scheme,
-        shadow=shadow,
-    )
+def side_headers(request: web.Request, exchange: Exchange, *, shadow: bool) -> CIMultiDict[str]:
+    """The HTTP path's headers, less the handshake fields aiohttp writes for each connection."""
+    headers = http_side_headers(request, exchange, shadow=shadow)
     for name in _HANDSHAKE:
         headers.popall(name, None)
     return headers
@@ -66,7 +55,7 @@ async def dial(
     autoping: bool,
     timeout_s: float,
 ) -> tuple[aiohttp.ClientWebSocketResponse, Observation]:
-    """Connect, or raise `Refused` / `UpstreamError`; the observation records the handshake."""
+    """Connect, or raise an `UpstreamError`; the observation records the handshake."""
     started = time.perf_counter()
     with map_client_errors(side):
         try:
@@ -82,7 +71,7 @@ async def dial(
                     timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=CLOSE_TIMEOUT_S),
                 )
         except aiohttp.WSServerHandshakeError as exc:
-            raise Refused(side, exc.status) from exc
+            raise UpstreamRefused(side, exc.status) from exc
     return ws, Observation(side=side, status=101, latency_s=time.perf_counter() - started)
 
 

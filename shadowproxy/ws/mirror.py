@@ -20,16 +20,15 @@ import structlog
 from aiohttp import WSMsgType
 from multidict import CIMultiDict
 
-from shadowproxy.correlation import id_in_request, rewrite_id
 from shadowproxy.diff.streams.base import SIDES, Stream
 from shadowproxy.diff.streams.frames import Frame, FrameBuffer, FrameKind
-from shadowproxy.errors import UpstreamError
+from shadowproxy.errors import UpstreamError, UpstreamRefused
 from shadowproxy.http.context import ProxyContext
-from shadowproxy.http.shadow import skipped
+from shadowproxy.publish import skipped
 from shadowproxy.types import Comparison, Exchange, Observation, RouteMatch, Side, SkipReason
-from shadowproxy.ws.dial import Refused, dial, sendable
+from shadowproxy.ws.dial import dial, sendable
 
-log = structlog.get_logger("shadowproxy.ws")
+log = structlog.get_logger(__name__)
 
 CLIENT = "client"
 
@@ -122,7 +121,7 @@ class Recorder:
                     return
                 self._publish(stream.due(loop.time()))
         except Exception as exc:  # a comparison bug must end the comparison, not the relay
-            self._ctx.shadow.failure("ws_compare", exc, stream.exchange)
+            self._ctx.pipeline.failure("ws_compare", exc, stream.exchange)
 
     def _drain(self) -> None:
         stream = self._stream
@@ -144,10 +143,8 @@ class Recorder:
                     stream.dropped(stream.authoritative, fresh, seen=True)
 
     def _publish(self, comparisons: list[Comparison]) -> None:
-        counter = self._ctx.metrics.ws_comparisons
         for comparison in comparisons:
-            counter.labels(comparison.exchange.route_group.value, comparison.outcome.value).inc()
-            self._ctx.shadow.publish(comparison)
+            self._ctx.pipeline.publish(comparison)
 
 
 class Shadow:
@@ -216,17 +213,12 @@ class Shadow:
 
     async def _run(self) -> None:
         ctx, exchange, side = self._ctx, self._exchange, self.side
-        spec = self._match.spec
-        path = exchange.path
-        held = id_in_request(spec, self._match.params, path)
-        if held is not None:
-            twin = await ctx.correlation.resolve(
-                held, side, timeout_s=ctx.settings.shadow_timeout_s
-            )
-            if twin is None:
-                self._recorder.skip(SkipReason.UNCORRELATED)
-                return
-            path = rewrite_id(spec, path, held, twin)
+        path = await ctx.correlation.shadow_target(
+            self._match, exchange.path, side, timeout_s=ctx.settings.shadow_timeout_s
+        )
+        if path is None:
+            self._recorder.skip(SkipReason.UNCORRELATED)
+            return
         connections = ctx.metrics.ws_connections
         group = exchange.route_group.value
         try:
@@ -239,7 +231,7 @@ class Shadow:
                 autoping=True,
                 timeout_s=ctx.settings.shadow_timeout_s,
             )
-        except Refused as exc:
+        except UpstreamRefused as exc:
             connections.labels(group, side.value, "refused").inc()
             self._recorder.connected(Observation(side=side, status=exc.status))
             return

@@ -15,27 +15,25 @@ proxy adds is bounded: frames above SHADOWPROXY_WS_MAX_FRAME_BYTES close the con
 from __future__ import annotations
 
 import asyncio
-import uuid
 from dataclasses import dataclass
 
 import aiohttp
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from shadowproxy.correlation import id_in_request, rewrite_id
 from shadowproxy.diff.streams.analysis import AnalysisStream
 from shadowproxy.diff.streams.base import Setup, Stream, Timers
 from shadowproxy.diff.streams.frames import Frame, FrameKind
 from shadowproxy.diff.streams.generic import GenericStream
 from shadowproxy.diff.streams.live import OrchestratorStream
-from shadowproxy.errors import UpstreamError
+from shadowproxy.errors import UpstreamError, UpstreamRefused
 from shadowproxy.http.app import detail_response
 from shadowproxy.http.context import ProxyContext
-from shadowproxy.http.headers import AUTHORITATIVE_MARK, REQUEST_ID
-from shadowproxy.http.shadow import ShadowRequest, new_comparison_id
-from shadowproxy.types import Exchange, ExchangeKind, Observation, RouteGroup, RouteMatch
+from shadowproxy.http.exchange import shape
+from shadowproxy.http.headers import AUTHORITATIVE_MARK
+from shadowproxy.http.shadow import ShadowRequest
+from shadowproxy.types import ExchangeKind, Observation, RouteGroup, RouteMatch
 from shadowproxy.ws.dial import (
     CLOSE_TIMEOUT_S,
-    Refused,
     dial,
     requested_protocols,
     sendable,
@@ -68,18 +66,7 @@ class _Connection:
         spec = match.spec
         self.request, self.match, self.ctx = request, match, ctx
         self.side = ctx.flags.authoritative(spec.group)
-        self.request_id = request.headers.get(REQUEST_ID) or uuid.uuid4().hex
-        self.exchange = Exchange(
-            comparison_id=new_comparison_id(),
-            request_id=self.request_id,
-            kind=ExchangeKind.WS,
-            route_group=spec.group,
-            route=spec.template,
-            method=request.method,
-            path=request.raw_path,
-            authoritative=self.side,
-            profile=spec.profile,
-        )
+        self.exchange = shape(request, match, self.side, ExchangeKind.WS)
         group = spec.group.value
         frames = ctx.metrics.ws_frames
         self.sent = frames.labels(group, self.side.value, "sent")
@@ -101,18 +88,18 @@ class _Connection:
         if not client.can_prepare(request).ok:
             return detail_response(400, "not a websocket upgrade", side)
         protocols = requested_protocols(request)
-        path = self._authoritative_path()
+        path = ctx.correlation.target(self.match, self.exchange.path, side)
         try:
             upstream, observation = await dial(
                 ctx,
                 side,
                 path,
-                side_headers(request, self.request_id, shadow=False),
+                side_headers(request, self.exchange, shadow=False),
                 protocols=protocols,
                 autoping=False,
                 timeout_s=settings.upstream_timeout_s,
             )
-        except Refused as exc:
+        except UpstreamRefused as exc:
             self.connections("refused")
             return detail_response(exc.status, str(exc), side)
         except UpstreamError as exc:
@@ -132,23 +119,16 @@ class _Connection:
             await self._teardown(client, upstream)
         return client
 
-    def _authoritative_path(self) -> str:
-        """The client may hold an id the other side minted before a flag flip."""
-        spec, path = self.match.spec, self.exchange.path
-        held = id_in_request(spec, self.match.params, path)
-        twin = None if held is None else self.ctx.correlation.twin(held, self.side)
-        return path if held is None or twin is None else rewrite_id(spec, path, held, twin)
-
     def _start_shadow(self, observation: Observation, protocols: tuple[str, ...]) -> None:
         ctx, exchange = self.ctx, self.exchange
-        headers = side_headers(self.request, self.request_id, shadow=True)
+        headers = side_headers(self.request, exchange, shadow=True)
         reason = ctx.shadow.skip_reason(
             ShadowRequest(exchange, self.match, headers, None),
             body_too_large=False,
             websocket=True,
         )
         if reason is not None:
-            ctx.metrics.skipped(exchange.route_group, reason)
+            ctx.pipeline.skip(exchange, reason)
             return
         recorder = Recorder(ctx, self._stream())
         recorder.connected(observation)
@@ -159,14 +139,13 @@ class _Connection:
 
     def _stream(self) -> Stream:
         ctx, exchange = self.ctx, self.exchange
-        held = id_in_request(self.match.spec, self.match.params, exchange.path)
         setup = Setup(
             exchange=exchange,
             engine=ctx.engine,
             ids=ctx.correlation.aliases,
             timers=Timers(stall_s=ctx.settings.ws_stall_s, settle_s=ctx.settings.ws_settle_s),
             opened_at=asyncio.get_running_loop().time(),
-            task_id=None if held is None else ctx.correlation.canonical(held) or held,
+            task_id=ctx.correlation.key(self.match, exchange.path),
         )
         if exchange.route_group is RouteGroup.WS_ANALYSIS:
             return AnalysisStream(setup)

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from shadowproxy.settings import SettingsError, load_settings
+from shadowproxy.errors import SettingsError
+from shadowproxy.settings import load_settings
 from shadowproxy.types import RouteGroup, Side
 
 URLS = {"legacy_url": "http://127.0.0.1:8001", "app_url": "http://localhost:8002/"}

@@ -12,8 +12,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from shadowproxy.errors import SettingsError
 from shadowproxy.ops.server import serve
-from shadowproxy.settings import Settings, SettingsError
+from shadowproxy.settings import Settings
 
 from ..conftest import FakeBackend, ListSink
 

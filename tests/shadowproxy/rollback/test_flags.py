@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from shadowproxy.rollback.flags import FLAGS_FILE, Flags, FlagStateError
+from shadowproxy.errors import FlagStateError
+from shadowproxy.rollback.flags import FLAGS_FILE, Flags
 from shadowproxy.types import RouteGroup, Side
 
 ENV = dict.fromkeys(RouteGroup, Side.LEGACY) | {RouteGroup.SYSTEM: Side.APP}

@@ -14,13 +14,14 @@ from prometheus_client import CollectorRegistry
 
 from shadowproxy.http.context import FLAGS
 from shadowproxy.metrics import ProxyMetrics
+from shadowproxy.publish import Pipeline, Stage
 from shadowproxy.rollback.flags import FLAGS_FILE, Flags
 from shadowproxy.rollback.guard import ROLLBACK_WINDOW_S, RollbackGuard
 from shadowproxy.types import RouteGroup, Side
 
 from ..conftest import ListSink
 from ..dashboards import DATE, Dashboard, Stack, StackFactory, app_status, legacy_status
-from ..rollback.test_triggers import changed, comparison
+from .test_triggers import changed, comparison
 
 
 async def _status_read(stack: Stack, task_id: str) -> str:
@@ -112,15 +113,15 @@ async def test_hits_older_than_the_window_do_not_count(tmp_path: Path) -> None:
     now = [1000.0]
     flags = Flags(dict.fromkeys(RouteGroup, Side.APP), tmp_path)
     sink = ListSink()
-    guard = RollbackGuard(
-        sink, flags, ProxyMetrics(CollectorRegistry()), enabled=True, after=2, clock=lambda: now[0]
-    )
+    metrics = ProxyMetrics(CollectorRegistry())
+    guard = RollbackGuard(flags, metrics, enabled=True, after=2, clock=lambda: now[0])
+    pipeline = Pipeline(metrics, sink, Stage("guard", guard.publish))
     lost = comparison(RouteGroup.ANALYSIS, changed("decision", "BUY", "SELL"))
-    guard.publish(lost)
+    pipeline.publish(lost)
     now[0] += ROLLBACK_WINDOW_S + 1
-    guard.publish(lost)  # the first hit left the window: still one
+    pipeline.publish(lost)  # the first hit left the window: still one
     assert flags.authoritative(RouteGroup.ANALYSIS) is Side.APP
     now[0] += 1
-    guard.publish(lost)
+    pipeline.publish(lost)
     assert flags.authoritative(RouteGroup.ANALYSIS) is Side.LEGACY
     assert sink.comparisons == [lost, lost, lost]  # every comparison still reaches the sink
