@@ -7,25 +7,27 @@ onto bounded sets here, so no caller can blow up cardinality by accident.
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
 from shadowproxy.types import (
     Comparison,
+    DiffLogStats,
     ExchangeKind,
     Outcome,
     Role,
     RouteGroup,
     Side,
     SkipReason,
+    field_family,
 )
 
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 MAX_FIELD_LABELS = 200
 OTHER = "other"
-DIFFLOG_RESULTS = ("written", "dropped", "failed")
-_INDEX = re.compile(r"\[[^\]]*\]")
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 
@@ -114,16 +116,7 @@ class ProxyMetrics:
             ["route_group", "trigger", "action"],
             registry=registry,
         )
-        self.difflog_records = Counter(
-            "shadowproxy_difflog_records_total",
-            "Diff-log records by fate: written to disk, dropped (the writer's queue was full, or "
-            "the log was closing) or failed (the record could not be built, or the disk refused "
-            "its batch).",
-            ["result"],
-            registry=registry,
-        )
-        for result in DIFFLOG_RESULTS:
-            self.difflog_records.labels(result)
+        self._registry = registry
         self._fields: set[str] = set()
 
     def request(self, group: RouteGroup, route: str, method: str, side: Side, code: int) -> None:
@@ -156,12 +149,15 @@ class ProxyMetrics:
         """A skip decided before any shadow call: counted, but not a comparison."""
         self.shadow_skipped.labels(group.value, reason.value).inc()
 
-    def difflog(self, result: str) -> None:
-        """One diff-log record's fate: written, dropped (queue full, closed) or failed."""
-        self.difflog_records.labels(result).inc()
+    def watch_difflog(self, stats: Callable[[], DiffLogStats]) -> None:
+        """Export the diff sink's own counts as `shadowproxy_difflog_records_total{result}`.
+
+        Read at each scrape: the writer thread keeps plain integers and never touches Prometheus.
+        """
+        self._registry.register(_DiffLogCollector(stats))
 
     def _field_label(self, field: str) -> str:
-        label = _INDEX.sub("[]", field)
+        label = field_family(field)
         if label in self._fields:
             return label
         if len(self._fields) >= MAX_FIELD_LABELS:
@@ -171,3 +167,22 @@ class ProxyMetrics:
 
 
 _SKIP_VALUES = frozenset(reason.value for reason in SkipReason)
+
+
+class _DiffLogCollector(Collector):
+    def __init__(self, stats: Callable[[], DiffLogStats]) -> None:
+        self._stats = stats
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        stats = self._stats()
+        family = CounterMetricFamily(
+            "shadowproxy_difflog_records",
+            "Diff-log records by fate: written to disk, dropped (the writer's queue was full, or "
+            "the log was closing) or failed (the record could not be built, or the disk refused "
+            "it). Any dropped or failed record is a comparison missing from the diff log.",
+            labels=["result"],
+        )
+        family.add_metric(["written"], stats.written)
+        family.add_metric(["dropped"], stats.dropped)
+        family.add_metric(["failed"], stats.failed + stats.write_errors)
+        yield family

@@ -2,7 +2,7 @@
 
 The shadow needs the client's credentials to be a faithful twin of the request, so secrets
 flow through the proxy by design; the one promise is that they never reach a file. Rules
-(field-notes "Secrets"):
+(docs/architecture.md, "Design rules"):
 
 - header values of `api-key`, `Authorization`, `Cookie`, `Set-Cookie`, `Proxy-Authorization`;
 - query values named `api_key`, `apikey`, `token`, `password`, `secret` (case-insensitive,

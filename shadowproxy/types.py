@@ -1,13 +1,14 @@
 """The proxy's vocabulary: value objects and the seams between its parts.
 
 Everything here is pure (no I/O, no aiohttp) so the diff core, the network layer and the
-websocket layer can agree on shapes without importing each other. Words follow DESIGN.md:
+websocket layer can agree on shapes without importing each other. Words follow docs/architecture.md:
 side, authoritative, shadow, route group, observation, comparison, outcome, difference,
 profile, correlation, trigger.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -15,6 +16,17 @@ from typing import Protocol, TypeAlias
 
 JSONValue: TypeAlias = bool | int | float | str | list["JSONValue"] | dict[str, "JSONValue"] | None
 Headers: TypeAlias = tuple[tuple[str, str], ...]
+
+_INDEX = re.compile(r"\[[^\]]*\]")
+
+
+def field_family(field: str) -> str:
+    """A field path with its list indexes folded: `tasks[AAPL_1].decision` -> `tasks[].decision`.
+
+    What metrics label and `shadowproxy diffs` group by, so one family is one row however many
+    elements differ; the same spelling in Prometheus, in the alerts and in the terminal.
+    """
+    return _INDEX.sub("[]", field)
 
 
 class Side(StrEnum):
@@ -216,19 +228,22 @@ class Comparator(Protocol):
     ) -> Comparison: ...
 
 
+@dataclass(frozen=True, slots=True)
+class DiffLogStats:
+    """What became of the records a diff sink was given (Prometheus reads it at each scrape)."""
+
+    written: int = 0
+    dropped: int = 0  # the writer's queue was full, or the record came after aclose()
+    failed: int = 0  # a record could not be built or rendered
+    write_errors: int = 0  # the disk refused a record
+
+
 class DiffSink(Protocol):
     """Where comparisons go (diff log). publish() never blocks the event loop and never raises."""
 
     def publish(self, comparison: Comparison) -> None: ...
 
+    @property
+    def stats(self) -> DiffLogStats: ...
+
     async def aclose(self) -> None: ...
-
-
-class FlagStore(Protocol):
-    """Which side is authoritative, per route group. Flipping is the one-step rollback."""
-
-    def authoritative(self, group: RouteGroup) -> Side: ...
-
-    def set_authoritative(self, group: RouteGroup, side: Side, *, reason: str) -> None: ...
-
-    def snapshot(self) -> Mapping[RouteGroup, Side]: ...

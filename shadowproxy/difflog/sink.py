@@ -21,7 +21,6 @@ import re
 import shutil
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO, Final
@@ -30,7 +29,7 @@ import orjson
 import structlog
 
 from shadowproxy.difflog.record import RecordBuilder, should_log
-from shadowproxy.types import AcceptedDifference, Comparison
+from shadowproxy.types import AcceptedDifference, Comparison, DiffLogStats
 
 log = structlog.get_logger(__name__)
 
@@ -44,14 +43,6 @@ _CLOSED = re.compile(r"^diff-(\d{4}-\d{2}-\d{2})\.(\d+)\.jsonl(\.gz)?$")
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class SinkStats:
-    written: int
-    dropped: int  # queue full, or published after aclose()
-    failed: int  # a record could not be built or rendered
-    write_errors: int  # the disk refused a batch
 
 
 class JsonlDiffSink:
@@ -87,8 +78,8 @@ class JsonlDiffSink:
         self._thread.start()
 
     @property
-    def stats(self) -> SinkStats:
-        return SinkStats(
+    def stats(self) -> DiffLogStats:
+        return DiffLogStats(
             self._segments.written, self._dropped, self._failed, self._segments.write_errors
         )
 

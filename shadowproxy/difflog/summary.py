@@ -1,8 +1,8 @@
 """`shadowproxy diffs`: the anti-flood view of a diff-log folder.
 
 A busy proxy writes thousands of near-identical mismatch records; nobody reads them one by one
-(field-notes "Log floods"). This groups them: counts per route group and outcome, and mismatches
-by signature — route + the set of differing fields + the status pair — with one exemplar
+(docs/architecture.md, "Design rules"). This groups them: counts per route group and outcome,
+and mismatches by signature — route + the set of differing fields + the status pair — with one exemplar
 comparison id each to `grep` for. Reads the active segments and the rotated `.gz` ones.
 """
 
@@ -19,10 +19,9 @@ from typing import Any
 
 import orjson
 
-from shadowproxy.types import Outcome
+from shadowproxy.types import Outcome, field_family
 
 _SEGMENT = re.compile(r"^diff-(\d{4}-\d{2}-\d{2})(?:\.(\d+))?\.jsonl(\.gz)?$")
-_INDEX = re.compile(r"\[[^\]]*\]")
 ERROR_OUTCOMES = (Outcome.SHADOW_ERROR, Outcome.AUTHORITATIVE_ERROR, Outcome.BOTH_ERROR)
 # The parity table's columns (`diffs` and `demo`): the three error outcomes share one column.
 COLUMNS = ("match", "mismatch", "inflight_skew", "accepted", "errors", "skipped")
@@ -93,7 +92,7 @@ def segment_files(directory: Path) -> list[Path]:
 
 
 def signature(record: dict[str, Any]) -> Signature:
-    fields = sorted({_INDEX.sub("[*]", str(d.get("field"))) for d in record.get("differences", [])})
+    fields = sorted({field_family(str(d.get("field"))) for d in record.get("differences", [])})
     return Signature(
         str(record.get("route")),
         tuple(fields),

@@ -55,6 +55,7 @@ def create_app(
     """The proxy. Raises FlagStateError (a SettingsError) when flags.json is unusable."""
     app = web.Application()
     metrics = ProxyMetrics(registry)
+    metrics.watch_difflog(lambda: sink.stats)
     app[SETTINGS] = settings
     app[METRICS] = metrics
     app[FLAGS] = Flags(settings.authoritative, settings.state_dir, on_change=metrics.authoritative)

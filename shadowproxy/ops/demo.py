@@ -3,14 +3,14 @@
 The session touches every route group the dashboard uses — analyses started and polled to a
 terminal state, one of them then cancelled, task list, reports, watchlist, accounts, positions, a
 portfolio batch, recommendations — so the parity table afterwards says something about each
-group. Cancelling a finished analysis is where the two backends really differ (reference §2.6),
-so a session shows the built-in known difference as `accepted`. The table is
+group. Cancelling a finished analysis is where the two backends really differ
+(docs/upstream-contract.md §2.6), so a session shows the built-in known difference as `accepted`. The table is
 the delta of the proxy's own `shadowproxy_comparisons_total` over the session, read from the
 admin `/metrics` once the shadow work in flight has drained.
 
 Only terminal states decide the exit code: two independently running backends are never at the
-same moment of a lifecycle (field-notes "Read-after-write"), so a status poll answered while an
-analysis was still running — or a list read the moment the authoritative side finished, while
+same moment of a lifecycle (docs/architecture.md, "Design rules"), so a status poll answered
+while an analysis was still running — or a list read the moment the authoritative side finished, while
 the shadow may still be writing — can legitimately disagree. The client sees only the
 authoritative side, so a task counts as finished once the comparison of a terminal poll says the
 shadow's twin finished too (see `Session.poll`); the reads after it (reports, recommendations)

@@ -1,9 +1,14 @@
 """structlog configuration: one JSON object per line on stderr, rendered with orjson.
 
-Configured once, by the CLI, before anything logs (DESIGN.md habit 10). Library modules only
-call `structlog.get_logger(__name__)`. Records from the standard library (aiohttp's access and
+Configured once, by the CLI, before anything logs (docs/architecture.md, "Design rules").
+Library modules only call `structlog.get_logger(__name__)`. Records from the standard library (aiohttp's access and
 server logs) go through the same renderer so stderr stays machine-readable. A last-chance
 processor scrubs secret-named keys and `api_key=`-style text, because a log line is a file too.
+
+Every line has the shape the two backends also emit (their copy is `backend_common.logging`,
+which the proxy does not import: it imports no backend code): the event and its key-values, then
+`level`, `logger` (the name given to `structlog.get_logger`, or the stdlib logger's), `service`
+(`shadowproxy`) and `ts` (ISO-8601 UTC, ending in `Z`).
 """
 
 from __future__ import annotations
@@ -20,6 +25,32 @@ from structlog.typing import Processor
 from shadowproxy.redact import redact_mapping
 
 LEVELS = ("debug", "info", "warning", "error")
+SERVICE = "shadowproxy"
+
+
+class NamedBytesLogger(structlog.BytesLogger):
+    """A `BytesLogger` that keeps the name it was asked for, for `add_logger_name`."""
+
+    def __init__(self, file: BinaryIO | None = None, *, name: str | None = None) -> None:
+        super().__init__(file)
+        self.name = name
+
+
+class NamedBytesLoggerFactory:
+    """`structlog.get_logger("a.b")` passes "a.b" here; `BytesLoggerFactory` would drop it."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self._file = file
+
+    def __call__(self, *args: Any) -> NamedBytesLogger:
+        return NamedBytesLogger(self._file, name=str(args[0]) if args else None)
+
+
+def add_service(
+    _logger: object, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    event_dict["service"] = SERVICE
+    return event_dict
 
 
 def scrub_secrets(
@@ -40,6 +71,8 @@ def configure_logging(*, level: str = "info", stream: BinaryIO | None = None) ->
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
+        structlog.stdlib.add_logger_name,
+        add_service,
         structlog.processors.TimeStamper(fmt="iso", utc=True, key="ts"),
     ]
     structlog.configure(
@@ -50,7 +83,7 @@ def configure_logging(*, level: str = "info", stream: BinaryIO | None = None) ->
             structlog.processors.JSONRenderer(serializer=orjson.dumps),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.BytesLoggerFactory(stream or sys.stderr.buffer),
+        logger_factory=NamedBytesLoggerFactory(stream or sys.stderr.buffer),
         cache_logger_on_first_use=True,
     )
     handler = logging.StreamHandler(sys.stderr)

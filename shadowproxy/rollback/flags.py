@@ -35,7 +35,7 @@ class Override:
 
 
 class Flags:
-    """Implements `FlagStore`; `on_change(group, side)` runs on every effective change (metrics)."""
+    """The persisted per-group flags; `on_change(group, side)` runs on each effective change."""
 
     def __init__(
         self,

@@ -4,7 +4,7 @@ It is the last stage of the comparison pipeline (`shadowproxy.publish`), so it s
 published comparison (HTTP and websocket) after it was counted and written to the diff log.
 A comparison that fires a trigger (`shadowproxy.rollback.triggers`) while the app answers that route
 group counts as one hit; SHADOWPROXY_ROLLBACK_AFTER hits within ROLLBACK_WINDOW_S (default 1,
-"rollback immediately" as the rollback notes say) flip the group to legacy through the same
+at once, as docs/migration.md §6 asks) flip the group to legacy through the same
 persisted flags an operator uses, with a reason naming the trigger, field, route and
 comparison. `shadowproxy flags clear` (or DELETE /flags) undoes it once the cause is fixed.
 

@@ -1,4 +1,6 @@
-"""Rollback triggers: the conditions of the rollback notes (§6), evaluated on one comparison.
+"""Rollback triggers: the migration plan's conditions, evaluated on one comparison.
+
+The conditions are those of docs/migration.md §6.
 
 Pure: a comparison in, the trigger it fires (and the difference that fired it) out. The same
 conditions are the critical alerts in deploy/prometheus/rules/alerts.yml; here they act in the
@@ -26,7 +28,7 @@ _LANE_FIELDS = re.compile(
 @dataclass(frozen=True, slots=True)
 class Trigger:
     name: str  # metric label and log key
-    condition: str  # the rollback notes' words
+    condition: str  # the condition in plain words (docs/migration.md §6)
     fires: Callable[[RouteGroup, Difference], bool]
 
 

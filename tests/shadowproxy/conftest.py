@@ -26,7 +26,7 @@ from shadowproxy.http.app import create_app
 from shadowproxy.http.context import CONTEXT, WsHandler
 from shadowproxy.ops.admin import create_admin_app
 from shadowproxy.settings import Settings, load_settings
-from shadowproxy.types import Comparison, DiffSink, Side
+from shadowproxy.types import Comparison, DiffLogStats, DiffSink, Side
 
 from .dashboards import start_stack  # noqa: F401 (a fixture: fake dashboards behind the proxy)
 
@@ -42,6 +42,10 @@ class ListSink:
     def publish(self, comparison: Comparison) -> None:
         self.comparisons.append(comparison)
         self._changed.set()
+
+    @property
+    def stats(self) -> DiffLogStats:
+        return DiffLogStats(written=len(self.comparisons))
 
     async def aclose(self) -> None:
         self.closed = True

@@ -36,7 +36,7 @@ Document = dict[str, Any]
 def legacy_status(
     task_id: str, *, status: str = "completed", error: str | None = None, **result: Any
 ) -> Document:
-    """Reference §2.1: the raw legacy state of a finished analysis (no results if it failed)."""
+    """docs/upstream-contract.md §2.1: the raw legacy state of a finished analysis (no results if it failed)."""
     done = status == "completed"
     return {
         "task_id": task_id,
@@ -60,7 +60,7 @@ def legacy_status(
 def app_status(
     task_id: str, *, status: str = "degraded_success", error: Any = None, **result: Any
 ) -> Document:
-    """Reference §2.5: the app's public projection of the same analysis."""
+    """docs/upstream-contract.md §2.5: the app's public projection of the same analysis."""
     signals = {
         "merged": {"direction": 1, "rating": result.get("decision", "OVERWEIGHT")},
         "quant": {"direction": 0, "rating": "HOLD", "available": True},
@@ -96,7 +96,7 @@ def app_status(
 
 
 def list_item(task_id: str, ticker: str, side: Side) -> Document:
-    """Reference §1.2 route 8: one finished analysis in the task list, in each side's shape."""
+    """docs/upstream-contract.md §1.2 route 8: one finished analysis in the task list, in each side's shape."""
     if side is Side.LEGACY:
         return {"task_id": task_id, "ticker": ticker, "date": DATE, "status": "completed"} | {
             "progress": 100,

@@ -1,4 +1,4 @@
-"""The route table: every reference route, unknown paths, traversal-looking paths, config routes."""
+"""The route table: every upstream route, unknown paths, traversal-looking paths, config routes."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ TABLE = build_route_table(DiffConfig())
 A, R, P, S = RouteGroup.ANALYSIS, RouteGroup.REPORTS, RouteGroup.PORTFOLIO, RouteGroup.SYSTEM
 TASK = "AAPL_20260413_120000_ab12cd"
 
-# (method, path, template, group, profile, params, id_param, creates_id): reference §1.1, rows 1-28
+# (method, path, template, group, profile, params, id_param, creates_id): docs/upstream-contract.md §1.1
 ROUTES = [
     ("GET", "/", "/", S, "json_equal", {}, None, None),
     ("GET", "/health", "/health", S, "json_equal", {}, None, None),

@@ -1,6 +1,6 @@
-"""The outcome rules and the status-document profile, on payloads shaped like the reference's.
+"""The outcome rules and the status-document profile, on upstream-shaped payloads.
 
-Legacy states follow reference §2.1 (raw state, positional stages, flat decision, string error);
+Legacy states follow docs/upstream-contract.md §2.1 (raw state, positional stages, flat decision, string error);
 app payloads follow §2.4/§2.5 (public projection, named stages, result contract, error object).
 """
 

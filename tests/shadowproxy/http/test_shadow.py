@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from shadowproxy.diff.config import ConfigRoute, DiffConfig
-from shadowproxy.types import Comparison, Outcome, RouteGroup, RouteSpec, SkipReason
+from shadowproxy.types import Comparison, DiffLogStats, Outcome, RouteGroup, RouteSpec, SkipReason
 
 from ..conftest import ProxyFactory
 from ..ws_fakes import until
@@ -173,6 +173,10 @@ class _BrokenSink:
     def publish(self, comparison: Comparison) -> None:
         self.calls += 1
         raise RuntimeError("disk full")
+
+    @property
+    def stats(self) -> DiffLogStats:
+        return DiffLogStats(failed=self.calls)
 
     async def aclose(self) -> None:
         return None

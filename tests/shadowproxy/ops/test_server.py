@@ -112,6 +112,7 @@ from shadowproxy.ops.server import serve
 from shadowproxy.settings import load_settings
 
 class PrintSink:
+    stats = None  # never scraped in this test
     def publish(self, comparison):
         pass
     async def aclose(self):

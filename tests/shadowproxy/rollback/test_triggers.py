@@ -1,4 +1,4 @@
-"""Rollback triggers (rollback notes §6) on single comparisons: which fire, which never do."""
+"""Rollback triggers (docs/migration.md §6) on single comparisons: which fire, which never do."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Profiles for lists, live signals, reports, CSV, recommendations, portfolio and generic bodies.
 
-Payloads follow the reference's shapes for both sides (§1.2, §2.5, §2.7, §3, §4.5).
+Payloads follow the shapes of docs/upstream-contract.md for both sides (§1.2, §2.5, §2.7, §3, §4.5).
 """
 
 from __future__ import annotations
