@@ -79,7 +79,8 @@ def test_a_broken_expectation_fails_promtool(tool: Callable[[str], str], tmp_pat
 
 def test_every_alert_is_unit_tested_firing_and_quiet() -> None:
     alerts = set(alert_blocks((PROMETHEUS_DIR / "rules" / "alerts.yml").read_text()))
-    fired, quiet = set(), set()
+    fired: set[str] = set()
+    quiet: set[str] = set()
     for path in UNIT_TESTS:
         pairs = re.findall(
             r"- alertname: (\S+)\n\s+eval_time: \S+\n\s+exp_alerts:(.*)", path.read_text()

@@ -92,4 +92,5 @@ def test_invalid_environment(environ: dict[str, str], message: str) -> None:
 )
 def test_schema_validation(field: str, value: object, error: type[Exception]) -> None:
     with pytest.raises(error, match=field):
+        # ill-typed on purpose: the schema check under test is the runtime one
         OrchestratorConfig(**{field: value})  # type: ignore[arg-type]

@@ -1,6 +1,9 @@
-"""Signal/FinalSignal stamping, error helpers and the reason-code vocabulary (reference §5.1)."""
+"""Signal/FinalSignal stamping, error helpers and the reason-code vocabulary
+(docs/upstream-contract.md §5.1)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import pytest
 
@@ -45,8 +48,8 @@ def test_reason_code_table_is_complete() -> None:
         pytest.param({"metadata": {"error": "boom"}}, None, True, id="error-only"),
     ],
 )
-def test_signal_stamping(kwargs: dict[str, object], reason: str | None, degraded: bool) -> None:
-    sig = Signal(ticker="AAPL", direction=1, confidence=0.5, source="quant", **kwargs)  # type: ignore[arg-type]
+def test_signal_stamping(kwargs: dict[str, Any], reason: str | None, degraded: bool) -> None:
+    sig = Signal(ticker="AAPL", direction=1, confidence=0.5, source="quant", **kwargs)
     assert sig.reason_code == reason
     assert sig.degraded is degraded
     assert sig.metadata["contract_version"] == CONTRACT_VERSION

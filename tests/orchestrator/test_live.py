@@ -1,4 +1,4 @@
-"""Live mode: the exact NEW per-signal documents of reference §3."""
+"""Live mode: the exact NEW per-signal documents of docs/upstream-contract.md §3."""
 
 from __future__ import annotations
 

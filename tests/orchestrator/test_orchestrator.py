@@ -1,4 +1,5 @@
-"""`TradingOrchestrator.get_combined_signal`: lanes, reason codes, diagnostics, summary (§5.3)."""
+"""`TradingOrchestrator.get_combined_signal`: lanes, reason codes, diagnostics, summary
+(docs/upstream-contract.md §5.3)."""
 
 from __future__ import annotations
 

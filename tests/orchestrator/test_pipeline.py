@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from orchestrator.config import OrchestratorConfig
-from orchestrator.contracts import CombinedSignalFailure, FinalSignal, Signal
+from orchestrator.contracts import CombinedSignalFailure, FinalSignal, Lane, Signal
 from orchestrator.faults import Faults
 from orchestrator.orchestrator import TradingOrchestrator
 from orchestrator.pipeline import STAGES, AnalysisPipeline, ratings_for
@@ -15,8 +16,8 @@ from orchestrator.pipeline import STAGES, AnalysisPipeline, ratings_for
 DAY = "2026-04-13"
 
 
-def _pipeline(tmp_path: Path, stages: list[str], **config: object) -> AnalysisPipeline:
-    settings = OrchestratorConfig(cache_dir=str(tmp_path / "cache"), **config)  # type: ignore[arg-type]
+def _pipeline(tmp_path: Path, stages: list[str], **config: Any) -> AnalysisPipeline:
+    settings = OrchestratorConfig(cache_dir=str(tmp_path / "cache"), **config)
     return AnalysisPipeline(TradingOrchestrator(settings), tmp_path / "results", stages.append)
 
 
@@ -63,13 +64,13 @@ def test_quant_only_summary_says_the_analyst_is_missing(tmp_path: Path) -> None:
     assert outcome.signal_detail()["llm_signal"] == "HOLD"
 
 
-def _signal(source: str, direction: int, confidence: float, **meta: object) -> Signal:
+def _signal(source: Lane, direction: int, confidence: float, **meta: object) -> Signal:
     return Signal(
         ticker="AAPL",
         direction=direction,
         confidence=confidence,
         source=source,
-        metadata=meta,  # type: ignore[arg-type]
+        metadata=meta,
     )
 
 

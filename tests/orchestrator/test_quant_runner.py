@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.calendar import MarketCalendar
+from orchestrator.faults import QuantFault
 from orchestrator.market_data import CsvMarketData, SyntheticMarketData
 from orchestrator.quant_runner import (
     BollingerParams,
@@ -62,7 +63,8 @@ def _write(folder: Path, ticker: str, header: str, days: list[date]) -> None:
 
 
 def _weekdays(end: date, count: int = 40) -> list[date]:
-    days, day = [], end
+    days: list[date] = []
+    day = end
     while len(days) < count:
         if day.weekday() < 5:
             days.append(day)
@@ -203,8 +205,8 @@ def test_success_metadata() -> None:
         pytest.param("stale", "stale_data", id="stale"),
     ],
 )
-def test_fault_switches(fault: str, code: str) -> None:
-    runner = QuantRunner(SyntheticMarketData(), MarketCalendar(), fault=fault)  # type: ignore[arg-type]
+def test_fault_switches(fault: QuantFault, code: str) -> None:
+    runner = QuantRunner(SyntheticMarketData(), MarketCalendar(), fault=fault)
     assert runner.get_signal("AAPL", "2026-04-13").reason_code == code
 
 

@@ -1,4 +1,4 @@
-"""Research node guard and provenance (reference §5.7)."""
+"""Research node guard and provenance (docs/upstream-contract.md §5.7)."""
 
 from __future__ import annotations
 

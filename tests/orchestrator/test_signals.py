@@ -1,4 +1,7 @@
-"""Merge math, rating thresholds and the LLM rating table (reference §5.2, §2.3, §5.5)."""
+"""Merge math, rating thresholds and the LLM rating table.
+
+See docs/upstream-contract.md §5.2, §2.3 and §5.5.
+"""
 
 from __future__ import annotations
 
