@@ -1,7 +1,7 @@
 """CLI: `analyze TICKER DATE` (the backends' subprocess) and `live TICKER... [--date D]`.
 
-`analyze` is the subprocess both backends start; its stdout is the marker protocol of reference
-§2.3 (NEW order), one flushed line at a time:
+`analyze` is the subprocess both backends start; its stdout is the marker protocol of
+docs/upstream-contract.md §2.3 (NEW order), one flushed line at a time:
 
     STAGE:analysts / STAGE:research / STAGE:trading / (compute) / STAGE:risk / (reports) /
     STAGE:portfolio / SIGNAL_DETAIL:{...} / RESULT_META:{...} / ANALYSIS_COMPLETE:<RATING>

@@ -30,7 +30,7 @@ def _unit_interval(name: str, value: float) -> None:
 
 @dataclass(frozen=True, slots=True)
 class OrchestratorConfig:
-    """Kernel settings; the defaults are the upstream ones (reference §5.1).
+    """Kernel settings; the defaults are the upstream ones (docs/upstream-contract.md §5.1).
 
     `quick_model` and `llm_batch_days` are carried for parity with upstream's settings; the
     OpenAI-compatible analyst makes one decision call, with `deep_model`.

@@ -1,4 +1,5 @@
-"""Live mode: one NEW-shaped signal document per ticker, for `/ws/orchestrator` (reference §3).
+"""Live mode: one NEW-shaped signal document per ticker, for `/ws/orchestrator`
+(docs/upstream-contract.md §3).
 
 A failing ticker becomes a `failed` document in its place; the list keeps the request's order.
 """

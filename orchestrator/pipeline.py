@@ -23,7 +23,10 @@ StageCallback = Callable[[str], None]
 
 
 def ratings_for(final: FinalSignal) -> Ratings:
-    """Application-layer ratings (reference §2.3): never null, HOLD for a missing lane."""
+    """Application-layer ratings: never null, HOLD for a missing lane.
+
+    See docs/upstream-contract.md §2.3.
+    """
     quant = final.quant_signal
     llm = final.llm_signal
     return Ratings(

@@ -1,8 +1,9 @@
 """The research debate (bull, bear, manager) with a per-node time guard and provenance.
 
 A stuck or failing node must not sink the analysis: the guard gives each node
-`research_node_timeout_secs`, then records what was lost (the six provenance fields of reference
-§5.7) and substitutes a plainly marked fallback. A degraded debate is metadata, never a failure.
+`research_node_timeout_secs`, then records what was lost (the six provenance fields of
+docs/upstream-contract.md §5.7) and substitutes a plainly marked fallback. A degraded debate is
+metadata, never a failure.
 
 The three nodes here are rule-based: they argue from the indicator readings of `features.observe`.
 """

@@ -48,7 +48,10 @@ def _sign(value: float) -> int:
 
 
 class SignalMerger:
-    """Weighted vote of the two lanes with per-lane caps and solo penalties (reference §5.2)."""
+    """Weighted vote of the two lanes with per-lane caps and solo penalties.
+
+    See docs/upstream-contract.md §5.2.
+    """
 
     def __init__(
         self,

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from urllib.parse import unquote_plus
 
-from shadowproxy.types import Difference, Headers, JSONValue
+from shadowproxy.types import Difference, JSONValue
 
 REDACTED = "[REDACTED]"
 
@@ -56,10 +56,6 @@ def is_secret_name(name: str) -> bool:
     """Exact secret names, and names ending in one (`x_api_key`, `access_token`)."""
     normalized = normalize_name(name)
     return normalized in SECRET_NAMES or normalized.endswith(_SECRET_SUFFIXES)
-
-
-def redact_headers(headers: Headers) -> Headers:
-    return tuple((key, REDACTED if is_secret_name(key) else value) for key, value in headers)
 
 
 def redact_path(path: str) -> str:

@@ -115,7 +115,8 @@ _SYSTEM, _ANALYSIS, _REPORTS = RouteGroup.SYSTEM, RouteGroup.ANALYSIS, RouteGrou
 _PORTFOLIO = RouteGroup.PORTFOLIO
 
 # The 28 routes of the upstream route table (docs/upstream-contract.md §1.1), in the upstream
-# declaration order (it matters for path-only matches: `/api/reports/list` and `/export` come before `/api/reports/{ticker}/{date}`).
+# declaration order (it matters for path-only matches: `/api/reports/list` and `/export` come before
+# `/api/reports/{ticker}/{date}`).
 TRADINGAGENTS_ROUTES: tuple[RouteSpec, ...] = (
     _route(_SYSTEM, "GET", "/", "json_equal"),
     _route(_SYSTEM, "GET", "/health", "json_equal"),

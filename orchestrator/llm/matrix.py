@@ -1,5 +1,6 @@
 """Provider sanity checks that run before any call: the provider/base-URL matrix and the
-classification of provider errors into reason codes (reference §5.5)."""
+classification of provider errors into reason codes
+(docs/upstream-contract.md §5.5)."""
 
 from __future__ import annotations
 

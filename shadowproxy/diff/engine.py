@@ -19,8 +19,8 @@ from shadowproxy.diff.lifecycle import Sorted, sort_by_lifecycle
 from shadowproxy.diff.profile import (
     MAX_DEPTH,
     BodyKind,
-    Context,
     Profile,
+    ProjectionContext,
     parse_body,
     too_deep,
 )
@@ -166,8 +166,8 @@ class DiffEngine:
     def _values(
         self, profile: Profile, legacy: JSONValue, app: JSONValue, ids: IdAliases, *, route: str
     ) -> ValueComparison:
-        legacy_view = profile(legacy, Context(Side.LEGACY, ids))
-        app_view = profile(app, Context(Side.APP, ids))
+        legacy_view = profile(legacy, ProjectionContext(Side.LEGACY, ids))
+        app_view = profile(app, ProjectionContext(Side.APP, ids))
         found = compare_views(
             legacy_view,
             app_view,
@@ -223,7 +223,7 @@ class DiffEngine:
             value = parse_body(profile.body, observation)
         except ValueError:
             return None
-        return profile(value, Context(observation.side, ids))
+        return profile(value, ProjectionContext(observation.side, ids))
 
     def _finish(
         self,

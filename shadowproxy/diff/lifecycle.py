@@ -24,7 +24,7 @@ from shadowproxy.types import Difference
 
 MAX_PROGRESS_SKEW = 20
 MAX_STAGE_SKEW = 1
-_PROGRESS = frozenset(
+PROGRESS_FIELDS = frozenset(
     {"progress", "current_stage", "status", "completed", "failed", "current_ticker"}
 )
 _RESULT = frozenset({"decision", "confidence", "quant_rating", "llm_rating", "degraded"})
@@ -72,7 +72,7 @@ def _pair(legacy: View, app: View, prefix: str | None) -> tuple[Lifecycle, Lifec
 
 
 def _is_progress(relative: str) -> bool:
-    return relative in _PROGRESS or relative.startswith("stages.")
+    return relative in PROGRESS_FIELDS or relative.startswith("stages.")
 
 
 def _is_result(relative: str) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from shadowproxy.diff.profile import Context
+from shadowproxy.diff.profile import ProjectionContext
 from shadowproxy.diff.view import dig, text
 from shadowproxy.types import JSONValue
 
@@ -64,7 +64,7 @@ class MapIds:
     def __init__(self, keys: frozenset[str]) -> None:
         self._keys = keys
 
-    def __call__(self, value: JSONValue, context: Context) -> JSONValue:
+    def __call__(self, value: JSONValue, context: ProjectionContext) -> JSONValue:
         if isinstance(value, dict):
             return {
                 key: context.canonical_id(child)

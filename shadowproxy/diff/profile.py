@@ -1,9 +1,9 @@
 """What every profile is: a callable that projects one side's parsed body to a canonical view.
 
 Profiles are configured once (their normalizer chain is built in `__init__`) and called per body
-with a `Context` naming the side and the correlation map, so one instance serves every request.
-`body` tells the engine how to turn bytes into the value the profile receives (`parse_body`):
-bodies stay bytes until a profile asks for them.
+with a `ProjectionContext` naming the side and the correlation map, so one instance serves every
+request. `body` tells the engine how to turn bytes into the value the profile receives
+(`parse_body`): bodies stay bytes until a profile asks for them.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ class BodyKind(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class Context:
+class ProjectionContext:
     side: Side
     ids: IdAliases
 
@@ -48,7 +48,7 @@ class Profile(ABC):
     body: ClassVar[BodyKind] = BodyKind.JSON
 
     @abstractmethod
-    def __call__(self, value: JSONValue, context: Context) -> View: ...
+    def __call__(self, value: JSONValue, context: ProjectionContext) -> View: ...
 
 
 # Profiles, flattening and deepdiff walk bodies recursively; real payloads nest under ten levels,

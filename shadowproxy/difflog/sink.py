@@ -6,29 +6,24 @@ drops and counts) and never raises (the shadow can never hurt the client). One w
 the files: it appends, rotates by size and by UTC day, and gzips closed segments, so a slow or
 hung disk stalls only that thread. `aclose()` drains the queue and flushes.
 
-Files (one proxy per folder): `diff-YYYY-MM-DD.jsonl` is the day's active segment; closed
-segments are `diff-YYYY-MM-DD.N.jsonl.gz` with N = 1, 2, ... in write order. With `keep_days`,
-closed segments older than that many days are deleted when a new day's segment opens.
+The files of a folder (names, rotation, compression, retention) are `segments.Segments`'s concern.
 """
 
 from __future__ import annotations
 
 import asyncio
-import gzip
-import os
 import queue
-import re
-import shutil
 import threading
 from collections.abc import Callable, Iterable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO, Final
+from typing import Final
 
 import orjson
 import structlog
 
 from shadowproxy.difflog.record import RecordBuilder, should_log
+from shadowproxy.difflog.segments import Segments
 from shadowproxy.types import AcceptedDifference, Comparison, DiffLogStats
 
 log = structlog.get_logger(__name__)
@@ -37,8 +32,6 @@ DEFAULT_MAX_BYTES: Final = 64 * 1024 * 1024
 DEFAULT_QUEUE_SIZE: Final = 10_000
 _BATCH: Final = 512
 _STOP: Final = object()
-_ACTIVE = re.compile(r"^diff-(\d{4}-\d{2}-\d{2})\.jsonl$")
-_CLOSED = re.compile(r"^diff-(\d{4}-\d{2}-\d{2})\.(\d+)\.jsonl(\.gz)?$")
 
 
 def _utc_now() -> datetime:
@@ -70,7 +63,7 @@ class JsonlDiffSink:
         self._log_matches = log_matches
         self._clock = clock
         self._queue: queue.Queue[object] = queue.Queue(maxsize=queue_size)
-        self._segments = _Segments(directory, max_bytes, keep_days)
+        self._segments = Segments(directory, max_bytes, keep_days)
         self._closed = False
         self._dropped = 0
         self._failed = 0
@@ -140,119 +133,3 @@ class JsonlDiffSink:
             if any(item is _STOP for item in batch):
                 self._segments.close()
                 return
-
-
-class _Segments:
-    """The files of one diff-log folder. Used by the writer thread only."""
-
-    def __init__(self, directory: Path, max_bytes: int, keep_days: int | None) -> None:
-        self.directory = directory
-        self.max_bytes = max_bytes
-        self.keep_days = keep_days
-        self.written = 0
-        self.write_errors = 0
-        self._file: BinaryIO | None = None
-        self._day = ""
-        self._size = 0
-
-    def recover(self) -> None:
-        """Compress segments a previous run renamed but did not finish compressing."""
-        try:
-            for path in sorted(self.directory.iterdir()):
-                match = _CLOSED.match(path.name)
-                if match and not match.group(3):
-                    self._compress(path)
-        except OSError as exc:
-            self._report(exc)
-
-    def write(self, lines: list[tuple[str, bytes]]) -> None:
-        """Append a batch; a disk error loses that record and is counted, never fatal."""
-        for day, line in lines:
-            try:
-                self._append(day, line)
-            except OSError as exc:
-                self._failed_io(exc)
-            else:
-                self.written += 1
-        try:
-            if self._file is not None:
-                self._file.flush()
-        except OSError as exc:
-            self._failed_io(exc)
-
-    def close(self) -> None:
-        if self._file is not None:
-            try:
-                self._file.close()
-            except OSError as exc:
-                self._report(exc)
-            self._file = None
-
-    def _report(self, exc: OSError) -> None:
-        self.write_errors += 1
-        log.error("diff_log_write_failed", error=str(exc), directory=str(self.directory))
-
-    def _failed_io(self, exc: OSError) -> None:
-        self._report(exc)
-        self.close()  # reopen on the next record
-
-    def _append(self, day: str, line: bytes) -> None:
-        if self._file is not None and (
-            day != self._day or (self._size > 0 and self._size + len(line) + 1 > self.max_bytes)
-        ):
-            self._rotate_active()
-        if self._file is None:
-            self._open(day)
-        assert self._file is not None  # _open sets it or raises
-        self._file.write(line + b"\n")
-        self._size += len(line) + 1
-
-    def _open(self, day: str) -> None:
-        for path in sorted(self.directory.glob("diff-*.jsonl")):
-            match = _ACTIVE.match(path.name)
-            if match and match.group(1) != day:  # another day's segment nobody writes any more
-                try:
-                    self._compress(self._rename_closed(path, match.group(1)))
-                except OSError as exc:  # an old file in the way must not stop today's records
-                    self._report(exc)
-        if self.keep_days is not None:
-            self._expire(date.fromisoformat(day) - timedelta(days=self.keep_days - 1))
-        path = self.directory / f"diff-{day}.jsonl"
-        self._file = path.open("ab")
-        self._day = day
-        self._size = os.fstat(self._file.fileno()).st_size
-
-    def _expire(self, oldest_kept: date) -> None:
-        """Retention, judged by the records' day (not file times): older closed segments go."""
-        for path in self.directory.glob("diff-*.jsonl.gz"):
-            match = _CLOSED.match(path.name)
-            if match and date.fromisoformat(match.group(1)) < oldest_kept:
-                try:
-                    path.unlink()
-                except OSError as exc:
-                    self._report(exc)
-
-    def _rotate_active(self) -> None:
-        assert self._file is not None
-        self._file.close()
-        self._file = None
-        active = self.directory / f"diff-{self._day}.jsonl"
-        self._compress(self._rename_closed(active, self._day))
-
-    def _rename_closed(self, active: Path, day: str) -> Path:
-        numbers = [
-            int(match.group(2))
-            for path in self.directory.glob(f"diff-{day}.*.jsonl*")
-            if (match := _CLOSED.match(path.name))
-        ]
-        closed = self.directory / f"diff-{day}.{max(numbers, default=0) + 1}.jsonl"
-        active.rename(closed)
-        return closed
-
-    def _compress(self, path: Path) -> None:
-        target = path.with_name(path.name + ".gz")
-        partial = path.with_name(path.name + ".gz.partial")
-        with path.open("rb") as source, gzip.open(partial, "wb") as sink:
-            shutil.copyfileobj(source, sink)
-        partial.replace(target)
-        path.unlink()

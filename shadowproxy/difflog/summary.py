@@ -2,14 +2,13 @@
 
 A busy proxy writes thousands of near-identical mismatch records; nobody reads them one by one
 (docs/architecture.md, "Design rules"). This groups them: counts per route group and outcome,
-and mismatches by signature — route + the set of differing fields + the status pair — with one exemplar
-comparison id each to `grep` for. Reads the active segments and the rotated `.gz` ones.
+and mismatches by signature — route + the set of differing fields + the status pair — with one
+exemplar comparison id each to `grep` for. Reads the active segments and the rotated `.gz` ones.
 """
 
 from __future__ import annotations
 
 import gzip
-import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -19,9 +18,9 @@ from typing import Any
 
 import orjson
 
+from shadowproxy.difflog.segments import segment_files
 from shadowproxy.types import Outcome, field_family
 
-_SEGMENT = re.compile(r"^diff-(\d{4}-\d{2}-\d{2})(?:\.(\d+))?\.jsonl(\.gz)?$")
 ERROR_OUTCOMES = (Outcome.SHADOW_ERROR, Outcome.AUTHORITATIVE_ERROR, Outcome.BOTH_ERROR)
 # The parity table's columns (`diffs` and `demo`): the three error outcomes share one column.
 COLUMNS = ("match", "mismatch", "inflight_skew", "accepted", "errors", "skipped")
@@ -78,17 +77,6 @@ class Summary:
     counts: Counter[tuple[str, str]] = field(default_factory=Counter)
     signatures: Counter[Signature] = field(default_factory=Counter)
     exemplars: dict[Signature, str] = field(default_factory=dict)
-
-
-def segment_files(directory: Path) -> list[Path]:
-    """Diff-log files in write order: per day, closed segments by number, then the active one."""
-
-    def order(path: Path) -> tuple[str, int]:
-        match = _SEGMENT.match(path.name)
-        assert match is not None
-        return match.group(1), int(match.group(2)) if match.group(2) else 1 << 30
-
-    return sorted((p for p in directory.iterdir() if _SEGMENT.match(p.name)), key=order)
 
 
 def signature(record: dict[str, Any]) -> Signature:

@@ -4,14 +4,14 @@ The session touches every route group the dashboard uses — analyses started an
 terminal state, one of them then cancelled, task list, reports, watchlist, accounts, positions, a
 portfolio batch, recommendations — so the parity table afterwards says something about each
 group. Cancelling a finished analysis is where the two backends really differ
-(docs/upstream-contract.md §2.6), so a session shows the built-in known difference as `accepted`. The table is
-the delta of the proxy's own `shadowproxy_comparisons_total` over the session, read from the
-admin `/metrics` once the shadow work in flight has drained.
+(docs/upstream-contract.md §2.6), so a session shows the built-in known difference as `accepted`.
+The table is the delta of the proxy's own `shadowproxy_comparisons_total` over the session, read
+from the admin `/metrics` once the shadow work in flight has drained.
 
 Only terminal states decide the exit code: two independently running backends are never at the
 same moment of a lifecycle (docs/architecture.md, "Design rules"), so a status poll answered
-while an analysis was still running — or a list read the moment the authoritative side finished, while
-the shadow may still be writing — can legitimately disagree. The client sees only the
+while an analysis was still running — or a list read the moment the authoritative side finished,
+while the shadow may still be writing — can legitimately disagree. The client sees only the
 authoritative side, so a task counts as finished once the comparison of a terminal poll says the
 shadow's twin finished too (see `Session.poll`); the reads after it (reports, recommendations)
 then meet two finished tasks. Every request carries its own
@@ -36,21 +36,18 @@ import aiohttp
 import orjson
 from prometheus_client.parser import text_string_to_metric_families
 
+from shadowproxy.diff.lifecycle import PROGRESS_FIELDS
+from shadowproxy.diff.view import is_terminal
 from shadowproxy.difflog.summary import DiffFilter, parity_table, scan
 from shadowproxy.errors import DemoError
 from shadowproxy.types import Outcome
 
 TICKERS = ("AAPL", "MSFT", "NVDA", "GOOGL", "AMZN", "META", "TSLA", "JPM")
 TRADING_DATE = "2026-04-13"  # a past NYSE trading day: same inputs on every run
-TERMINAL = frozenset({"completed", "degraded_success", "failed", "cancelled"})
 POLL_S = 0.25
 SETTLE_TIMEOUT_S = 60.0
 SHADOW_SETTLE_S = 30.0  # how long a terminal task waits for its shadow twin to finish too
 STATUS_ROUTE = "/api/analysis/status/{task_id}"
-# The fields a comparison reports while one side is still running (diff.lifecycle).
-PROGRESS_FIELDS = frozenset(
-    {"status", "progress", "current_stage", "completed", "failed", "current_ticker"}
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +151,7 @@ class Session:
                 "GET", f"/api/analysis/status/{task_id}", step=False
             )
             status = str(state.get("status"))
-            if status in TERMINAL:
+            if "status" in state and is_terminal(status):  # the diff core's vocabulary
                 settle_by = settle_by or loop.time() + SHADOW_SETTLE_S
                 after = await wait_drained(self.client, self.options.admin_url, self.bar)
                 if not shadow_in_flight(after.since(before)) or loop.time() > settle_by:

@@ -1,9 +1,10 @@
 """structlog configuration: one JSON object per line on stderr, rendered with orjson.
 
 Configured once, by the CLI, before anything logs (docs/architecture.md, "Design rules").
-Library modules only call `structlog.get_logger(__name__)`. Records from the standard library (aiohttp's access and
-server logs) go through the same renderer so stderr stays machine-readable. A last-chance
-processor scrubs secret-named keys and `api_key=`-style text, because a log line is a file too.
+Library modules only call `structlog.get_logger(__name__)`. Records from the standard library
+(aiohttp's access and server logs) go through the same renderer so stderr stays machine-readable. A
+last-chance processor scrubs secret-named keys and `api_key=`-style text, because a log line is a
+file too.
 
 Every line has the shape the two backends also emit (their copy is `backend_common.logging`,
 which the proxy does not import: it imports no backend code): the event and its key-values, then

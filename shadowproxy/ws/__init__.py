@@ -1,7 +1,7 @@
-"""Websocket relay: frame-level mirroring and diffing.
+"""The websocket edge: the client's socket joined to the authoritative side's, and a shadow.
 
-Primitives: `frames.Frame` and `frames.FrameBuffer` (the bounded, never-blocking record of what a
-side sent), `streams.Stream` (one connection's comparison: fed frames, asked what is due),
-`analysis.AnalysisStream`, `orchestrator.OrchestratorStream` and `generic.GenericStream` (the
-per-route comparisons, pure), and `relay.WsRelay` (the `WsHandler` that does the network I/O).
+Primitives: `relay.WsRelay` (the `WsHandler`: dial the authoritative side, accept the client,
+pump frames both ways with bounded buffers), `dial` (opening a socket to one side and its three
+endings), `mirror.Recorder` and `mirror.Shadow` (the shadow connection and the task that feeds
+the pure comparison streams of `shadowproxy.diff.streams`, publishing through the pipeline).
 """

@@ -38,6 +38,7 @@ FIXED_METRICS = frozenset(
         "shadowproxy_ws_comparisons_total",
         "shadowproxy_ws_shadow_overflow_total",
         "shadowproxy_rollback_triggers_total",
+        "shadowproxy_difflog_records_total",
     }
 )
 HISTOGRAMS = frozenset({"shadowproxy_upstream_duration_seconds"})

@@ -16,6 +16,7 @@ from shadowproxy.types import (
     Comparison,
     Difference,
     DiffKind,
+    DiffLogStats,
     Exchange,
     ExchangeKind,
     Outcome,
@@ -63,6 +64,7 @@ def exported() -> dict[str, frozenset[str]]:
     metrics.ws_comparisons.labels(group, Outcome.MATCH.value).inc()
     metrics.ws_shadow_overflow.labels(group).inc()
     metrics.rollback_triggers.labels("analysis", "analysis_result_lost", "rolled_back").inc()
+    metrics.watch_difflog(lambda: DiffLogStats(written=3, dropped=1))
     text = generate_latest(registry).decode()
     return {
         sample.name: frozenset(sample.labels)
@@ -115,6 +117,7 @@ def exported() -> dict[str, frozenset[str]]:
             {"route_group", "trigger", "action"},
             id="rollback-triggers",
         ),
+        pytest.param("shadowproxy_difflog_records_total", {"result"}, id="difflog-records"),
     ],
 )
 def test_proxy_exports_what_the_deploy_files_query(

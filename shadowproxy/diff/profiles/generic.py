@@ -6,7 +6,7 @@ These are also the generic-API extension: a configured route of another API pick
 from __future__ import annotations
 
 from shadowproxy.diff.normalize import Flatten, MapIds, SelectFields
-from shadowproxy.diff.profile import BodyKind, Context, Profile
+from shadowproxy.diff.profile import BodyKind, Profile, ProjectionContext
 from shadowproxy.diff.view import View
 from shadowproxy.types import JSONValue
 
@@ -19,7 +19,7 @@ class JsonEqual(Profile):
     def __init__(self) -> None:
         self._flatten = Flatten()
 
-    def __call__(self, value: JSONValue, context: Context) -> View:
+    def __call__(self, value: JSONValue, context: ProjectionContext) -> View:
         return View(fields=self._flatten(value))
 
 
@@ -32,7 +32,7 @@ class JsonFields(Profile):
         self._flatten = Flatten()
         self._select = SelectFields(key_fields)
 
-    def __call__(self, value: JSONValue, context: Context) -> View:
+    def __call__(self, value: JSONValue, context: ProjectionContext) -> View:
         return View(fields=self._select(self._flatten(value)))
 
 
@@ -49,7 +49,7 @@ class PortfolioJson(Profile):
         self._ids = MapIds(frozenset({"position_id"}))
         self._flatten = Flatten()
 
-    def __call__(self, value: JSONValue, context: Context) -> View:
+    def __call__(self, value: JSONValue, context: ProjectionContext) -> View:
         return View(fields=self._flatten(self._ids(value, context)))
 
 
@@ -59,7 +59,7 @@ class BytesEqual(Profile):
     name = "bytes_equal"
     body = BodyKind.BYTES
 
-    def __call__(self, value: JSONValue, context: Context) -> View:
+    def __call__(self, value: JSONValue, context: ProjectionContext) -> View:
         return View(fields={"body": value})
 
 
@@ -73,5 +73,5 @@ class StatusOnly(Profile):
     def __init__(self) -> None:
         self._flatten = Flatten()
 
-    def __call__(self, value: JSONValue, context: Context) -> View:
+    def __call__(self, value: JSONValue, context: ProjectionContext) -> View:
         return View(fields=self._flatten(value))

@@ -14,7 +14,7 @@ the legacy shape cannot express. A whole-reply error (`{"error": "..."}`) is `er
 from __future__ import annotations
 
 from shadowproxy.diff.normalize import ErrorShape, FirstOf
-from shadowproxy.diff.profile import Context, Profile
+from shadowproxy.diff.profile import Profile, ProjectionContext
 from shadowproxy.diff.view import MemberKeys, View, items, member, obj, text
 from shadowproxy.types import JSONValue
 
@@ -28,7 +28,7 @@ class LiveSignals(Profile):
         self._error = ErrorShape()
         self._lanes = {lane: FirstOf(("result", lane), (lane,)) for lane in _LANES}
 
-    def __call__(self, value: JSONValue, context: Context) -> View:
+    def __call__(self, value: JSONValue, context: ProjectionContext) -> View:
         document = obj(value)
         fields: dict[str, JSONValue] = {}
         if "error" in document:

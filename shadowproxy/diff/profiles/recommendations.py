@@ -14,7 +14,7 @@ The list is ordered (date directories descending, then files descending, on both
 from __future__ import annotations
 
 from shadowproxy.diff.normalize import FirstOf
-from shadowproxy.diff.profile import Context, Profile
+from shadowproxy.diff.profile import Profile, ProjectionContext
 from shadowproxy.diff.profiles.status import ResultFields
 from shadowproxy.diff.view import MemberKeys, View, items, member, obj, text
 from shadowproxy.types import JSONValue
@@ -46,7 +46,7 @@ class RecommendationDocument(Profile):
     def __init__(self) -> None:
         self._record = Recommendation()
 
-    def __call__(self, value: JSONValue, context: Context) -> View:
+    def __call__(self, value: JSONValue, context: ProjectionContext) -> View:
         fields = self._record(value)
         return View(fields=fields, ticker=text(fields["ticker"]), date=text(fields["date"]))
 
@@ -57,7 +57,7 @@ class RecommendationsList(Profile):
     def __init__(self) -> None:
         self._record = Recommendation()
 
-    def __call__(self, value: JSONValue, context: Context) -> View:
+    def __call__(self, value: JSONValue, context: ProjectionContext) -> View:
         document = obj(value)
         fields: dict[str, JSONValue] = {}
         keys = MemberKeys()

@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 from shadowproxy.diff.normalize import Flatten, PathTail
-from shadowproxy.diff.profile import BodyKind, Context, Profile
+from shadowproxy.diff.profile import BodyKind, Profile, ProjectionContext
 from shadowproxy.diff.view import Collection, MemberKeys, View, items, member, obj, text
 from shadowproxy.types import JSONValue
 
@@ -26,7 +26,7 @@ class ReportsList(Profile):
     def __init__(self) -> None:
         self._tail = PathTail("results")
 
-    def __call__(self, value: JSONValue, context: Context) -> View:
+    def __call__(self, value: JSONValue, context: ProjectionContext) -> View:
         document = obj(value)
         fields: dict[str, JSONValue] = {}
         keys = MemberKeys()
@@ -44,7 +44,7 @@ class ReportDocument(Profile):
     def __init__(self) -> None:
         self._flatten = Flatten()
 
-    def __call__(self, value: JSONValue, context: Context) -> View:
+    def __call__(self, value: JSONValue, context: ProjectionContext) -> View:
         return View(fields=self._flatten(value))
 
 
@@ -52,7 +52,7 @@ class Csv(Profile):
     name = "csv"
     body = BodyKind.CSV
 
-    def __call__(self, value: JSONValue, context: Context) -> View:
+    def __call__(self, value: JSONValue, context: ProjectionContext) -> View:
         rows = [
             [cell if isinstance(cell, str) else "" for cell in items(row)] for row in items(value)
         ]

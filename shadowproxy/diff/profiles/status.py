@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 
 from shadowproxy.diff.normalize import CANCELLED_TEXT, ErrorShape, FirstOf, StatusWord
-from shadowproxy.diff.profile import Context, Profile
+from shadowproxy.diff.profile import Profile, ProjectionContext
 from shadowproxy.diff.view import (
     Collection,
     Lifecycle,
@@ -92,7 +92,7 @@ class StatusDocument(Profile):
         self._error = ErrorShape()
         self._results = ResultFields()
 
-    def __call__(self, value: JSONValue, context: Context) -> View:
+    def __call__(self, value: JSONValue, context: ProjectionContext) -> View:
         document = obj(value)
         error = self._error(document.get("error"))
         status, degraded = self._status(document.get("status"), text(error.get("message")))
@@ -183,7 +183,7 @@ class _Envelope(Profile):
 
     _KEYS = ("status", "ticker", "date", "total")
 
-    def __call__(self, value: JSONValue, context: Context) -> View:
+    def __call__(self, value: JSONValue, context: ProjectionContext) -> View:
         document = obj(value)
         fields: dict[str, JSONValue] = {"task_id": context.canonical_id(document.get("task_id"))}
         fields.update({key: document[key] for key in self._KEYS if key in document})

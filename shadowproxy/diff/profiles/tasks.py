@@ -16,7 +16,7 @@ Not compared, because the legacy list item cannot express them: `degraded`, `cur
 from __future__ import annotations
 
 from shadowproxy.diff.normalize import ErrorShape, FirstOf, StatusWord
-from shadowproxy.diff.profile import Context, Profile
+from shadowproxy.diff.profile import Profile, ProjectionContext
 from shadowproxy.diff.profiles.status import analysis_lifecycle, is_batch, is_legacy_shape
 from shadowproxy.diff.view import (
     Lifecycle,
@@ -44,7 +44,7 @@ class TaskList(Profile):
             ("summary", "confidence"), ("compat", "confidence"), ("confidence",)
         )
 
-    def __call__(self, value: JSONValue, context: Context) -> View:
+    def __call__(self, value: JSONValue, context: ProjectionContext) -> View:
         document = obj(value)
         fields: dict[str, JSONValue] = {}
         scopes: dict[str, Lifecycle] = {}

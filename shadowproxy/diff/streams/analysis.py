@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from shadowproxy.diff.profile import Context
+from shadowproxy.diff.profile import ProjectionContext
 from shadowproxy.diff.streams.base import SIDES, Setup, Stream, Verdict, first_due
 from shadowproxy.diff.streams.frames import Frame
 from shadowproxy.diff.view import Lifecycle, View
@@ -115,7 +115,7 @@ class AnalysisStream(Stream):
             return
         if not (isinstance(value, dict) and value.get("type") == "progress"):
             return  # {"type": "pong"}
-        view = self._profile(value, Context(side, self.ids))
+        view = self._profile(value, ProjectionContext(side, self.ids))
         track.add(State.of(view), value, frame.at)
 
     def deadline(self) -> float | None:
