@@ -2,8 +2,9 @@
 
 Two fake sides (real aiohttp servers on port 0) answer the TradingAgents routes in their own
 shapes — legacy raw state, app v1alpha1 projection — with whatever status document a test hands
-them. `start_stack` puts the real proxy app in front, with the real diff-log sink (`JsonlDiffSink`
-under `tmp_path`) and a Prometheus registry, so tests read what an operator would read.
+them. `start_stack` puts the proxy under test (`factories.build_proxy`) in front, with the real
+diff-log sink (`JsonlDiffSink` under `tmp_path`) and its registry, so tests read what an operator
+would read.
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry
 
 from shadowproxy.difflog.sink import JsonlDiffSink
-from shadowproxy.http.app import create_app
 from shadowproxy.http.context import CONTEXT
-from shadowproxy.settings import load_settings
 from shadowproxy.types import Side
+
+from .factories import ClientFactory, ServerFactory, build_proxy, metric, proxy_settings
 
 DATE = "2026-04-13"
 STAGES = ("analysts", "research", "trading", "risk", "portfolio")
@@ -36,7 +37,10 @@ Document = dict[str, Any]
 def legacy_status(
     task_id: str, *, status: str = "completed", error: str | None = None, **result: Any
 ) -> Document:
-    """docs/upstream-contract.md §2.1: the raw legacy state of a finished analysis (no results if it failed)."""
+    """The raw legacy state of a finished analysis (no results if it failed).
+
+    See docs/upstream-contract.md §2.1.
+    """
     done = status == "completed"
     return {
         "task_id": task_id,
@@ -60,7 +64,7 @@ def legacy_status(
 def app_status(
     task_id: str, *, status: str = "degraded_success", error: Any = None, **result: Any
 ) -> Document:
-    """docs/upstream-contract.md §2.5: the app's public projection of the same analysis."""
+    """The app's public projection of the same analysis (docs/upstream-contract.md §2.5)."""
     signals = {
         "merged": {"direction": 1, "rating": result.get("decision", "OVERWEIGHT")},
         "quant": {"direction": 0, "rating": "HOLD", "available": True},
@@ -96,7 +100,10 @@ def app_status(
 
 
 def list_item(task_id: str, ticker: str, side: Side) -> Document:
-    """docs/upstream-contract.md §1.2 route 8: one finished analysis in the task list, in each side's shape."""
+    """One finished analysis in the task list, in each side's shape.
+
+    See docs/upstream-contract.md §1.2, route 8.
+    """
     if side is Side.LEGACY:
         return {"task_id": task_id, "ticker": ticker, "date": DATE, "status": "completed"} | {
             "progress": 100,
@@ -182,7 +189,7 @@ class Stack:
         return self.legacy if side is Side.LEGACY else self.app
 
     def metric(self, name: str, **labels: str) -> float:
-        return self.registry.get_sample_value(name, labels) or 0.0
+        return metric(self.registry, name, **labels)
 
     async def records(self, count: int) -> list[Document]:
         """The diff-log lines, once `count` of them were written by the writer thread."""
@@ -205,9 +212,7 @@ SHORT_TIMEOUT_S = 0.5  # the shadow timeout of the timeout case; the others keep
 
 @pytest.fixture
 def start_stack(
-    aiohttp_server: Callable[..., Awaitable[TestServer]],
-    aiohttp_client: Callable[..., Awaitable[TestClient[web.Request, web.Application]]],
-    tmp_path: Path,
+    aiohttp_server: ServerFactory, aiohttp_client: ClientFactory, tmp_path: Path
 ) -> StackFactory:
     async def start(legacy: Dashboard, app: Dashboard, authoritative: Side, **env: str) -> Stack:
         urls = []
@@ -219,23 +224,14 @@ def start_stack(
             "SHADOWPROXY_LOG_MATCHES": "1",
             **env,
         }
-        settings = load_settings(
-            env,
-            legacy_url=urls[0],
-            app_url=urls[1],
-            listen="127.0.0.1:0",
-            admin="127.0.0.1:0",
-            state_dir=tmp_path / "state",
-            diff_log_dir=tmp_path / "diff_logs",
-        )
+        settings = proxy_settings(urls[0], urls[1], tmp_path, env, diff_log_dir="diff_logs")
         sink = JsonlDiffSink(
             settings.diff_log_dir,
             log_matches=settings.log_matches,
             known_differences=settings.config.known_differences,
         )
-        registry = CollectorRegistry()
-        proxy_app = create_app(settings, sink=sink, registry=registry)
-        client = await aiohttp_client(await aiohttp_server(proxy_app))
-        return Stack(client, legacy, app, registry, proxy_app, settings.diff_log_dir)
+        built = build_proxy(settings, sink=sink)
+        client = await aiohttp_client(await aiohttp_server(built.app))
+        return Stack(client, legacy, app, built.registry, built.app, settings.diff_log_dir)
 
     return start

@@ -5,24 +5,11 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry
 
 from shadowproxy.metrics import MAX_FIELD_LABELS, ProxyMetrics
-from shadowproxy.types import (
-    Comparison,
-    Difference,
-    DiffKind,
-    Exchange,
-    ExchangeKind,
-    Outcome,
-    RouteGroup,
-    Side,
-)
+from shadowproxy.types import Comparison, Difference, DiffKind, Outcome, RouteGroup, Side
 
-EXCHANGE = Exchange(
-    "c1", "r1", ExchangeKind.HTTP, RouteGroup.PORTFOLIO, "/x", "GET", "/x", Side.LEGACY, "p"
-)
+from .factories import exchange, metric
 
-
-def _value(registry: CollectorRegistry, name: str, **labels: str) -> float:
-    return registry.get_sample_value(name, labels) or 0.0
+EXCHANGE = exchange(route_group=RouteGroup.PORTFOLIO, route="/x", profile="p")
 
 
 def test_unknown_methods_fold_to_other() -> None:
@@ -31,8 +18,8 @@ def test_unknown_methods_fold_to_other() -> None:
     metrics.request(RouteGroup.SYSTEM, "/x", "BREW", Side.LEGACY, 200)
     metrics.request(RouteGroup.SYSTEM, "/x", "GET", Side.LEGACY, 200)
     labels = {"route_group": "system", "route": "/x", "authoritative": "legacy", "code": "200"}
-    assert _value(registry, "shadowproxy_requests_total", method="other", **labels) == 1
-    assert _value(registry, "shadowproxy_requests_total", method="GET", **labels) == 1
+    assert metric(registry, "shadowproxy_requests_total", method="other", **labels) == 1
+    assert metric(registry, "shadowproxy_requests_total", method="GET", **labels) == 1
 
 
 def test_field_labels_fold_indexes_and_are_capped() -> None:
@@ -43,10 +30,10 @@ def test_field_labels_fold_indexes_and_are_capped() -> None:
     ) + tuple(Difference(f"field_{n}", DiffKind.MISSING) for n in range(MAX_FIELD_LABELS + 5))
     metrics.comparison(Comparison(EXCHANGE, Outcome.MISMATCH, differences=differences))
     name = "shadowproxy_field_mismatches_total"
-    assert _value(registry, name, route_group="portfolio", field="signals[].rating") == 3
-    assert _value(registry, name, route_group="portfolio", field="other") == 6
+    assert metric(registry, name, route_group="portfolio", field="signals[].rating") == 3
+    assert metric(registry, name, route_group="portfolio", field="other") == 6
     assert (
-        _value(
+        metric(
             registry,
             "shadowproxy_comparisons_total",
             route_group="portfolio",
@@ -62,7 +49,7 @@ def test_skipped_comparisons_also_count_as_skipped_shadows() -> None:
     metrics = ProxyMetrics(registry)
     metrics.comparison(Comparison(EXCHANGE, Outcome.SKIPPED, reason="uncorrelated"))
     assert (
-        _value(
+        metric(
             registry,
             "shadowproxy_shadow_skipped_total",
             route_group="portfolio",

@@ -14,7 +14,8 @@ TABLE = build_route_table(DiffConfig())
 A, R, P, S = RouteGroup.ANALYSIS, RouteGroup.REPORTS, RouteGroup.PORTFOLIO, RouteGroup.SYSTEM
 TASK = "AAPL_20260413_120000_ab12cd"
 
-# (method, path, template, group, profile, params, id_param, creates_id): docs/upstream-contract.md §1.1
+# (method, path, template, group, profile, params, id_param, creates_id):
+# docs/upstream-contract.md §1.1, rows 1-28
 ROUTES = [
     ("GET", "/", "/", S, "json_equal", {}, None, None),
     ("GET", "/health", "/health", S, "json_equal", {}, None, None),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypedDict
 
 import pytest
 
@@ -10,7 +11,13 @@ from shadowproxy.errors import SettingsError
 from shadowproxy.settings import load_settings
 from shadowproxy.types import RouteGroup, Side
 
-URLS = {"legacy_url": "http://127.0.0.1:8001", "app_url": "http://localhost:8002/"}
+
+class Urls(TypedDict):
+    legacy_url: str
+    app_url: str
+
+
+URLS: Urls = {"legacy_url": "http://127.0.0.1:8001", "app_url": "http://localhost:8002/"}
 
 
 def test_defaults_make_legacy_authoritative_everywhere() -> None:

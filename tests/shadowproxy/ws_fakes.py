@@ -1,8 +1,8 @@
 """Fakes for the websocket tests: scripted websocket backends and a proxy in front of them.
 
 A `WsFake` is a real aiohttp server on port 0 whose websocket handler runs a script; it records
-what the proxy sent it. `start_proxy` serves the real proxy app with the real `WsRelay` and an
-in-memory sink (`ListSink`), on port 0 as well.
+what the proxy sent it. `start_proxy` serves the proxy under test (`factories.build_proxy`) with
+the real `WsRelay` and an in-memory sink (`ListSink`), on port 0 as well.
 """
 
 from __future__ import annotations
@@ -18,16 +18,13 @@ from aiohttp import WSMsgType, web
 from aiohttp.test_utils import TestServer
 from prometheus_client import CollectorRegistry
 
-from shadowproxy.http.app import create_app
 from shadowproxy.http.context import CONTEXT, ProxyContext
-from shadowproxy.settings import load_settings
 from shadowproxy.types import Side
 from shadowproxy.ws.relay import WsRelay
 
-from .conftest import ListSink
+from .factories import ListSink, ServerFactory, build_proxy, metric, proxy_settings
 
 Script = Callable[[web.WebSocketResponse, web.Request], Awaitable[None]]
-ServerFactory = Callable[..., Awaitable[TestServer]]
 DAY = "2026-04-13"
 
 
@@ -103,7 +100,7 @@ class WsProxy:
         return self.app[CONTEXT]
 
     def metric(self, name: str, **labels: str) -> float:
-        return self.registry.get_sample_value(name, labels) or 0.0
+        return metric(self.registry, name, **labels)
 
     def connections(self, route_group: str, side: str, result: str) -> float:
         labels = {"route_group": route_group, "side": side, "result": result}
@@ -117,19 +114,11 @@ async def start_proxy(
     tmp_path: Path,
     env: Mapping[str, str] | None = None,
 ) -> WsProxy:
-    settings = load_settings(
-        env or {},
-        legacy_url=legacy_url,
-        app_url=app_url,
-        listen="127.0.0.1:0",
-        admin="127.0.0.1:0",
-        state_dir=tmp_path / "state",
-        diff_log_dir=tmp_path / "diffs",
-    )
-    sink, registry = ListSink(), CollectorRegistry()
-    proxy_app = create_app(settings, sink=sink, registry=registry, ws_handler=WsRelay())
-    server = await aiohttp_server(proxy_app)
-    return WsProxy(server, sink, registry, proxy_app)
+    """The proxy with the real `WsRelay`, served on port 0 (its admin app is not served)."""
+    settings = proxy_settings(legacy_url, app_url, tmp_path, env)
+    built = build_proxy(settings, ws_handler=WsRelay())
+    server = await aiohttp_server(built.app)
+    return WsProxy(server, built.sink, built.registry, built.app)
 
 
 def dumps(value: Any) -> str:

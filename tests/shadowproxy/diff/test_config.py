@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypedDict
 
 import pytest
 
 from shadowproxy.diff.config import (
     BUILTIN_KNOWN_DIFFERENCES,
     DEFAULT_CONFIG,
-    ConfigError,
     DiffConfig,
     load_config,
 )
+from shadowproxy.errors import ConfigError
 from shadowproxy.types import AcceptedDifference, RouteGroup
 
 FULL = """
@@ -257,6 +258,13 @@ def test_not_utf8(tmp_path: Path) -> None:
         load_config(path)
 
 
+class Limits(TypedDict, total=False):
+    """The DiffConfig fields it checks itself."""
+
+    confidence_tolerance: float
+    max_differences: int
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
@@ -267,6 +275,6 @@ def test_not_utf8(tmp_path: Path) -> None:
         pytest.param({"confidence_tolerance": float("inf")}, "confidence_tolerance", id="inf"),
     ],
 )
-def test_diffconfig_checks_itself(kwargs: dict[str, float], message: str) -> None:
+def test_diffconfig_checks_itself(kwargs: Limits, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         DiffConfig(**kwargs)

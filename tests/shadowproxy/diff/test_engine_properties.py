@@ -14,7 +14,9 @@ from hypothesis import strategies as st
 
 from shadowproxy.diff.engine import DiffEngine
 from shadowproxy.diff.profiles import PROFILES
-from shadowproxy.types import Exchange, ExchangeKind, Observation, Outcome, RouteGroup, Side
+from shadowproxy.types import Outcome, Side
+
+from ..factories import aliases, exchange, observation
 
 KEYS = st.sampled_from(
     [
@@ -71,7 +73,7 @@ ENGINE = DiffEngine()
 @settings(max_examples=60, deadline=None)
 @given(profile=st.sampled_from(sorted(PROFILES)), legacy=JSON, app=JSON)
 def test_any_json_pair_gives_a_comparison(profile: str, legacy: Any, app: Any) -> None:
-    values = ENGINE.compare_values(profile, legacy, app, {}, route="/r")
+    values = ENGINE.compare_values(profile, legacy, app, aliases(), route="/r")
     assert values.outcome in set(Outcome)
     assert len(values.differences) <= 50
 
@@ -79,7 +81,7 @@ def test_any_json_pair_gives_a_comparison(profile: str, legacy: Any, app: Any) -
 @settings(max_examples=60, deadline=None)
 @given(profile=st.sampled_from(sorted(PROFILES)), value=JSON)
 def test_a_body_equals_itself(profile: str, value: Any) -> None:
-    values = ENGINE.compare_values(profile, value, value, {}, route="/r")
+    values = ENGINE.compare_values(profile, value, value, aliases(), route="/r")
     assert values.outcome is Outcome.MATCH, values.differences
 
 
@@ -95,14 +97,12 @@ def test_a_body_equals_itself(profile: str, value: Any) -> None:
 def test_any_bytes_give_a_comparison(
     profile: str, legacy: bytes, app: bytes, statuses: tuple[int, int]
 ) -> None:
-    exchange = Exchange(
-        "c", "r", ExchangeKind.HTTP, RouteGroup.SYSTEM, "/r", "GET", "/r", Side.LEGACY, profile
-    )
+    asked = exchange(profile=profile)
     comparison = ENGINE(
-        exchange,
-        Observation(Side.LEGACY, statuses[0], body=legacy),
-        Observation(Side.APP, statuses[1], body=app),
-        {},
+        asked,
+        observation(Side.LEGACY, statuses[0], legacy),
+        observation(Side.APP, statuses[1], app),
+        aliases(),
     )
     assert comparison.outcome in set(Outcome)
-    assert comparison.exchange is exchange
+    assert comparison.exchange is asked

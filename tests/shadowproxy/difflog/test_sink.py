@@ -14,13 +14,14 @@ from shadowproxy.types import (
     Comparison,
     Difference,
     DiffKind,
-    Exchange,
     ExchangeKind,
     Observation,
     Outcome,
     RouteGroup,
     Side,
 )
+
+from ..factories import exchange, observation
 
 SCHEMA = {
     "ts", "event", "comparison_id", "request_id", "kind", "route_group", "route", "method",
@@ -51,22 +52,20 @@ def make_comparison(
     app: Observation | None = None,
     **extra: Any,
 ) -> Comparison:
-    exchange = Exchange(
+    asked = exchange(
         comparison_id=f"cmp-{n}",
         request_id=f"req-{n}",
         kind=kind,
         route_group=RouteGroup.ANALYSIS,
         route="/api/analysis/status/{task_id}",
-        method="GET",
         path=path,
-        authoritative=Side.LEGACY,
         profile="status_document",
     )
     return Comparison(
-        exchange=exchange,
+        exchange=asked,
         outcome=outcome,
-        legacy=legacy or Observation(Side.LEGACY, 200, latency_s=0.0123),
-        app=app or Observation(Side.APP, 200, latency_s=0.02),
+        legacy=legacy or observation(Side.LEGACY, latency_s=0.0123),
+        app=app or observation(Side.APP, latency_s=0.02),
         differences=differences,
         **extra,
     )

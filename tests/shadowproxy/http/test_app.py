@@ -13,7 +13,7 @@ from yarl import URL
 from shadowproxy.http.context import ProxyContext
 from shadowproxy.types import Outcome, RouteMatch, Side, SkipReason
 
-from ..conftest import ProxyFactory
+from ..factories import ProxyFactory
 
 
 async def test_hop_by_hop_headers_are_removed_both_ways(make_proxy: ProxyFactory) -> None:

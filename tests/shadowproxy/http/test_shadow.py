@@ -10,7 +10,7 @@ import pytest
 from shadowproxy.diff.config import ConfigRoute, DiffConfig
 from shadowproxy.types import Comparison, DiffLogStats, Outcome, RouteGroup, RouteSpec, SkipReason
 
-from ..conftest import ProxyFactory
+from ..factories import ProxyFactory
 from ..ws_fakes import until
 
 DIVERGING = DiffConfig(

@@ -6,7 +6,7 @@ import pytest
 
 from shadowproxy.types import RouteGroup
 
-from ..conftest import ProxyFactory
+from ..factories import ProxyFactory
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
@@ -14,33 +12,12 @@ import pytest
 
 from shadowproxy.errors import SettingsError
 from shadowproxy.ops.server import serve
-from shadowproxy.settings import Settings
 
-from ..conftest import FakeBackend, ListSink
-
-
-@asynccontextmanager
-async def running(settings: Settings, sink: ListSink) -> AsyncIterator[tuple[str, str]]:
-    """serve() in a task; yields (proxy_url, admin_url) once bound, stops it on exit."""
-    stop = asyncio.Event()
-    ready: asyncio.Future[tuple[str, str]] = asyncio.get_running_loop().create_future()
-    task = asyncio.ensure_future(
-        serve(
-            settings,
-            sink=sink,
-            stop=stop,
-            on_ready=lambda proxy, admin: ready.set_result((proxy, admin)),
-        )
-    )
-    try:
-        yield await asyncio.wait_for(ready, timeout=10)
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, timeout=20)
+from ..factories import FakeBackend, ListSink, SettingsFactory, running
 
 
 async def test_serve_binds_port_zero_and_closes_the_sink_on_stop(
-    make_settings: Callable[..., Settings],
+    make_settings: SettingsFactory,
 ) -> None:
     sink = ListSink()
     async with (
@@ -59,7 +36,7 @@ async def test_serve_binds_port_zero_and_closes_the_sink_on_stop(
 
 
 async def test_in_flight_requests_finish_during_shutdown(
-    make_settings: Callable[..., Settings], backends: tuple[FakeBackend, FakeBackend]
+    make_settings: SettingsFactory, backends: tuple[FakeBackend, FakeBackend]
 ) -> None:
     legacy, _ = backends
     legacy.delays["/slowish"] = 0.5
@@ -81,7 +58,7 @@ async def test_in_flight_requests_finish_during_shutdown(
 
 
 async def test_correlation_and_flags_survive_a_restart(
-    make_settings: Callable[..., Settings], backends: tuple[FakeBackend, FakeBackend]
+    make_settings: SettingsFactory, backends: tuple[FakeBackend, FakeBackend]
 ) -> None:
     _, app = backends
     settings = make_settings()
@@ -167,7 +144,7 @@ async def _line_starting(stream: asyncio.StreamReader, prefix: bytes) -> bytes:
 
 
 async def test_a_corrupt_flag_file_is_a_settings_error_and_the_sink_is_still_closed(
-    make_settings: Callable[..., Settings],
+    make_settings: SettingsFactory,
 ) -> None:
     settings = make_settings()
     settings.state_dir.mkdir(parents=True)

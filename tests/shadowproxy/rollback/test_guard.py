@@ -19,9 +19,8 @@ from shadowproxy.rollback.flags import FLAGS_FILE, Flags
 from shadowproxy.rollback.guard import ROLLBACK_WINDOW_S, RollbackGuard
 from shadowproxy.types import RouteGroup, Side
 
-from ..conftest import ListSink
 from ..dashboards import DATE, Dashboard, Stack, StackFactory, app_status, legacy_status
-from .test_triggers import changed, comparison
+from ..factories import ListSink, changed, comparison
 
 
 async def _status_read(stack: Stack, task_id: str) -> str:

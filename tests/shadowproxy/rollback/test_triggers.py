@@ -5,42 +5,9 @@ from __future__ import annotations
 import pytest
 
 from shadowproxy.rollback.triggers import fired
-from shadowproxy.types import (
-    Comparison,
-    Difference,
-    DiffKind,
-    Exchange,
-    ExchangeKind,
-    JSONValue,
-    Outcome,
-    RouteGroup,
-    Side,
-)
+from shadowproxy.types import Comparison, Difference, DiffKind, Outcome, RouteGroup
 
-
-def comparison(
-    group: RouteGroup,
-    *differences: Difference,
-    outcome: Outcome = Outcome.MISMATCH,
-    accepted: tuple[Difference, ...] = (),
-) -> Comparison:
-    exchange = Exchange(
-        comparison_id="c1",
-        request_id="r1",
-        kind=ExchangeKind.HTTP,
-        route_group=group,
-        route="/r",
-        method="GET",
-        path="/r",
-        authoritative=Side.APP,
-        profile="status_document",
-    )
-    return Comparison(exchange, outcome, differences=differences, accepted=accepted)
-
-
-def changed(field: str, legacy: JSONValue = 1, app: JSONValue = 2) -> Difference:
-    return Difference(field, DiffKind.CHANGED, legacy=legacy, app=app)
-
+from ..factories import changed, comparison
 
 ANALYSIS, REPORTS = RouteGroup.ANALYSIS, RouteGroup.REPORTS
 

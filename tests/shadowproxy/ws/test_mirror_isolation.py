@@ -16,7 +16,8 @@ from aiohttp import web
 
 from shadowproxy.types import Side
 
-from ..ws_fakes import ServerFactory, WsFake, echo, start_proxy, until
+from ..factories import ServerFactory
+from ..ws_fakes import WsFake, echo, start_proxy, until
 
 ROUNDS = 100
 PAYLOAD = "x" * 65536  # big enough for a shadow that never reads to fill its socket buffers

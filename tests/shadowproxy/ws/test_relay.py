@@ -12,12 +12,10 @@ import aiohttp
 import pytest
 from aiohttp import WSMsgType, web
 
-from shadowproxy.settings import load_settings
 from shadowproxy.types import Outcome, Side, SkipReason
 
-from ..conftest import ListSink
-from ..ops.test_server import running
-from ..ws_fakes import ServerFactory, WsFake, echo, sends, start_fakes, start_proxy, until
+from ..factories import ListSink, ServerFactory, proxy_settings, running
+from ..ws_fakes import WsFake, echo, sends, start_fakes, start_proxy, until
 
 
 async def test_text_and_binary_frames_pass_both_ways_and_reach_the_shadow(
@@ -260,7 +258,7 @@ async def test_open_shadow_websockets_are_bounded_and_their_slots_come_back(
             await first.send_str("x")
             assert await first.receive_str() == "x"
         await proxy.sink.wait_for(1)
-        await until(lambda: app.closed)
+        await until(lambda: bool(app.closed))
         async with session.ws_connect(proxy.url("/ws/third")) as third:
             await third.send_str("y")
             assert await third.receive_str() == "y"
@@ -289,17 +287,8 @@ async def test_serve_relays_websockets_by_default(
     aiohttp_server: ServerFactory, tmp_path: Path
 ) -> None:
     legacy, app = await start_fakes(aiohttp_server, echo, echo)
-    settings = load_settings(
-        {},
-        legacy_url=legacy.url,
-        app_url=app.url,
-        listen="127.0.0.1:0",
-        admin="127.0.0.1:0",
-        state_dir=tmp_path / "state",
-        diff_log_dir=tmp_path / "diffs",
-    )
     sink = ListSink()
-    async with running(settings, sink) as (proxy_url, _):
+    async with running(proxy_settings(legacy.url, app.url, tmp_path), sink) as (proxy_url, _):
         async with (
             aiohttp.ClientSession() as session,
             session.ws_connect(f"{proxy_url}/ws/orchestrator") as ws,

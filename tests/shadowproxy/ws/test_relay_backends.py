@@ -23,7 +23,8 @@ from legacy_backend.app import create_app as create_legacy
 from legacy_backend.settings import Settings as LegacySettings
 from shadowproxy.types import Comparison, ExchangeKind, Outcome, Side
 
-from ..ws_fakes import DAY, ServerFactory, WsProxy, start_proxy
+from ..factories import ServerFactory
+from ..ws_fakes import DAY, WsProxy, start_proxy
 
 GATE = Path(__file__).parents[2] / "legacy_backend" / "gate_exec.py"
 KERNEL = (sys.executable, "-m", "orchestrator", "analyze")

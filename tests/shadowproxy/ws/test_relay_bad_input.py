@@ -9,8 +9,8 @@ from aiohttp import WSMsgType, web
 
 from shadowproxy.types import DiffKind, Outcome, SkipReason
 
+from ..factories import ServerFactory
 from ..ws_fakes import (
-    ServerFactory,
     app_run,
     echo,
     legacy_run,

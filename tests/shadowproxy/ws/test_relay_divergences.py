@@ -14,9 +14,9 @@ from aiohttp import web
 
 from shadowproxy.types import Comparison, DiffKind, Outcome, Side
 
+from ..factories import ServerFactory
 from ..ws_fakes import (
     DAY,
-    ServerFactory,
     WsFake,
     WsProxy,
     answers,
