@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from legacy_backend.app import create_app
@@ -26,8 +27,8 @@ BASE_ENV = {"TA_STAGE_DELAY_MS": "0"}
 REAL_COMMAND = (sys.executable, "-m", "orchestrator", "analyze")
 
 SettingsFactory = Callable[..., Settings]
-ClientFactory = Callable[..., Awaitable[TestClient]]
-Waiter = Callable[[TestClient, str], Awaitable[dict[str, Any]]]
+ClientFactory = Callable[..., Awaitable[TestClient[web.Request, web.Application]]]
+Waiter = Callable[[TestClient[web.Request, web.Application], str], Awaitable[dict[str, Any]]]
 
 
 @pytest.fixture
@@ -46,15 +47,19 @@ def make_settings(data_dir: Path) -> SettingsFactory:
 
 @pytest.fixture
 def start_client(aiohttp_client: Any, make_settings: SettingsFactory) -> ClientFactory:
-    async def start(env: dict[str, str] | None = None, **overrides: Any) -> TestClient:
-        client: TestClient = await aiohttp_client(create_app(make_settings(env, **overrides)))
+    async def start(
+        env: dict[str, str] | None = None, **overrides: Any
+    ) -> TestClient[web.Request, web.Application]:
+        client: TestClient[web.Request, web.Application] = await aiohttp_client(
+            create_app(make_settings(env, **overrides))
+        )
         return client
 
     return start
 
 
 @pytest.fixture
-async def client(start_client: ClientFactory) -> TestClient:
+async def client(start_client: ClientFactory) -> TestClient[web.Request, web.Application]:
     return await start_client()
 
 
@@ -74,7 +79,9 @@ def fake_command() -> tuple[str, ...]:
     return (sys.executable, str(FAKE))
 
 
-async def _wait_terminal(client: TestClient, task_id: str) -> dict[str, Any]:
+async def _wait_terminal(
+    client: TestClient[web.Request, web.Application], task_id: str
+) -> dict[str, Any]:
     while True:
         response = await client.get(f"/api/analysis/status/{task_id}")
         assert response.status == 200

@@ -1,11 +1,15 @@
-"""Report routes over a seeded `results/` folder: list, get, CSV bytes, paging, traversal."""
+"""Reports: the routes over a seeded `results/` folder (list, get, CSV, paging, traversal) and
+the report text rules."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient
+
+from legacy_backend.reports import report_decision, report_summary
 
 AAPL_REPORT = (
     "# TradingAgents 分析报告\n\n**股票**: AAPL\n**日期**: 2026-04-13\n\n"
@@ -34,7 +38,9 @@ def results(data_dir: Path) -> Path:
     return root
 
 
-async def test_list_is_newest_first_with_absolute_paths(client: TestClient, results: Path) -> None:
+async def test_list_is_newest_first_with_absolute_paths(
+    client: TestClient[web.Request, web.Application], results: Path
+) -> None:
     body = await (await client.get("/api/reports/list")).json()
     assert body["total"] == 3
     assert (body["limit"], body["offset"]) == (50, 0)
@@ -57,7 +63,7 @@ async def test_list_is_newest_first_with_absolute_paths(client: TestClient, resu
     ],
 )
 async def test_list_pagination(
-    client: TestClient, results: Path, query: str, dates: list[str]
+    client: TestClient[web.Request, web.Application], results: Path, query: str, dates: list[str]
 ) -> None:
     body = await (await client.get(f"/api/reports/list?{query}")).json()
     assert [report["date"] for report in body["reports"]] == dates
@@ -75,7 +81,7 @@ async def test_list_pagination(
     ],
 )
 async def test_list_pagination_out_of_range_is_422(
-    client: TestClient, query: str, kind: str
+    client: TestClient[web.Request, web.Application], query: str, kind: str
 ) -> None:
     response = await client.get(f"/api/reports/list?{query}")
     assert response.status == 422
@@ -84,7 +90,9 @@ async def test_list_pagination_out_of_range_is_422(
     assert (item["type"], item["loc"], item["input"]) == (kind, ["query", name], raw)
 
 
-async def test_get_report_returns_report_and_stage_files(client: TestClient, results: Path) -> None:
+async def test_get_report_returns_report_and_stage_files(
+    client: TestClient[web.Request, web.Application], results: Path
+) -> None:
     body = await (await client.get("/api/reports/AAPL/2026-04-13")).json()
     assert body == {"report": AAPL_REPORT, "market_report.md": "mkt"}
 
@@ -102,14 +110,16 @@ async def test_get_report_returns_report_and_stage_files(client: TestClient, res
     ],
 )
 async def test_get_report_not_found_and_traversal(
-    client: TestClient, results: Path, path: str
+    client: TestClient[web.Request, web.Application], results: Path, path: str
 ) -> None:
     response = await client.get(path)
     assert response.status == 404
     assert "secret" not in await response.text()
 
 
-async def test_export_csv_bytes(client: TestClient, results: Path) -> None:
+async def test_export_csv_bytes(
+    client: TestClient[web.Request, web.Application], results: Path
+) -> None:
     response = await client.get("/api/reports/export")
     assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
     assert (
@@ -123,8 +133,35 @@ async def test_export_csv_bytes(client: TestClient, results: Path) -> None:
     )
 
 
-async def test_export_with_no_results_is_header_only(client: TestClient) -> None:
+async def test_export_with_no_results_is_header_only(
+    client: TestClient[web.Request, web.Application],
+) -> None:
     assert (
         await (await client.get("/api/reports/export")).read()
         == b"ticker,date,decision,summary\r\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "decision"),
+    [
+        pytest.param("x **OVERWEIGHT** then **SELL**", "OVERWEIGHT", id="first-token"),
+        pytest.param("**buy**", "UNKNOWN", id="case-sensitive"),
+        pytest.param("", "UNKNOWN", id="empty"),
+    ],
+)
+def test_report_decision(text: str, decision: str) -> None:
+    assert report_decision(text) == decision
+
+
+@pytest.mark.parametrize(
+    ("text", "summary"),
+    [
+        pytest.param("no heading", "", id="absent"),
+        pytest.param("## 分析摘要\n\nN/A", "N/A", id="placeholder"),
+        pytest.param("## 分析摘要\n**a**\n_b_\n## next\nc", "a b", id="stops-at-heading"),
+        pytest.param("## 分析摘要\n" + "z" * 400, "z" * 200, id="cut-to-200"),
+    ],
+)
+def test_report_summary(text: str, summary: str) -> None:
+    assert report_summary(text) == summary

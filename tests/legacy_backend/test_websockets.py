@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from aiohttp import WSMsgType
+from aiohttp import WSMsgType, web
 from aiohttp.test_utils import TestClient
 
 ClientFactory = Any
@@ -40,7 +40,9 @@ async def test_authorized_socket_with_anthropic_fallback_key(start_client: Clien
         assert await ws.receive_json() == {"type": "pong"}
 
 
-async def test_unknown_task_gets_no_snapshot_but_answers_pings(client: TestClient) -> None:
+async def test_unknown_task_gets_no_snapshot_but_answers_pings(
+    client: TestClient[web.Request, web.Application],
+) -> None:
     async with client.ws_connect("/ws/analysis/nobody") as ws:
         await ws.send_str('{"type":"ping"}')
         assert await ws.receive_json() == {"type": "pong"}
@@ -50,7 +52,9 @@ async def test_unknown_task_gets_no_snapshot_but_answers_pings(client: TestClien
     "frame",
     [pytest.param("not json", id="text"), pytest.param("{", id="truncated")],
 )
-async def test_non_json_ends_that_socket_only(client: TestClient, frame: str) -> None:
+async def test_non_json_ends_that_socket_only(
+    client: TestClient[web.Request, web.Application], frame: str
+) -> None:
     async with client.ws_connect("/ws/analysis/x") as ws:
         await ws.send_str(frame)
         message = await ws.receive()
@@ -61,7 +65,9 @@ async def test_non_json_ends_that_socket_only(client: TestClient, frame: str) ->
         assert await again.receive_json() == {"type": "pong"}
 
 
-async def test_orchestrator_signals_keep_ticker_order_and_legacy_shape(client: TestClient) -> None:
+async def test_orchestrator_signals_keep_ticker_order_and_legacy_shape(
+    client: TestClient[web.Request, web.Application],
+) -> None:
     async with client.ws_connect("/ws/orchestrator") as ws:
         await ws.send_json({"tickers": ["MSFT", "AAPL"], "date": "2026-04-13"})
         reply = await ws.receive_json()
@@ -121,7 +127,7 @@ async def test_orchestrator_one_lane_down_gives_null_direction(start_client: Cli
     ],
 )
 async def test_orchestrator_bad_request_sends_error_and_closes(
-    client: TestClient, frame: str, error: str
+    client: TestClient[web.Request, web.Application], frame: str, error: str
 ) -> None:
     async with client.ws_connect("/ws/orchestrator") as ws:
         await ws.send_str(frame)
@@ -137,6 +143,8 @@ async def test_orchestrator_bad_request_sends_error_and_closes(
         pytest.param("/ws/orchestrator", id="orchestrator"),
     ],
 )
-async def test_plain_http_on_a_websocket_route_is_404(client: TestClient, path: str) -> None:
+async def test_plain_http_on_a_websocket_route_is_404(
+    client: TestClient[web.Request, web.Application], path: str
+) -> None:
     response = await client.get(path)
     assert (response.status, await response.json()) == (404, {"detail": "Not Found"})

@@ -1,4 +1,7 @@
-"""The subprocess executor's NEW marker rules (§2.3), against fake kernels and the real one."""
+"""The subprocess executor's NEW marker rules, against fake kernels and the real one.
+
+See docs/upstream-contract.md §2.3.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Dual-read and dual-write (rollback-notes phases 2 and 3): fallback, rollback, diff logs."""
+"""Dual-read and dual-write (migration phases 2 and 3): fallback, rollback, diff logs.
+
+See docs/migration.md §3.
+"""
 
 from __future__ import annotations
 

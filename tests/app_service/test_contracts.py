@@ -1,4 +1,5 @@
-"""The contract mappers and projections: pure table tests over §2.2, §2.4, §2.5 and §4.5."""
+"""The contract mappers and projections: pure table tests over
+docs/upstream-contract.md §2.2, §2.4, §2.5 and §4.5."""
 
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from legacy_backend.portfolio_store import PortfolioStore
@@ -18,7 +19,9 @@ ClientFactory = Any
 Waiter = Any
 
 
-async def test_watchlist_add_list_duplicate_delete(client: TestClient) -> None:
+async def test_watchlist_add_list_duplicate_delete(
+    client: TestClient[web.Request, web.Application],
+) -> None:
     assert await (await client.get("/api/portfolio/watchlist")).json() == {"watchlist": []}
     before = date.today().isoformat()
     added = await client.post("/api/portfolio/watchlist", json={"ticker": "AAPL", "name": "Apple"})
@@ -36,19 +39,23 @@ async def test_watchlist_add_list_duplicate_delete(client: TestClient) -> None:
     assert (gone.status, await gone.json()) == (404, {"detail": "Ticker not found in watchlist"})
 
 
-async def test_broken_watchlist_file_reads_as_empty(client: TestClient, data_dir: Path) -> None:
+async def test_broken_watchlist_file_reads_as_empty(
+    client: TestClient[web.Request, web.Application], data_dir: Path
+) -> None:
     (data_dir / "portfolio").mkdir(parents=True)
     (data_dir / "portfolio" / "watchlist.json").write_text("{oops", "utf-8")
     assert await (await client.get("/api/portfolio/watchlist")).json() == {"watchlist": []}
 
 
-async def test_watchlist_rejects_path_like_ticker(client: TestClient) -> None:
+async def test_watchlist_rejects_path_like_ticker(
+    client: TestClient[web.Request, web.Application],
+) -> None:
     response = await client.post("/api/portfolio/watchlist", json={"ticker": "../../etc"})
     assert response.status == 404
     assert await (await client.get("/api/portfolio/watchlist")).json() == {"watchlist": []}
 
 
-async def test_accounts_lifecycle(client: TestClient) -> None:
+async def test_accounts_lifecycle(client: TestClient[web.Request, web.Application]) -> None:
     created = await client.post("/api/portfolio/accounts", json={"account_name": "长期"})
     assert await created.json() == {"account_name": "长期"}
     duplicate = await client.post("/api/portfolio/accounts", json={"account_name": "长期"})
@@ -61,7 +68,9 @@ async def test_accounts_lifecycle(client: TestClient) -> None:
     assert (no_key.status, await no_key.text()) == (500, "Internal Server Error")
 
 
-async def add_position(client: TestClient, **fields: Any) -> dict[str, Any]:
+async def add_position(
+    client: TestClient[web.Request, web.Application], **fields: Any
+) -> dict[str, Any]:
     response = await client.post("/api/portfolio/positions", json=fields)
     assert response.status == 200, await response.text()
     body: dict[str, Any] = await response.json()
@@ -69,7 +78,7 @@ async def add_position(client: TestClient, **fields: Any) -> dict[str, Any]:
 
 
 async def test_position_add_shape_and_default_account_filing(
-    client: TestClient, data_dir: Path
+    client: TestClient[web.Request, web.Application], data_dir: Path
 ) -> None:
     position = await add_position(
         client, ticker="AAPL", shares=10, cost_price=100.0, account="Ghost"
@@ -101,12 +110,16 @@ async def test_position_add_shape_and_default_account_filing(
     assert stored["accounts"]["默认账户"]["positions"]["AAPL"] == [position]
 
 
-async def test_position_errors_are_400_with_str_of_the_exception(client: TestClient) -> None:
+async def test_position_errors_are_400_with_str_of_the_exception(
+    client: TestClient[web.Request, web.Application],
+) -> None:
     response = await client.post("/api/portfolio/positions", json={"shares": 1, "cost_price": 1})
     assert (response.status, await response.json()) == (400, {"detail": "'ticker'"})
 
 
-async def test_positions_list_prices_and_pnl(client: TestClient) -> None:
+async def test_positions_list_prices_and_pnl(
+    client: TestClient[web.Request, web.Application],
+) -> None:
     await client.post("/api/portfolio/accounts", json={"account_name": "A"})
     await add_position(client, ticker="AAPL", shares=10, cost_price=100.0, account="A", notes="n")
     await add_position(client, ticker="MSFT", shares=5, cost_price=0, account="A")
@@ -138,7 +151,7 @@ async def test_positions_list_prices_and_pnl(client: TestClient) -> None:
     assert len(empty_filter["positions"]) == 2
 
 
-async def test_positions_export_csv_bytes(client: TestClient) -> None:
+async def test_positions_export_csv_bytes(client: TestClient[web.Request, web.Application]) -> None:
     await add_position(
         client, ticker="AAPL", shares=10, cost_price=100.5, purchase_date="2026-01-02", notes="a,b"
     )
@@ -160,7 +173,9 @@ async def test_positions_export_csv_bytes(client: TestClient) -> None:
         pytest.param("?position_id=pos_nope", id="unknown-id"),
     ],
 )
-async def test_position_delete_guard(client: TestClient, query: str) -> None:
+async def test_position_delete_guard(
+    client: TestClient[web.Request, web.Application], query: str
+) -> None:
     await add_position(client, ticker="AAPL", shares=1, cost_price=1)
     await add_position(client, ticker="AAPL", shares=2, cost_price=1)
     response = await client.delete(f"/api/portfolio/positions/AAPL{query}")
@@ -169,7 +184,9 @@ async def test_position_delete_guard(client: TestClient, query: str) -> None:
     assert len(listed["positions"]) == 2
 
 
-async def test_position_delete_removes_exactly_one(client: TestClient) -> None:
+async def test_position_delete_removes_exactly_one(
+    client: TestClient[web.Request, web.Application],
+) -> None:
     keep = await add_position(client, ticker="AAPL", shares=1, cost_price=1)
     drop = await add_position(client, ticker="AAPL", shares=2, cost_price=1)
     response = await client.delete(
@@ -180,7 +197,9 @@ async def test_position_delete_removes_exactly_one(client: TestClient) -> None:
     assert [p["position_id"] for p in listed["positions"]] == [keep["position_id"]]
 
 
-async def test_position_delete_with_account_quirk(client: TestClient) -> None:
+async def test_position_delete_with_account_quirk(
+    client: TestClient[web.Request, web.Application],
+) -> None:
     await add_position(client, ticker="AAPL", shares=1, cost_price=1)
     # LEGACY: with an account that holds the ticker, ok even though no id matched.
     response = await client.delete(
@@ -260,7 +279,10 @@ def seed_recommendations(data_dir: Path) -> None:
     ],
 )
 async def test_recommendations_list(
-    client: TestClient, data_dir: Path, query: str, expected: list[str]
+    client: TestClient[web.Request, web.Application],
+    data_dir: Path,
+    query: str,
+    expected: list[str],
 ) -> None:
     seed_recommendations(data_dir)
     body = await (await client.get(f"/api/portfolio/recommendations{query}")).json()
@@ -282,14 +304,16 @@ async def test_recommendations_list(
     ],
 )
 async def test_recommendation_not_found_and_traversal(
-    client: TestClient, data_dir: Path, path: str
+    client: TestClient[web.Request, web.Application], data_dir: Path, path: str
 ) -> None:
     seed_recommendations(data_dir)
     response = await client.get(path)
     assert (response.status, await response.json()) == (404, {"detail": "Recommendation not found"})
 
 
-async def test_recommendation_get_is_the_raw_file(client: TestClient, data_dir: Path) -> None:
+async def test_recommendation_get_is_the_raw_file(
+    client: TestClient[web.Request, web.Application], data_dir: Path
+) -> None:
     seed_recommendations(data_dir)
     body = await (await client.get("/api/portfolio/recommendations/2026-04-12/AAPL")).json()
     assert body == {
@@ -300,13 +324,13 @@ async def test_recommendation_get_is_the_raw_file(client: TestClient, data_dir: 
     }
 
 
-async def test_batch_needs_a_watchlist(client: TestClient) -> None:
+async def test_batch_needs_a_watchlist(client: TestClient[web.Request, web.Application]) -> None:
     response = await client.post("/api/portfolio/analyze")
     assert (response.status, await response.json()) == (400, {"detail": "自选股为空，请先添加股票"})
 
 
 async def test_batch_runs_every_ticker_through_the_kernel(
-    client: TestClient, wait_terminal: Waiter, data_dir: Path
+    client: TestClient[web.Request, web.Application], wait_terminal: Waiter, data_dir: Path
 ) -> None:
     await client.post("/api/portfolio/watchlist", json={"ticker": "AAPL", "name": "Apple"})
     await client.post("/api/portfolio/watchlist", json={"ticker": "MSFT"})

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from legacy_backend.state import RUNTIME
@@ -35,7 +36,9 @@ STATE_KEYS = [
 ]
 
 
-async def start(client: TestClient, ticker: str = "AAPL", date: str = "2026-04-13") -> str:
+async def start(
+    client: TestClient[web.Request, web.Application], ticker: str = "AAPL", date: str = "2026-04-13"
+) -> str:
     response = await client.post("/api/analysis/start", json={"ticker": ticker, "date": date})
     assert response.status == 200, await response.text()
     body = await response.json()
@@ -251,7 +254,7 @@ async def test_restored_running_task_stays_running(
 
 
 async def test_task_list_is_newest_first_with_legacy_summaries(
-    wait_terminal: Waiter, client: TestClient
+    wait_terminal: Waiter, client: TestClient[web.Request, web.Application]
 ) -> None:
     first = await start(client, "AAA")
     await wait_terminal(client, first)
@@ -321,13 +324,15 @@ async def test_provider_with_key_starts(start_client: ClientFactory, env: dict[s
         pytest.param("/api/analysis/status/..%5Cx", id="status-backslash"),
     ],
 )
-async def test_unknown_task_is_404(client: TestClient, path: str) -> None:
+async def test_unknown_task_is_404(
+    client: TestClient[web.Request, web.Application], path: str
+) -> None:
     response = await client.get(path)
     assert (response.status, await response.json()) == (404, {"detail": "Task not found"})
 
 
 async def test_cancel_unknown_task_is_404_and_touches_nothing(
-    client: TestClient, tmp_path: Path
+    client: TestClient[web.Request, web.Application], tmp_path: Path
 ) -> None:
     outside = tmp_path / "victim.json"
     outside.write_text("{}", "utf-8")
@@ -344,7 +349,7 @@ async def test_cancel_unknown_task_is_404_and_touches_nothing(
     ],
 )
 async def test_start_rejects_path_like_input(
-    client: TestClient, body: dict[str, str], data_dir: Path
+    client: TestClient[web.Request, web.Application], body: dict[str, str], data_dir: Path
 ) -> None:
     response = await client.post("/api/analysis/start", json=body)
     assert response.status == 404
@@ -352,7 +357,7 @@ async def test_start_rejects_path_like_input(
 
 
 async def test_ws_snapshot_of_running_task_is_the_raw_state(
-    wait_terminal: Waiter, client: TestClient
+    wait_terminal: Waiter, client: TestClient[web.Request, web.Application]
 ) -> None:
     task_id = await start(client)
     state = await wait_terminal(client, task_id)

@@ -1,4 +1,7 @@
-"""Both websockets (§3 NEW): snapshots, per-stage progress, ping, bad input, auth, live signals."""
+"""Both websockets (NEW): snapshots, per-stage progress, ping, bad input, auth, live signals.
+
+See docs/upstream-contract.md §3.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from typing import Any
 import aiohttp
 from aiohttp.test_utils import TestClient
 
-from .conftest import ClientFactory, base_environ, fake_kernel
+from ..conftest import ClientFactory, base_environ, fake_kernel
 
 GATED_KERNEL = """
 import pathlib

@@ -6,13 +6,14 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 ClientFactory = Any
 UNAUTHORIZED = {"detail": "Unauthorized: valid X-API-Key header required"}
 
 
-async def test_root_and_health(client: TestClient) -> None:
+async def test_root_and_health(client: TestClient[web.Request, web.Application]) -> None:
     root = await client.get("/")
     assert await root.json() == {"message": "TradingAgents Web Dashboard API", "version": "0.1.0"}
     assert root.headers["Content-Type"] == "application/json"
@@ -70,7 +71,9 @@ async def test_save_api_key_reproduces_legacy(
         pytest.param("/api/reports/AAPL/2026-04-13/pdf", id="pdf"),
     ],
 )
-async def test_unimplemented_exports_are_501(client: TestClient, path: str) -> None:
+async def test_unimplemented_exports_are_501(
+    client: TestClient[web.Request, web.Application], path: str
+) -> None:
     response = await client.get(path)
     assert response.status == 501
     assert set(await response.json()) == {"detail"}
@@ -141,7 +144,9 @@ async def test_validation_runs_before_auth(start_client: ClientFactory) -> None:
     assert response.status == 422
 
 
-async def test_unknown_path_and_wrong_method(client: TestClient) -> None:
+async def test_unknown_path_and_wrong_method(
+    client: TestClient[web.Request, web.Application],
+) -> None:
     missing = await client.get("/api/nope")
     assert (missing.status, await missing.json()) == (404, {"detail": "Not Found"})
     wrong = await client.put("/health")
@@ -208,7 +213,7 @@ async def test_unknown_path_and_wrong_method(client: TestClient) -> None:
     ],
 )
 async def test_start_validation_errors(
-    client: TestClient, body: bytes, content: str, detail: Any
+    client: TestClient[web.Request, web.Application], body: bytes, content: str, detail: Any
 ) -> None:
     response = await client.post(
         "/api/analysis/start", data=body, headers={"Content-Type": content}
@@ -216,7 +221,9 @@ async def test_start_validation_errors(
     assert (response.status, await response.json()) == (422, {"detail": detail})
 
 
-async def test_dict_body_routes_reject_non_objects(client: TestClient) -> None:
+async def test_dict_body_routes_reject_non_objects(
+    client: TestClient[web.Request, web.Application],
+) -> None:
     response = await client.post("/api/portfolio/watchlist", json=["AAPL"])
     expected = [
         {
@@ -236,7 +243,7 @@ async def _oversized_body() -> AsyncIterator[bytes]:
     yield b'"}'
 
 
-async def test_oversized_body_is_413_json(client: TestClient) -> None:
+async def test_oversized_body_is_413_json(client: TestClient[web.Request, web.Application]) -> None:
     response = await client.post(
         "/api/analysis/start", data=_oversized_body(), headers={"Content-Type": "application/json"}
     )
@@ -244,7 +251,9 @@ async def test_oversized_body_is_413_json(client: TestClient) -> None:
     assert set(await response.json()) == {"detail"}
 
 
-async def test_uncaught_key_error_is_plain_500(client: TestClient) -> None:
+async def test_uncaught_key_error_is_plain_500(
+    client: TestClient[web.Request, web.Application],
+) -> None:
     response = await client.post("/api/portfolio/watchlist", json={"name": "no ticker"})
     assert response.status == 500
     assert response.headers["Content-Type"].startswith("text/plain")

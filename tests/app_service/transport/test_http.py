@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from .conftest import ClientFactory, base_environ
+from ..conftest import ClientFactory, base_environ
 
 UNAUTHORIZED = {"detail": "Unauthorized: valid X-API-Key header required"}
 
