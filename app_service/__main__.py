@@ -2,40 +2,31 @@
 
 Settings (flags included) are built once here; a bad flag is a clear one-line error and exit 2,
 never a traceback. The listening line is printed only once the socket is bound, with the real
-port, so `--port 0` works for tests and for `shadowproxy up`.
+port, so `--port 0` works for tests and for `shadowproxy up`. Logs are JSON lines on stderr with
+`"service": "app_service"` (the shape is `backend_common.logging`, shared by all three).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import signal
 import sys
 from pathlib import Path
 
-import orjson
-import structlog
 from aiohttp import web
 
 from app_service.app import create_app
 from app_service.settings import Settings
+from backend_common import logging as common_logging
+
+SERVICE = "app_service"
 
 
 def configure_logging() -> None:
-    structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            structlog.processors.JSONRenderer(serializer=orjson.dumps),
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
-        logger_factory=structlog.BytesLoggerFactory(file=sys.stderr.buffer),
-        cache_logger_on_first_use=True,
-    )
+    """JSON lines on stderr in the shape all three services share (`backend_common.logging`)."""
+    common_logging.configure_logging(SERVICE)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

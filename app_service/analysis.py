@@ -1,9 +1,10 @@
 """AnalysisService: the analysis use cases (start, status, cancel, list, portfolio batch).
 
 It owns task ids, the lifecycle and the stage algorithm; the kernel owns the signals; the
-executor owns the subprocess. Two improvements over upstream the rollback notes demand live
-here: a task is persisted at creation and at every stage (so a restart can tell what was in
-flight), and a cancelled task stays readable as `cancelled` instead of being deleted.
+executor owns the subprocess. Two improvements over upstream that the migration plan calls
+for (docs/migration.md §6) live here: a task is persisted at creation and at every stage (so a
+restart can tell what was in flight), and a cancelled task stays readable as `cancelled` instead of
+being deleted.
 """
 
 from __future__ import annotations

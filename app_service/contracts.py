@@ -1,9 +1,9 @@
 """The v1alpha1 task state and its transitions: the single place results are mapped.
 
-Rule A of the application boundary says results are mapped exactly once and shared by REST,
-websockets, export and persistence. Every mutation of a task state happens through these
-functions (create, stage, complete, fail, cancel, interrupt, portfolio progress), and the
-projections in `projections.py` only read what they wrote. States are plain JSON objects because
+Rule A of the application boundary (docs/upstream-contract.md §6) says results are mapped exactly
+once and shared by REST, websockets, export and persistence. Every mutation of a task state happens
+through these functions (create, stage, complete, fail, cancel, interrupt, portfolio progress), and
+the projections in `projections.py` only read what they wrote. States are plain JSON objects because
 they are persisted and served as such; key order is part of the contract.
 """
 
@@ -132,7 +132,10 @@ def create_portfolio_state(
 
 
 def apply_stage(state: TaskState, name: str, *, clock: str, elapsed_seconds: int) -> bool:
-    """Advance to stage `name` (§2.2); unknown names are ignored and return False."""
+    """Advance to stage `name`; unknown names are ignored and return False.
+
+    See docs/upstream-contract.md §2.2.
+    """
     if name not in STAGES:
         return False
     index = STAGES.index(name)
@@ -153,7 +156,10 @@ def apply_stage(state: TaskState, name: str, *, clock: str, elapsed_seconds: int
 def build_result_contract(
     state: Mapping[str, Any], outcome: AnalysisOutcome, *, elapsed_seconds: int
 ) -> dict[str, Any]:
-    """The result contract of a successful run (§2.4), keyed the way the file is written."""
+    """The result contract of a successful run, keyed the way the file is written.
+
+    See docs/upstream-contract.md §2.4.
+    """
     codes = list(outcome.degrade_reason_codes)
     lane_missing = outcome.quant_signal is None or outcome.llm_signal is None
     degraded = bool(codes) or bool(outcome.data_quality) or lane_missing
@@ -225,7 +231,10 @@ def fail_task(state: TaskState, error: TaskError, *, elapsed_seconds: int | None
 
 
 def cancel_task(state: TaskState) -> None:
-    """NEW keeps the cancelled task readable with a structured error (rollback-notes trigger 1)."""
+    """NEW keeps the cancelled task readable with a structured error.
+
+    See docs/migration.md §6, trigger 1.
+    """
     state["status"] = "cancelled"
     state["error"] = {"code": "cancelled", "message": CANCEL_MESSAGE, "retryable": False}
 

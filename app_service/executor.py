@@ -1,4 +1,5 @@
-"""Runs one analysis in the kernel's subprocess and enforces the NEW marker protocol (§2.3).
+"""Runs one analysis in the kernel's subprocess and enforces the NEW marker protocol
+(docs/upstream-contract.md §2.3).
 
 The kernel speaks a line protocol on stdout/stderr (STAGE:, SIGNAL_DETAIL:, RESULT_META:,
 ANALYSIS_COMPLETE:, ANALYSIS_ERROR:). Unlike LEGACY, a run only counts as a success when every

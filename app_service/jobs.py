@@ -1,9 +1,9 @@
 """JobService: where task states are persisted, read back, compared and broadcast.
 
-This is the rollback notes' phases 2 and 3 in code. Writes go to the SQLite store
-(authoritative) and, as a compatibility write, to the legacy-shaped JSON; after each dual write
-both are read back and compared on the five key fields through the same legacy mapping, so a
-drifting store shows up as a `dual_write_mismatch` log line. Reads prefer SQLite and fall back
+This is the migration plan's phases 2 and 3 in code (docs/migration.md §3). Writes go to the
+SQLite store (authoritative) and, as a compatibility write, to the legacy-shaped JSON; after each
+dual write both are read back and compared on the five key fields through the same legacy mapping,
+so a drifting store shows up as a `dual_write_mismatch` log line. Reads prefer SQLite and fall back
 to the legacy JSON (upgraded on read); with dual-read off only the JSON is read, which is the
 one-step rollback. Every persisted state is also pushed to websocket subscribers, projected
 once per event by the serializer the flags select.

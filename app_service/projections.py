@@ -1,6 +1,7 @@
 """Read-only views of a task state: the public v1alpha1 payloads and the legacy shape.
 
-`to_public_task_payload` and `to_task_summary` are §2.5 of the reference, key order included.
+`to_public_task_payload` and `to_task_summary` are docs/upstream-contract.md §2.5,
+key order included.
 `to_legacy_state` is the one mapping to the LEGACY §2.1 shape; it feeds the compatibility JSON
 (dual-write), the dual-read comparison and the legacy websocket serializer, so all three agree
 by construction. `normalize_restored` upgrades a state read from disk (§2.5 restore rules).
@@ -153,7 +154,10 @@ def to_legacy_state(state: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def key_fields(legacy_state: Mapping[str, Any]) -> dict[str, Any]:
-    """The five fields the rollback notes compare between the stores during the shadow period."""
+    """The five fields compared between the stores during the shadow period.
+
+    See docs/migration.md §3, phase 2.
+    """
     return {key: legacy_state.get(key) for key in KEY_FIELDS}
 
 

@@ -1,8 +1,9 @@
 """Which LLM provider the analysis will use and whether its API key can be found.
 
-The key is resolved the NEW way (§4.6): the provider's own environment variable first, then the
-key saved through `POST /api/config/apikey`. Nothing here fails a request: a missing key is
-reported later as a failed task, because the HTTP start route must still answer 200 (§1.2 #6).
+The key is resolved the NEW way (docs/upstream-contract.md §4.6): the provider's own environment
+variable first, then the key saved through `POST /api/config/apikey`. Nothing here fails a request:
+a missing key is reported later as a failed task, because the HTTP start route must still answer 200
+(§1.2 #6).
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 The store holds two generations of files side by side (flat LEGACY records with
 `analysis_date`, and contract-shaped NEW ones), so every read goes through `normalize` and the
-dashboard sees one shape (§4.5). The three degraded rules of a freshly built record differ on
-purpose; they are the upstream's and a diff against it must not flag them.
+dashboard sees one shape (docs/upstream-contract.md §4.5). The three degraded rules of a freshly
+built record differ on purpose; they are the upstream's and a diff against it must not flag them.
 """
 
 from __future__ import annotations

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
+from backend_common.settings import analysis_subprocess_env, parse_seconds
+
 SUPPORTED_CONTRACT_VERSIONS = ("v1alpha1",)
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
-_CHILD_ENV_DROP_PREFIXES = ("PYTHON", "CONDA", "VIRTUAL")
 
 
 def parse_bool(environ: Mapping[str, str], name: str, *, default: bool) -> bool:
@@ -36,18 +37,15 @@ def _parse_positive_float(environ: Mapping[str, str], name: str, *, default: flo
     raw = environ.get(name)
     if raw is None or not raw.strip():
         return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a number of seconds, got {raw!r}") from None
-    if value < 0:
-        raise ValueError(f"{name} must not be negative, got {raw!r}")
-    return value
+    return parse_seconds(raw, name)
 
 
 @dataclass(frozen=True, slots=True)
 class MigrationFlags:
-    """The rollback notes' switches; each one is a one-step rollback of a migration phase."""
+    """The migration flags; each one is a one-step rollback of a migration phase.
+
+    See docs/migration.md §4.
+    """
 
     result_contract_version: str = "v1alpha1"
     dual_read: bool = True
@@ -149,7 +147,6 @@ class Settings:
 
     def child_environ(self) -> dict[str, str]:
         """The analysis subprocess must not inherit this interpreter's venv or path overrides."""
-        env = {k: v for k, v in self.environ.items() if not k.startswith(_CHILD_ENV_DROP_PREFIXES)}
-        env["TRADINGAGENTS_RESULTS_DIR"] = str(self.results_dir)
-        env["TA_CACHE_DIR"] = str(self.cache_dir)
-        return env
+        return analysis_subprocess_env(
+            self.environ, results_dir=self.results_dir, cache_dir=self.cache_dir
+        )

@@ -3,17 +3,19 @@
 Analysis jobs outlive the request that started them; a bare `create_task` would let the event
 loop drop them (it keeps only weak references) and shutdown would leave them dangling. `TaskSet`
 names every task, holds a strong reference until it finishes, logs crashes, and cancels what
-is left on shutdown.
+is left on shutdown (the crash log and the cancel-and-wait are `backend_common.tasks`, shared
+with the legacy backend).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Coroutine
 from typing import Any
 
 import structlog
+
+from backend_common.tasks import cancel_and_wait, log_crash
 
 log = structlog.get_logger(__name__)
 
@@ -23,7 +25,7 @@ class TaskSet:
         self._tasks: dict[str, asyncio.Task[Any]] = {}
 
     def spawn(self, coro: Coroutine[Any, Any, Any], *, name: str) -> asyncio.Task[Any]:
-        task = asyncio.create_task(coro, name=name)
+        task = asyncio.create_task(coro, name=name)  # noqa: TID251 (the one spawn helper: it names the task and keeps a reference)
         self._tasks[name] = task
         task.add_done_callback(self._forget)
         return task
@@ -34,13 +36,7 @@ class TaskSet:
     def _forget(self, task: asyncio.Task[Any]) -> None:
         if self._tasks.get(task.get_name()) is task:
             del self._tasks[task.get_name()]
-        if not task.cancelled() and task.exception() is not None:
-            log.error("background_task_crashed", task=task.get_name(), error=repr(task.exception()))
+        log_crash(task, log)
 
     async def cancel_all(self) -> None:
-        tasks = list(self._tasks.values())
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(self._tasks.values())

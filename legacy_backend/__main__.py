@@ -1,7 +1,8 @@
 """`python -m legacy_backend`: the only place that reads `os.environ` and configures logging.
 
 The ready line on stdout (`legacy_backend listening on http://HOST:PORT`) carries the real port,
-so `--port 0` works for the proxy's `up` command and for tests; logs go to stderr as JSON.
+so `--port 0` works for the proxy's `up` command and for tests; logs go to stderr as JSON lines
+with `"service": "legacy_backend"` (the shape is `backend_common.logging`, shared by all three).
 
 Environment read once at start-up: DASHBOARD_API_KEY (falling back to ANTHROPIC_API_KEY, the
 LEGACY rule), CORS_ORIGINS, TRADINGAGENTS_LLM_PROVIDER and the provider key variables,
@@ -15,20 +16,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
 import os
 import signal
 import socket
 import sys
 from pathlib import Path
 
-import orjson
-import structlog
 from aiohttp import web
 
+from backend_common import logging as common_logging
 from legacy_backend.app import create_app
 from legacy_backend.settings import Settings
 
+SERVICE = "legacy_backend"
 SHUTDOWN_TIMEOUT_SECS = 5.0
 
 
@@ -43,18 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _configure_logging() -> None:
-    logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
-    structlog.configure(
-        processors=[
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            structlog.processors.JSONRenderer(serializer=orjson.dumps),
-        ],
-        logger_factory=structlog.BytesLoggerFactory(file=sys.stderr.buffer),
-        cache_logger_on_first_use=True,
-    )
+def configure_logging() -> None:
+    """JSON lines on stderr in the shape all three services share (`backend_common.logging`)."""
+    common_logging.configure_logging(SERVICE)
 
 
 async def _serve(app: web.Application, host: str, port: int) -> None:
@@ -79,7 +70,7 @@ async def _serve(app: web.Application, host: str, port: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    _configure_logging()
+    configure_logging()
     try:
         settings = Settings.from_environ(
             os.environ, data_dir=Path(args.data_dir), host=args.host, port=args.port

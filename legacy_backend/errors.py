@@ -3,21 +3,23 @@
 The upstream backend got these shapes for free from FastAPI/Starlette; the proxy diffs status and
 body, so an aiohttp default (HTML 404, text 405, traceback 500) would be a false mismatch on
 every error path. Handlers raise `ApiError`; `error_middleware` renders it and maps aiohttp's own
-HTTP exceptions and any unhandled exception to the Starlette bodies.
+HTTP exceptions and any unhandled exception to the Starlette bodies. The rendering itself is
+`backend_common.errors`, shared byte for byte with the app service.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
 from aiohttp import web
 
-log = structlog.get_logger("legacy_backend.errors")
+from backend_common import errors as common
+from backend_common.errors import Handler as Handler
+from backend_common.errors import detail_response
+from backend_common.errors import json_response as json_response
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+log = structlog.get_logger("legacy_backend.errors")
 
 
 class ApiError(Exception):
@@ -31,51 +33,19 @@ class ApiError(Exception):
 
 def dumps(payload: Any) -> bytes:
     """Starlette's JSONResponse rendering: compact, UTF-8, non-ASCII kept as is."""
-    return json.dumps(
-        payload, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
-    ).encode("utf-8")
-
-
-def json_response(payload: Any, status: int = 200) -> web.Response:
-    return web.Response(body=dumps(payload), status=status, content_type="application/json")
-
-
-def detail_response(status: int, detail: Any) -> web.Response:
-    return json_response({"detail": detail}, status=status)
-
-
-def _plain_500() -> web.Response:
-    return web.Response(status=500, text="Internal Server Error", content_type="text/plain")
+    return common.dumps_json(payload).encode("utf-8")
 
 
 def internal_error(event: str, **context: Any) -> web.Response:
     """Starlette's answer to an exception upstream left uncaught, after logging what happened."""
     log.error(event, **context)
-    return _plain_500()
+    return common.internal_server_error()
 
 
-def _framework_error(exc: web.HTTPException) -> web.Response:
-    if isinstance(exc, web.HTTPNotFound):
-        return detail_response(404, "Not Found")
-    if isinstance(exc, web.HTTPMethodNotAllowed):
-        response = detail_response(405, "Method Not Allowed")
-        response.headers["Allow"] = ", ".join(sorted(exc.allowed_methods))
-        return response
-    if isinstance(exc, web.HTTPRequestEntityTooLarge):
-        return detail_response(413, "Request body too large")
-    return detail_response(exc.status, exc.reason)
-
-
-@web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except ApiError as exc:
+def _known(exc: Exception) -> web.StreamResponse | None:
+    if isinstance(exc, ApiError):
         return detail_response(exc.status, exc.detail)
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        return _framework_error(exc)
-    except Exception:
-        log.exception("unhandled_exception", method=request.method, path=request.path)
-        return _plain_500()
+    return None
+
+
+error_middleware = common.error_middleware(_known, log=log, event="unhandled_exception")

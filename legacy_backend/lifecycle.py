@@ -83,7 +83,10 @@ def _complete_stage(stage: dict[str, Any], at: str) -> None:
 
 
 def apply_stage(state: dict[str, Any], name: str, now: datetime) -> bool:
-    """One `STAGE:<name>` line (§2.2); returns False for an unknown stage name."""
+    """One `STAGE:<name>` line; returns False for an unknown stage name.
+
+    See docs/upstream-contract.md §2.2.
+    """
     if name not in STAGES:
         return False
     index = STAGES.index(name)

@@ -4,7 +4,8 @@ Each ticker runs the same analysis subprocess to completion (no stage parsing, a
 `communicate()` loop), with up to three attempts; a success saves a flat recommendation record.
 The batch state lives in the task map next to analysis tasks, so status, the task list, cancel
 and the websocket all see it. LEGACY inserted the state before checking the provider key, which
-leaves a dangling "running" batch on that 500; the bug is kept because §8.4 expects it.
+leaves a dangling "running" batch on that 500; the bug is kept because
+docs/upstream-contract.md §8 item 4 expects it.
 """
 
 from __future__ import annotations

@@ -14,14 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
+from backend_common.settings import analysis_subprocess_env, parse_seconds
+
 DEFAULT_STDOUT_SILENCE_SECS = 300.0
 DEFAULT_RETRY_DELAY_SECS = 1.0
 MAX_BODY_BYTES = 1024 * 1024
 
-# Environment keys the analysis subprocess must not inherit (upstream's `_build_env` rule).
-STRIPPED_ENV_PREFIXES = ("PYTHON", "CONDA", "VIRTUAL")
-
-# Provider -> env vars that can hold its key (upstream §4.6 table); empty = needs no key.
+# Provider -> env vars that can hold its key (docs/upstream-contract.md §4.6); empty = no key.
 # A provider not listed needs `<PROVIDER>_API_KEY`.
 PROVIDER_KEY_VARS: dict[str, tuple[str, ...]] = {
     "offline": (),
@@ -41,16 +40,6 @@ def default_analysis_command() -> tuple[str, ...]:
 def _parse_origins(raw: str) -> tuple[str, ...]:
     origins = tuple(part.strip() for part in raw.split(",") if part.strip())
     return origins or ("*",)
-
-
-def _positive_float(raw: str, name: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a number of seconds, got {raw!r}") from None
-    if value < 0:
-        raise ValueError(f"{name} must not be negative, got {raw!r}")
-    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,12 +87,12 @@ class Settings:
             stdout_silence_secs=(
                 DEFAULT_STDOUT_SILENCE_SECS
                 if silence is None
-                else _positive_float(silence, "LEGACY_STDOUT_SILENCE_SECS")
+                else parse_seconds(silence, "LEGACY_STDOUT_SILENCE_SECS")
             ),
             retry_delay_secs=(
                 DEFAULT_RETRY_DELAY_SECS
                 if retry is None
-                else _positive_float(retry, "LEGACY_RETRY_DELAY_SECS")
+                else parse_seconds(retry, "LEGACY_RETRY_DELAY_SECS")
             ),
         )
 
@@ -140,11 +129,7 @@ class Settings:
         return bool(self.environ.get("ANTHROPIC_API_KEY") or self.environ.get("MINIMAX_API_KEY"))
 
     def subprocess_env(self) -> dict[str, str]:
-        env = {
-            key: value
-            for key, value in self.environ.items()
-            if not key.startswith(STRIPPED_ENV_PREFIXES)
-        }
-        env["TRADINGAGENTS_RESULTS_DIR"] = str(self.results_dir)
-        env["TA_CACHE_DIR"] = str(self.cache_dir)
-        return env
+        """The environment minus PYTHON*/CONDA*/VIRTUAL*, plus the kernel's two directories."""
+        return analysis_subprocess_env(
+            self.environ, results_dir=self.results_dir, cache_dir=self.cache_dir
+        )

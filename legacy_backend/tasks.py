@@ -2,17 +2,19 @@
 
 Analysis jobs outlive the request that started them, and the event loop keeps only weak
 references to tasks; `Spawner.spawn` holds a strong reference until the task ends, names it
-after the job, logs a crash nobody else would see, and lets shutdown cancel whatever is left.
+after the job, logs a crash nobody else would see, and lets shutdown cancel whatever is left
+(the crash log and the cancel-and-wait are `backend_common.tasks`, shared with the app service).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 import structlog
+
+from backend_common.tasks import cancel_and_wait, log_crash
 
 T = TypeVar("T")
 
@@ -29,23 +31,14 @@ class Spawner:
         return len(self._tasks)
 
     def spawn(self, coro: Coroutine[Any, Any, T], *, name: str) -> asyncio.Task[T]:
-        task = asyncio.create_task(coro, name=name)
+        task = asyncio.create_task(coro, name=name)  # noqa: TID251 (the one spawn helper: it names the task and keeps a reference)
         self._tasks.add(task)
         task.add_done_callback(self._finished)
         return task
 
     def _finished(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
-        if task.cancelled():
-            return
-        error = task.exception()
-        if error is not None:
-            log.error("background_task_crashed", task=task.get_name(), error=repr(error))
+        log_crash(task, log)
 
     async def shutdown(self) -> None:
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(self._tasks)

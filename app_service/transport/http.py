@@ -4,7 +4,8 @@ The dashboard (and the proxy diffing us against the legacy backend) expects what
 and FastAPI produce for free: `{"detail": ...}` errors, 422 lists of pydantic-style details,
 404/405 JSON, a text/plain 500 and CORS preflights. Handlers raise `ApiError` or
 `ValidationFailed`, services raise `NotFoundError` (404) or `RejectedError` (400); the
-middlewares here turn everything into those shapes.
+middlewares here turn everything into those shapes. The JSON, `detail` and framework-error
+rendering is `backend_common.errors`, shared byte for byte with the legacy backend.
 """
 
 from __future__ import annotations
@@ -17,10 +18,13 @@ import structlog
 from aiohttp import web
 
 from app_service.errors import NotFoundError, RejectedError
+from backend_common import errors as common
+from backend_common.errors import Handler, detail_response
+from backend_common.errors import dumps_json as dumps_json
+from backend_common.errors import json_response as json_response
 
 log = structlog.get_logger(__name__)
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 CORS_METHODS = "DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT"
 
 
@@ -41,54 +45,20 @@ class ValidationFailed(Exception):
         self.details = list(details)
 
 
-def detail_response(status: int, detail: Any) -> web.Response:
-    return json_response({"detail": detail}, status=status)
-
-
-def dumps_json(value: Any) -> str:
-    """Starlette's JSONResponse rendering: compact separators, UTF-8 text, no NaN."""
-    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-
-
-def json_response(value: Any, status: int = 200) -> web.Response:
-    """`application/json` without a charset parameter, as Starlette sends it."""
-    return web.Response(
-        body=dumps_json(value).encode("utf-8"), status=status, content_type="application/json"
-    )
-
-
-def _framework_error(exc: web.HTTPException) -> web.Response:
-    """aiohttp's own refusals, rendered the way Starlette renders them."""
-    if isinstance(exc, web.HTTPNotFound):
-        return detail_response(404, "Not Found")
-    if isinstance(exc, web.HTTPMethodNotAllowed):
-        response = detail_response(405, "Method Not Allowed")
-        response.headers["Allow"] = ", ".join(sorted(exc.allowed_methods))
-        return response
-    if isinstance(exc, web.HTTPRequestEntityTooLarge):
-        return detail_response(413, "Request body too large")
-    return detail_response(exc.status, exc.reason)
-
-
-@web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except ApiError as exc:
+def _known(exc: Exception) -> web.StreamResponse | None:
+    """Handler and service errors: ApiError as given, 404, 400, and the 422 detail list."""
+    if isinstance(exc, ApiError):
         return detail_response(exc.status, exc.detail)
-    except NotFoundError as exc:
+    if isinstance(exc, NotFoundError):
         return detail_response(404, exc.detail)
-    except RejectedError as exc:
+    if isinstance(exc, RejectedError):
         return detail_response(400, exc.detail)
-    except ValidationFailed as exc:
+    if isinstance(exc, ValidationFailed):
         return detail_response(422, exc.details)
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        return _framework_error(exc)
-    except Exception:
-        log.exception("unhandled_error", method=request.method, path=request.path)
-        return web.Response(status=500, text="Internal Server Error", content_type="text/plain")
+    return None
+
+
+error_middleware = common.error_middleware(_known, log=log, event="unhandled_error")
 
 
 def cors_middleware(

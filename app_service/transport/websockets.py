@@ -1,4 +1,5 @@
-"""The two websockets: per-task progress and live orchestrator signals (§3 NEW).
+"""The two websockets: per-task progress and live orchestrator signals
+(docs/upstream-contract.md §3 NEW).
 
 aiohttp cannot refuse a handshake with a close code, so an unauthenticated client is accepted
 and immediately closed with 4001/4401 and nothing else. The analysis socket never closes after

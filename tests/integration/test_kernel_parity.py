@@ -1,8 +1,9 @@
 """Both real backends drive the same kernel: same ticker and date, same decision and signals.
 
-Reference §8 item 8: the legacy backend and the app service run the same orchestrator, so for
-one ticker and trading day the legacy state's `decision`/`confidence`/`quant_signal`/
-`llm_signal` equal the app's `result.decision`/`result.confidence`/`result.signals.*.rating`.
+docs/upstream-contract.md §8 item 8: the legacy backend and the app service run the same
+orchestrator, so for one ticker and trading day the legacy state's
+`decision`/`confidence`/`quant_signal`/`llm_signal` equal the app's
+`result.decision`/`result.confidence`/`result.signals.*.rating`.
 Each backend runs here for real (aiohttp server on port 0, its own data dir) and starts the real
 analysis subprocess (`python -m orchestrator analyze`, no stage delay); nothing is shared between
 the two but the kernel code and the offline inputs.
