@@ -25,7 +25,7 @@ class TaskSet:
         self._tasks: dict[str, asyncio.Task[Any]] = {}
 
     def spawn(self, coro: Coroutine[Any, Any, Any], *, name: str) -> asyncio.Task[Any]:
-        task = asyncio.create_task(coro, name=name)  # noqa: TID251 (the one spawn helper: it names the task and keeps a reference)
+        task = asyncio.create_task(coro, name=name)  # noqa: TID251 - the spawn helper itself
         self._tasks[name] = task
         task.add_done_callback(self._forget)
         return task

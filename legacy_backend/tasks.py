@@ -31,7 +31,7 @@ class Spawner:
         return len(self._tasks)
 
     def spawn(self, coro: Coroutine[Any, Any, T], *, name: str) -> asyncio.Task[T]:
-        task = asyncio.create_task(coro, name=name)  # noqa: TID251 (the one spawn helper: it names the task and keeps a reference)
+        task = asyncio.create_task(coro, name=name)  # noqa: TID251 - the spawn helper itself
         self._tasks.add(task)
         task.add_done_callback(self._finished)
         return task

@@ -23,7 +23,7 @@ from shadowproxy.errors import UpstreamError
 from shadowproxy.http.context import CONTEXT, FLAGS, METRICS, SETTINGS, ProxyContext, WsHandler
 from shadowproxy.http.exchange import shape, side_headers
 from shadowproxy.http.headers import AUTHORITATIVE_MARK, as_tuple
-from shadowproxy.http.shadow import Captured, ShadowDispatcher, ShadowRequest
+from shadowproxy.http.shadow import Captured, ShadowDispatcher
 from shadowproxy.http.upstream import (
     Body,
     Upstream,
@@ -138,12 +138,8 @@ class _ProxyHandler:
 
         exchange = shape(request, match, side, ExchangeKind.HTTP)
         body, too_large = await read_request_body(request, ctx.settings.max_diff_bytes)
-        shadow_body = None if too_large else body
         handover = ctx.shadow.dispatch(
-            ShadowRequest(
-                exchange, match, side_headers(request, exchange, shadow=True), shadow_body
-            ),
-            body_too_large=too_large,
+            request, exchange, match, None if too_large else body, body_too_large=too_large
         )
         captured: Captured | None = None
         try:

@@ -28,11 +28,13 @@ from dataclasses import dataclass, replace
 
 import aiohttp
 import orjson
+from aiohttp import web
 from multidict import CIMultiDict
 
 from shadowproxy.correlation import CorrelationMap
 from shadowproxy.diff.config import SAFE_METHODS
 from shadowproxy.errors import UpstreamError
+from shadowproxy.http.exchange import side_headers
 from shadowproxy.http.upstream import Body, Upstream, decoded_body, failed, observe
 from shadowproxy.metrics import ProxyMetrics
 from shadowproxy.publish import Pipeline
@@ -103,17 +105,25 @@ class ShadowDispatcher:
         self._reads_since_write: list[Sent] = []
 
     def dispatch(
-        self, request: ShadowRequest, *, body_too_large: bool
+        self,
+        client: web.Request,
+        exchange: Exchange,
+        match: RouteMatch,
+        body: Body,
+        *,
+        body_too_large: bool,
     ) -> AuthoritativeFuture | None:
         """Start the shadow now (concurrently with the authoritative call) or record why not.
 
-        Returns the future the caller must resolve with the authoritative answer, or None.
+        Returns the future the caller must resolve with the authoritative answer, or None. The
+        shadow's headers are built only once it is decided that there is a shadow.
         """
-        exchange, spec = request.exchange, request.match.spec
-        reason = self.skip_reason(request, body_too_large=body_too_large)
+        reason = self.skip_reason(exchange, match, body_too_large=body_too_large)
         if reason is not None:
             self._pipeline.skip(exchange, reason)
             return None
+        spec = match.spec
+        request = ShadowRequest(exchange, match, side_headers(client, exchange, shadow=True), body)
         future: AuthoritativeFuture = asyncio.get_running_loop().create_future()
         creating = self._correlation.begin_create() if spec.creates_id else None
         sent, after = self._order(exchange.method)
@@ -138,15 +148,20 @@ class ShadowDispatcher:
         return sent, after
 
     def skip_reason(
-        self, request: ShadowRequest, *, body_too_large: bool, websocket: bool = False
+        self,
+        exchange: Exchange,
+        match: RouteMatch,
+        *,
+        body_too_large: bool = False,
+        websocket: bool = False,
     ) -> SkipReason | None:
         """Why this request gets no shadow, or None. Websocket shadows have their own bound."""
         settings = self._settings
         if not settings.shadow_enabled:
             return SkipReason.SHADOW_OFF
-        if not request.match.spec.mirror:
+        if not match.spec.mirror:
             return SkipReason.SIDE_EFFECT_POLICY
-        if not self._sampled(request):
+        if not self._sampled(exchange, match):
             return SkipReason.SAMPLED_OUT
         if body_too_large:
             return SkipReason.BODY_TOO_LARGE
@@ -163,15 +178,14 @@ class ShadowDispatcher:
     def ws_closed(self) -> None:
         self._ws_open -= 1
 
-    def _sampled(self, request: ShadowRequest) -> bool:
+    def _sampled(self, exchange: Exchange, match: RouteMatch) -> bool:
         """Consistent per key: a task's polls hash one correlated id: all or none shadowed."""
         rate = self._settings.sample_rate
         if rate >= 1.0:
             return True
         if rate <= 0.0:
             return False
-        exchange = request.exchange
-        key = self._correlation.key(request.match, exchange.path)
+        key = self._correlation.key(match, exchange.path)
         digest = hashlib.blake2b((key or exchange.request_id).encode(), digest_size=8).digest()
         return int.from_bytes(digest, "big") < rate * 2**64
 

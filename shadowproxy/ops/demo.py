@@ -150,8 +150,9 @@ class Session:
             state, request_id = await self.call(
                 "GET", f"/api/analysis/status/{task_id}", step=False
             )
-            status = str(state.get("status"))
-            if "status" in state and is_terminal(status):  # the diff core's vocabulary
+            word = state.get("status")
+            status = str(word)
+            if isinstance(word, str) and is_terminal(word):  # the diff core's vocabulary
                 settle_by = settle_by or loop.time() + SHADOW_SETTLE_S
                 after = await wait_drained(self.client, self.options.admin_url, self.bar)
                 if not shadow_in_flight(after.since(before)) or loop.time() > settle_by:

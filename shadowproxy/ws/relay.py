@@ -30,7 +30,6 @@ from shadowproxy.http.app import detail_response
 from shadowproxy.http.context import ProxyContext
 from shadowproxy.http.exchange import shape
 from shadowproxy.http.headers import AUTHORITATIVE_MARK
-from shadowproxy.http.shadow import ShadowRequest
 from shadowproxy.types import ExchangeKind, Observation, RouteGroup, RouteMatch
 from shadowproxy.ws.dial import (
     CLOSE_TIMEOUT_S,
@@ -121,15 +120,11 @@ class _Connection:
 
     def _start_shadow(self, observation: Observation, protocols: tuple[str, ...]) -> None:
         ctx, exchange = self.ctx, self.exchange
-        headers = side_headers(self.request, exchange, shadow=True)
-        reason = ctx.shadow.skip_reason(
-            ShadowRequest(exchange, self.match, headers, None),
-            body_too_large=False,
-            websocket=True,
-        )
+        reason = ctx.shadow.skip_reason(exchange, self.match, websocket=True)
         if reason is not None:
             ctx.pipeline.skip(exchange, reason)
             return
+        headers = side_headers(self.request, exchange, shadow=True)
         recorder = Recorder(ctx, self._stream())
         recorder.connected(observation)
         self.recorder = recorder
