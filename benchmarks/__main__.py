@@ -61,6 +61,9 @@ def _report(
                 "loaded_p95_ms": round(row.load.p95_ms, 3),
                 "loaded_requests_per_s": round(row.load.throughput, 1),
                 "errors": row.latency.errors + row.load.errors,
+                "proxy_cpu_us_per_request": None
+                if row.cpu_us_per_request is None
+                else round(row.cpu_us_per_request, 1),
                 "proxy_peak_rss_mib": None
                 if row.peak_rss_kib is None
                 else round(row.peak_rss_kib / 1024, 1),
@@ -87,6 +90,9 @@ def _report(
             "loaded p50: shadow on / off": ratio(on.load.p50_ms, off.load.p50_ms),
             "loaded p50: 1 s shadow / off": ratio(slow.load.p50_ms, off.load.p50_ms),
             "throughput: shadow on / off": ratio(on.load.throughput, off.load.throughput),
+            "proxy CPU per request: shadow on / off": ratio(
+                on.cpu_us_per_request, off.cpu_us_per_request
+            ),
             "peak RSS: shadow on / off": ratio(on.peak_rss_kib, off.peak_rss_kib),
             "peak RSS: 1 s shadow / off": ratio(slow.peak_rss_kib, off.peak_rss_kib),
             "ws round trip p50: hung shadow upgrade / off": ratio(ws_hung.p50_ms, ws_off.p50_ms),
@@ -112,16 +118,22 @@ def _print(report: dict[str, Any]) -> None:
         f"{report['requests_per_scenario']} GET status requests per scenario at "
         f"{report['concurrency']} concurrent clients, half as many one at a time\n\n"
     )
-    header = ("seq p50", "seq p95", "load p50", "load p95", "req/s", "RSS MiB")
+    header = ("seq p50", "seq p95", "load p50", "load p95", "req/s", "CPU us/r", "RSS MiB")
     out.write(f"{'scenario':<30}" + "".join(f"{h:>10}" for h in header) + "\n")
     for row in report["scenarios"]:
         rss = "-" if row["proxy_peak_rss_mib"] is None else f"{row['proxy_peak_rss_mib']:.1f}"
+        cpu = (
+            "-"
+            if row["proxy_cpu_us_per_request"] is None
+            else f"{row['proxy_cpu_us_per_request']:.0f}"
+        )
         cells = (
             f"{row['sequential_p50_ms']:.2f}",
             f"{row['sequential_p95_ms']:.2f}",
             f"{row['loaded_p50_ms']:.2f}",
             f"{row['loaded_p95_ms']:.2f}",
             f"{row['loaded_requests_per_s']:.0f}",
+            cpu,
             rss,
         )
         out.write(f"{row['scenario']:<30}" + "".join(f"{c:>10}" for c in cells) + "\n")

@@ -1,4 +1,4 @@
-"""Client latency and proxy memory with and without the shadow, measured in one run.
+"""Client latency, proxy CPU per request and proxy memory, with and without the shadow, in one run.
 
 All scenarios stay up for the whole run (three proxy subprocesses and the direct target) and
 are measured in rounds, in alternating order, so a noisy moment of the machine is spread over
@@ -50,6 +50,9 @@ class Measured:
     latency: LoadResult  # one client, one request at a time: added latency, no CPU contention
     load: LoadResult  # `concurrency` clients: throughput and latency under saturation
     peak_rss_kib: int | None = None
+    # proxy process CPU time over the measured requests, shadow work included: the figure that
+    # counts on a CPU-bound machine
+    cpu_us_per_request: float | None = None
     outcomes: dict[str, float] | None = None
     skipped: dict[str, float] | None = None
 
@@ -77,6 +80,7 @@ async def measure(*, requests: int, concurrency: int) -> list[Measured]:
         }
         for url in urls.values():  # warm-up: connection pools, caches
             await drive(url, requests=max(requests // 10, 10), concurrency=2)
+        cpu_s = dict.fromkeys(proxies, 0.0)
         sequential: dict[Scenario, list[LoadResult]] = {s: [] for s in SCENARIOS}
         loaded: dict[Scenario, list[LoadResult]] = {s: [] for s in SCENARIOS}
         batch = max(requests // ROUNDS, 2)
@@ -84,10 +88,13 @@ async def measure(*, requests: int, concurrency: int) -> list[Measured]:
             order = SCENARIOS if round_ % 2 == 0 else SCENARIOS[::-1]
             for scenario in order:
                 url = urls[scenario]
+                proxy = proxies.get(scenario)
+                started = 0.0 if proxy is None else proxy.cpu_seconds()
                 sequential[scenario].append(await drive(url, requests=batch // 2, concurrency=1))
                 loaded[scenario].append(await drive(url, requests=batch, concurrency=concurrency))
-                if scenario in proxies:
-                    await _drained(proxies[scenario].admin_url)
+                if proxy is not None:
+                    await _drained(proxy.admin_url)
+                    cpu_s[scenario] += proxy.cpu_seconds() - started
         measured = []
         for scenario in SCENARIOS:
             latency, load = merged(sequential[scenario]), merged(loaded[scenario])
@@ -96,8 +103,11 @@ async def measure(*, requests: int, concurrency: int) -> list[Measured]:
                 measured.append(Measured(scenario, latency, load))
                 continue
             outcomes, skipped = await _counters(proxy.admin_url)
+            per_request = cpu_s[scenario] / (len(latency.latencies_s) + len(load.latencies_s)) * 1e6
             measured.append(
-                Measured(scenario, latency, load, proxy.peak_rss_kib(), outcomes, skipped)
+                Measured(
+                    scenario, latency, load, proxy.peak_rss_kib(), per_request, outcomes, skipped
+                )
             )
         return measured
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 READY = re.compile(r"shadowproxy listening on (\S+) \(admin (\S+)\)")
 START_TIMEOUT_S = 30.0
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +22,11 @@ class RunningProxy:
     pid: int
     url: str
     admin_url: str
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the proxy process has used so far (/proc/<pid>/stat)."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS  # utime, stime
 
     def peak_rss_kib(self) -> int:
         """VmHWM: the most resident memory the proxy process ever had."""

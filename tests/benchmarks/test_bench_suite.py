@@ -45,6 +45,8 @@ def test_quick_benchmark_run_reports_every_scenario(tmp_path: Path) -> None:
     accounted = sum(slow["comparisons"].values()) + sum(slow["shadow_skipped"].values())
     assert accounted == on["comparisons"]["match"]
     assert all(row["proxy_peak_rss_mib"] > 0 for row in (off, on, slow))
+    assert all(row["proxy_cpu_us_per_request"] > 0 for row in (off, on, slow))
+    assert rows["direct to the backend"]["proxy_cpu_us_per_request"] is None
     assert [row["scenario"] for row in report["websocket_scenarios"]] == [
         "websocket, shadow off",
         "websocket, hung shadow upgrade",
