@@ -7,13 +7,14 @@ onto bounded sets here, so no caller can blow up cardinality by accident.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from shadowproxy.types import (
+    ClientFindings,
     Comparison,
     DiffLogStats,
     ExchangeKind,
@@ -116,6 +117,28 @@ class ProxyMetrics:
             ["route_group", "trigger", "action"],
             registry=registry,
         )
+        self.consumer_breaks = Counter(
+            "shadowproxy_consumer_breaks_total",
+            "Answers that break a configured consumer contract (a path the dashboard reads is "
+            "missing, mistyped or carries a value it does not know), by the role of the side that "
+            "broke it: authoritative (the client got it) or shadow (it would after a flip). "
+            "Breaks both sides share, and documented frontend defects, are not counted.",
+            ["route_group", "consumer", "side", "field"],
+            registry=registry,
+        )
+        self.consumer_checks = Counter(
+            "shadowproxy_consumer_checks_total",
+            "Comparisons whose answers were checked against a consumer contract.",
+            ["route_group", "consumer"],
+            registry=registry,
+        )
+        self.drift_findings = Counter(
+            "shadowproxy_drift_findings_total",
+            "App answers lacking a path (or changing its type) that legacy's answers carry in "
+            "at least SHADOWPROXY_DRIFT_PRESENCE of the answers learned.",
+            ["route_group", "kind"],
+            registry=registry,
+        )
         self._registry = registry
         self._fields: set[str] = set()
 
@@ -144,6 +167,19 @@ class ProxyMetrics:
             self.ws_comparisons.labels(group, comparison.outcome.value).inc()
         for difference in comparison.differences:
             self.field_mismatches.labels(group, self._field_label(difference.field)).inc()
+        if comparison.client is not None:
+            self._client(group, comparison.client)
+
+    def _client(self, group: str, client: ClientFindings) -> None:
+        for consumer in client.consumers:
+            self.consumer_checks.labels(group, consumer).inc()
+        for found in client.breaks:
+            if found.counts:  # labels: configured consumers and their contract paths only
+                self.consumer_breaks.labels(
+                    group, found.consumer, found.side.value, found.field
+                ).inc()
+        for drift in client.drift:
+            self.drift_findings.labels(group, drift.kind.value).inc()
 
     def skipped(self, group: RouteGroup, reason: SkipReason) -> None:
         """A skip decided before any shadow call: counted, but not a comparison."""
@@ -155,6 +191,13 @@ class ProxyMetrics:
         Read at each scrape: the writer thread keeps plain integers and never touches Prometheus.
         """
         self._registry.register(_DiffLogCollector(stats))
+
+    def watch_cutover(self, verdicts: Callable[[], Iterable[tuple[str, str, str]]]) -> None:
+        """Export `shadowproxy_cutover_verdict{route_group, consumer, verdict}` at each scrape.
+
+        `verdicts` yields (route group, consumer, verdict) for every pair readiness judges.
+        """
+        self._registry.register(_VerdictCollector(verdicts))
 
     def _field_label(self, field: str) -> str:
         label = field_family(field)
@@ -185,4 +228,25 @@ class _DiffLogCollector(Collector):
         family.add_metric(["written"], stats.written)
         family.add_metric(["dropped"], stats.dropped)
         family.add_metric(["failed"], stats.failed + stats.write_errors)
+        yield family
+
+
+VERDICTS = ("ready", "blocked", "not_enough_traffic")
+
+
+class _VerdictCollector(Collector):
+    def __init__(self, verdicts: Callable[[], Iterable[tuple[str, str, str]]]) -> None:
+        self._verdicts = verdicts
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "shadowproxy_cutover_verdict",
+            "Cutover readiness per route group and consumer: 1 for the current verdict (ready: "
+            "the app's answers satisfy the consumer and the migration checkpoints hold; blocked; "
+            "not_enough_traffic), 0 for the others. `shadowproxy cutover` explains it.",
+            labels=["route_group", "consumer", "verdict"],
+        )
+        for group, consumer, verdict in self._verdicts():
+            for name in VERDICTS:
+                family.add_metric([group, consumer, name], 1.0 if name == verdict else 0.0)
         yield family

@@ -10,14 +10,18 @@ from __future__ import annotations
 import ipaddress
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import TypeVar
 from urllib.parse import urlsplit
 
+from shadowproxy.contracts.builtin import BUILTIN_CONTRACTS
+from shadowproxy.contracts.drift import DriftSettings
+from shadowproxy.contracts.model import Contract
 from shadowproxy.diff.config import DEFAULT_CONFIG, DiffConfig, load_config
-from shadowproxy.errors import SettingsError
+from shadowproxy.errors import ConfigError, SettingsError
+from shadowproxy.routing import build_route_table
 from shadowproxy.types import RouteGroup, Side
 
 T = TypeVar("T")
@@ -55,6 +59,10 @@ class Settings:
     shutdown_grace_s: float = 10.0
     auto_rollback: bool = True  # a rollback trigger flips its route group back to legacy
     rollback_after: int = 1  # trigger hits within ROLLBACK_WINDOW_S before it acts (notes: 1)
+    consumers: tuple[Contract, ...] = tuple(BUILTIN_CONTRACTS.values())  # the ones checked
+    drift: DriftSettings | None = field(default_factory=DriftSettings)  # None: not learned
+    cutover_min_comparisons: int = 20  # per route group and consumer, before a verdict
+    cutover_window_s: float = 3600.0  # readiness looks at this much recent traffic
 
     def upstream_url(self, side: Side) -> str:
         return self.legacy_url if side is Side.LEGACY else self.app_url
@@ -76,6 +84,7 @@ def load_settings(
     state_dir: Path = Path("var/shadowproxy"),
 ) -> Settings:
     env = _Env(environ)
+    config = _load_config(config_path)
     listen_host, listen_port = parse_hostport(listen, name="listen address")
     admin_host, admin_port = parse_hostport(admin, name="admin address")
     return Settings(
@@ -85,7 +94,7 @@ def load_settings(
         listen_port=listen_port,
         admin_host=admin_host,
         admin_port=admin_port,
-        config=_load_config(config_path),
+        config=config,
         diff_log_dir=diff_log_dir,
         state_dir=state_dir,
         authoritative=_initial_sides(env),
@@ -106,6 +115,10 @@ def load_settings(
         shutdown_grace_s=env.get("SHADOWPROXY_SHUTDOWN_GRACE_S", _non_negative_float, 10.0),
         auto_rollback=env.get("SHADOWPROXY_AUTO_ROLLBACK", _parse_bool, True),
         rollback_after=env.get("SHADOWPROXY_ROLLBACK_AFTER", _positive_int, 1),
+        consumers=_consumers(env, config),
+        drift=_drift(env),
+        cutover_min_comparisons=env.get("SHADOWPROXY_CUTOVER_MIN_COMPARISONS", _positive_int, 20),
+        cutover_window_s=env.get("SHADOWPROXY_CUTOVER_WINDOW_S", _positive_float, 3600.0),
     )
 
 
@@ -125,6 +138,46 @@ class _Env:
             raise SettingsError(f"{name}: {exc}") from None
 
 
+def _consumers(env: _Env, config: DiffConfig) -> tuple[Contract, ...]:
+    """SHADOWPROXY_CONSUMERS: names, comma-separated, or `none`; default every one known."""
+    known = {**BUILTIN_CONTRACTS, **{contract.name: contract for contract in config.consumers}}
+    templates = {spec.template for spec in build_route_table(config).specs}
+    for contract in config.consumers:
+        for surface in contract.reads:
+            if surface.route not in templates:
+                raise SettingsError(
+                    f"consumer {contract.name!r} reads {surface.route!r}, which is no route of"
+                    " the route table (a built-in route, or one the config's [[routes]] declares)"
+                )
+
+    def parse(text: str) -> tuple[Contract, ...]:
+        if text.lower() == "none":
+            return ()
+        names = [name.strip() for name in text.split(",") if name.strip()]
+        unknown = [name for name in names if name not in known]
+        if unknown:
+            raise ValueError(
+                f"unknown consumer {unknown[0]!r}; known: {', '.join(sorted(known))}, or none"
+            )
+        return tuple(known[name] for name in dict.fromkeys(names))
+
+    return env.get("SHADOWPROXY_CONSUMERS", parse, tuple(known.values()))
+
+
+def _drift(env: _Env) -> DriftSettings | None:
+    if not env.get("SHADOWPROXY_DRIFT", _parse_bool, True):
+        return None
+    try:
+        return DriftSettings(
+            min_responses=env.get("SHADOWPROXY_DRIFT_MIN_RESPONSES", _positive_int, 50),
+            presence=env.get("SHADOWPROXY_DRIFT_PRESENCE", _fraction, 0.99),
+            max_paths=env.get("SHADOWPROXY_DRIFT_MAX_PATHS", _positive_int, 256),
+            learn_every=env.get("SHADOWPROXY_DRIFT_LEARN_EVERY", _positive_int, 10),
+        )
+    except ValueError as exc:
+        raise SettingsError(f"SHADOWPROXY_DRIFT_PRESENCE: {exc}") from None
+
+
 def _initial_sides(env: _Env) -> Mapping[RouteGroup, Side]:
     enabled = env.get("TA_APP_SERVICE_ENABLED", _parse_bool, False)
     default = Side.APP if enabled else Side.LEGACY
@@ -141,6 +194,8 @@ def _load_config(path: Path | None) -> DiffConfig:
         return DEFAULT_CONFIG
     try:
         return load_config(path)
+    except ConfigError as exc:  # its sentence already names the file (and the line)
+        raise SettingsError(str(exc)) from None
     except (ValueError, OSError) as exc:
         raise SettingsError(f"diff config {path}: {exc}") from None
 

@@ -103,6 +103,14 @@ UNSHADOWED = frozenset(
 )
 
 
+class BreakKind(StrEnum):
+    """How an answer fails a consumer contract (or, for drift, the shape learned from legacy)."""
+
+    MISSING = "missing"  # a required path is absent or null
+    TYPE_CHANGED = "type_changed"  # the value is not of a type the consumer assumes
+    UNKNOWN_VALUE = "unknown_value"  # an enum value the consumer does not understand
+
+
 class ExchangeKind(StrEnum):
     HTTP = "http"
     WS = "ws"
@@ -206,6 +214,63 @@ class Comparison:
     ticker: str | None = None
     date: str | None = None
     frames: Mapping[str, int] = field(default_factory=dict)  # ws only: frames per side
+    client: ClientFindings | None = None  # consumer contracts and wire drift, when checked
+
+
+@dataclass(frozen=True, slots=True)
+class ContractBreak:
+    """One consumer contract one side's answer does not satisfy.
+
+    `side` is the role (authoritative: what the client got; shadow: what it would get after a
+    flip). `field` is the contract's path (arrays as `[]`, the first alternative of a fallback).
+    A `shared` break is one the other side's answer has too (same consumer, field and kind): the
+    client breaks with either backend, so it is not the migration's doing. A `known` break is a
+    frontend defect the contract documents; both are reported and never acted on.
+    """
+
+    consumer: str
+    side: Role
+    field: str
+    kind: BreakKind
+    expected: str
+    got: JSONValue
+    message: str | None = None  # websocket: the message `type` the read applies to
+    shared: bool = False
+    known: str | None = None
+
+    @property
+    def counts(self) -> bool:
+        """Whether it is a difference the flip makes (metrics, trigger, cutover readiness)."""
+        return not self.shared and self.known is None
+
+
+@dataclass(frozen=True, slots=True)
+class DriftFinding:
+    """An app answer lacks a path (or changes its type) legacy's answers carry at least 99%."""
+
+    field: str  # the learned path, arrays folded as `[*]`
+    kind: BreakKind  # MISSING or TYPE_CHANGED
+    legacy_presence: float  # share of legacy's answers (whose parent was present) that had it
+    expected: str  # the JSON types legacy sent there, e.g. "string|null"
+    got: str | None  # the app's JSON type there, None when absent
+    message: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClientFindings:
+    """What the client would see: the consumers that read this route, their breaks, drift."""
+
+    consumers: tuple[str, ...]  # every configured consumer that reads this route or message
+    breaks: tuple[ContractBreak, ...] = ()
+    drift: tuple[DriftFinding, ...] = ()
+
+    def broken(self, consumer: str, side: Role) -> bool:
+        return any(b.counts and b.consumer == consumer and b.side is side for b in self.breaks)
+
+    @property
+    def hurt(self) -> tuple[ContractBreak, ...]:
+        """Counted breaks of the authoritative answer: the client was hurt."""
+        return tuple(b for b in self.breaks if b.counts and b.side is Role.AUTHORITATIVE)
 
 
 class IdAliases(Protocol):

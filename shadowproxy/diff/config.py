@@ -36,6 +36,27 @@ Schema (every table and key is optional; unknown keys are rejected to catch typo
     mirror = true                  # default: true when every method is GET/HEAD/OPTIONS
     id_param = "order_id"          # path or query parameter carrying a backend-minted id
     creates_id = "order_id"        # JSON key of the id a response mints
+
+    [[consumers]]                  # a consumer contract, besides the built-in dashboards
+    name = "ops-console"           # [a-z0-9][a-z0-9._-]*, not a built-in's or another's name
+    description = "..."            # optional
+
+    [[consumers.reads]]            # one value the consumer reads; at least one per consumer
+    route = "/api/analysis/status/{task_id}"   # the route template (HTTP or websocket)
+    method = "GET"                 # default GET: GET HEAD OPTIONS POST PUT PATCH DELETE
+    message = "progress"           # websocket routes only: the frame `type` the read applies to
+    path = "result.decision"       # dotted from the JSON root; `a[]` is every element of `a`
+    or = ["compat.decision"]       # fallbacks: the first present and not null is the value
+    required = true                # no default: does the dashboard break without the value?
+    types = ["string", "null"]     # string number boolean object array null; default any
+    enum = ["BUY", "HOLD"]         # the scalar values it understands; default any
+    known = { cancelled = "why" }  # with enum: values outside it, reported and never acted on
+    when = [{ path = "status", in = ["completed"] }, { path = "type", not_in = ["portfolio"] }]
+
+`or` and `when` paths are written in full (`tasks[].status` for a read of `tasks[].decision`)
+and must be in the read's array; each `when` entry has exactly one of `in` and `not_in`
+(`shadowproxy.contracts.load` has the details). Errors in `[[known_differences]]`, `[[routes]]`
+and `[[consumers]]` name the line too: `{file}:{line}: [[routes]] #2 key 'methods': ...`.
 """
 
 from __future__ import annotations
@@ -49,6 +70,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from shadowproxy.contracts.load import load_consumers, located, toml_line
+from shadowproxy.contracts.model import Contract
 from shadowproxy.diff.profiles import PROFILES
 from shadowproxy.errors import ConfigError
 from shadowproxy.types import AcceptedDifference, RouteGroup, RouteSpec
@@ -56,7 +79,9 @@ from shadowproxy.types import AcceptedDifference, RouteGroup, RouteSpec
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 HTTP_METHODS = SAFE_METHODS | frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _PLACEHOLDER = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}")
-_SECTIONS = frozenset({"diff", "shadow", "redact", "known_differences", "routes"})
+_SECTIONS = frozenset({"diff", "shadow", "redact", "known_differences", "routes", "consumers"})
+# a `where` of an array-of-tables entry, e.g. "[[routes]] #2 key 'methods'": its line is found
+_ENTRY = re.compile(r"\[\[(\w+)\]\] #(\d+)(?: key '(\w+)')?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +100,7 @@ class DiffConfig:
     redact_json_paths: tuple[str, ...] = ()
     confidence_tolerance: float = 0.005
     max_differences: int = 50
+    consumers: tuple[Contract, ...] = ()  # declared in the file, in file order (not the built-ins)
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.confidence_tolerance) and self.confidence_tolerance >= 0):
@@ -108,24 +134,34 @@ DEFAULT_CONFIG = DiffConfig(known_differences=BUILTIN_KNOWN_DIFFERENCES)
 def load_config(path: Path) -> DiffConfig:
     """Read and check one TOML file; every problem is a `ConfigError` naming file and key."""
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the config file ({exc.strerror or exc}).") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: the config file is not UTF-8 text.") from None
+    try:
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc}).") from None
-    return _Reader(path).config(raw)
+    return _Reader(path, text).config(raw)
 
 
 class _Reader:
-    """Walks the parsed TOML; `where` strings like `[[routes]] #2 key 'methods'` locate errors."""
+    """Walks the parsed TOML; `where` strings like `[[routes]] #2 key 'methods'` locate errors.
 
-    def __init__(self, path: Path) -> None:
+    `text` is the file's text: the line of an `[[array]] #n` entry (or of its key) is found in it.
+    """
+
+    def __init__(self, path: Path, text: str = "") -> None:
         self._path = path
+        self._source = text
 
     def fail(self, where: str, problem: str) -> ConfigError:
-        return ConfigError(f"{self._path}: {where}: {problem}.")
+        entry = _ENTRY.fullmatch(where)
+        line = None
+        if entry is not None:
+            line = toml_line(self._source, ((entry[1], int(entry[2])),), entry[3])
+        return located(self._path, line, where, problem)
 
     def config(self, raw: dict[str, Any]) -> DiffConfig:
         self._only(raw, _SECTIONS, "top level")
@@ -167,6 +203,7 @@ class _Reader:
             redact_json_paths=tuple(paths),
             confidence_tolerance=float(tolerance),
             max_differences=max_differences,
+            consumers=load_consumers(self._path, raw, self._source),
         )
 
     def _only(

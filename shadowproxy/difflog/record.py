@@ -15,12 +15,15 @@ from typing import Any
 from shadowproxy.redact import Redactor, redact_path, redact_text
 from shadowproxy.types import (
     AcceptedDifference,
+    ClientFindings,
     Comparison,
+    ContractBreak,
     Difference,
     ExchangeKind,
     JSONValue,
     Observation,
     Outcome,
+    Role,
 )
 
 EVENT = "shadow_comparison"
@@ -32,6 +35,14 @@ MAX_TEXT = 2048  # a difference in a whole report body must not make one line me
 
 def should_log(outcome: Outcome, *, log_matches: bool) -> bool:
     return log_matches or outcome not in QUIET_OUTCOMES
+
+
+def should_record(comparison: Comparison, *, log_matches: bool) -> bool:
+    """Quiet outcomes are written only on request, unless the answer breaks a consumer."""
+    if should_log(comparison.outcome, log_matches=log_matches):
+        return True
+    client = comparison.client
+    return client is not None and any(found.counts for found in client.breaks)
 
 
 def format_ts(moment: datetime) -> str:
@@ -84,6 +95,7 @@ class RecordBuilder:
             "ticker": comparison.ticker,
             "date": comparison.date,
             "frames": dict(comparison.frames) if exchange.kind is ExchangeKind.WS else None,
+            "client": None if comparison.client is None else _client(comparison.client),
         }
 
     def _difference(self, difference: Difference) -> dict[str, JSONValue]:
@@ -97,6 +109,49 @@ class RecordBuilder:
 
     def _reason(self, route: str, field: str) -> str | None:
         return self.reasons.get((route, field)) or self.reasons.get(("*", field))
+
+
+def _client(client: ClientFindings) -> dict[str, JSONValue]:
+    """Per consumer: did each role's answer break it, and how; then the drift findings."""
+    consumers: dict[str, JSONValue] = {}
+    for consumer in client.consumers:
+        consumers[consumer] = {
+            "authoritative": _verdict(client, consumer, Role.AUTHORITATIVE),
+            "shadow": _verdict(client, consumer, Role.SHADOW),
+            "breaks": [_break(found) for found in client.breaks if found.consumer == consumer],
+        }
+    return {
+        "consumer": consumers,
+        "drift": [
+            {
+                "field": drift.field,
+                "kind": drift.kind.value,
+                "legacy_presence": drift.legacy_presence,
+                "expected": drift.expected,
+                "got": drift.got,
+                "message": drift.message,
+            }
+            for drift in client.drift
+        ],
+    }
+
+
+def _verdict(client: ClientFindings, consumer: str, role: Role) -> str:
+    return "break" if client.broken(consumer, role) else "ok"
+
+
+def _break(found: ContractBreak) -> dict[str, JSONValue]:
+    return {
+        "consumer": found.consumer,
+        "side": found.side.value,
+        "field": found.field,
+        "kind": found.kind.value,
+        "expected": found.expected,
+        "got": _truncate(redact_text(found.got) if isinstance(found.got, str) else found.got),
+        "message": found.message,
+        "shared": found.shared,
+        "known": found.known,
+    }
 
 
 def _side(observation: Observation | None) -> dict[str, JSONValue] | None:

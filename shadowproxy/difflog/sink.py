@@ -22,7 +22,7 @@ from typing import Final
 import orjson
 import structlog
 
-from shadowproxy.difflog.record import RecordBuilder, should_log
+from shadowproxy.difflog.record import RecordBuilder, should_record
 from shadowproxy.difflog.segments import Segments
 from shadowproxy.types import AcceptedDifference, Comparison, DiffLogStats
 
@@ -78,7 +78,7 @@ class JsonlDiffSink:
 
     def publish(self, comparison: Comparison) -> None:
         try:
-            if not should_log(comparison.outcome, log_matches=self._log_matches):
+            if not should_record(comparison, log_matches=self._log_matches):
                 return
             if self._closed:
                 self._count_drop("closed")

@@ -8,19 +8,35 @@ authoritative observation to the shadow task through a future once the client ha
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 
 import aiohttp
+import structlog
 from aiohttp import web
 from multidict import CIMultiDict
 from prometheus_client import CollectorRegistry
 
+from shadowproxy.contracts.drift import ShapeLearner
+from shadowproxy.contracts.inspect import Inspector
 from shadowproxy.correlation import CorrelationMap
+from shadowproxy.cutover.readiness import Readiness, consumer_groups
+from shadowproxy.cutover.shapes import SAVE_EVERY_S, ShapeFile
 from shadowproxy.diff.engine import DiffEngine
 from shadowproxy.difflog.record import should_log
 from shadowproxy.errors import UpstreamError
-from shadowproxy.http.context import CONTEXT, FLAGS, METRICS, SETTINGS, ProxyContext, WsHandler
+from shadowproxy.http.context import (
+    CONTEXT,
+    FLAGS,
+    INSPECTOR,
+    METRICS,
+    READINESS,
+    ROUTES,
+    SETTINGS,
+    ProxyContext,
+    WsHandler,
+)
 from shadowproxy.http.exchange import shape, side_headers
 from shadowproxy.http.headers import AUTHORITATIVE_MARK, as_tuple
 from shadowproxy.http.shadow import Captured, ShadowDispatcher
@@ -42,6 +58,8 @@ from shadowproxy.settings import Settings
 from shadowproxy.tasks import BackgroundTasks
 from shadowproxy.types import DiffSink, Exchange, ExchangeKind, Observation, Role, Side
 
+log = structlog.get_logger(__name__)
+
 POOL_SIZE = 256  # connections per side; shadows are bounded separately by the inflight limit
 
 
@@ -59,7 +77,20 @@ def create_app(
     app[SETTINGS] = settings
     app[METRICS] = metrics
     app[FLAGS] = Flags(settings.authoritative, settings.state_dir, on_change=metrics.authoritative)
+    app[ROUTES] = routes = build_route_table(settings.config)
+    app[INSPECTOR] = Inspector(
+        settings.consumers, None if settings.drift is None else ShapeLearner(settings.drift)
+    )
+    app[READINESS] = Readiness(
+        consumer_groups(settings.consumers, routes),
+        min_comparisons=settings.cutover_min_comparisons,
+        window_s=settings.cutover_window_s,
+    )
+    metrics.watch_cutover(
+        lambda: ((v.group, v.consumer, v.verdict) for v in app[READINESS].verdicts())
+    )
     app.cleanup_ctx.append(_Lifecycle(sink))
+    app.cleanup_ctx.append(_keep_shapes)
     app.router.add_route("*", "/{tail:.*}", _ProxyHandler(ws_handler).handle)
     return app
 
@@ -84,14 +115,19 @@ class _Lifecycle:
         guard = RollbackGuard(
             app[FLAGS], metrics, enabled=settings.auto_rollback, after=settings.rollback_after
         )
-        pipeline = Pipeline(metrics, self._sink, Stage("guard", guard.publish))
+        pipeline = Pipeline(
+            metrics,
+            self._sink,
+            Stage("guard", guard.publish),
+            Stage("cutover", app[READINESS].publish),
+        )
         engine = DiffEngine(
             settings.config,
             secondary_for=lambda outcome: should_log(outcome, log_matches=settings.log_matches),
         )
         app[CONTEXT] = ProxyContext(
             settings=settings,
-            routes=build_route_table(settings.config),
+            routes=app[ROUTES],
             upstreams=upstreams,
             flags=app[FLAGS],
             correlation=correlation,
@@ -106,8 +142,10 @@ class _Lifecycle:
                 pipeline=pipeline,
                 metrics=metrics,
                 spawn=tasks.spawn,
+                inspector=app[INSPECTOR],
             ),
             tasks=tasks,
+            inspector=app[INSPECTOR],
         )
         try:
             yield
@@ -116,6 +154,36 @@ class _Lifecycle:
             for upstream in upstreams.values():
                 await upstream.session.close()
             correlation.close()
+
+
+async def _keep_shapes(app: web.Application) -> AsyncIterator[None]:
+    """The drift learner's shapes: loaded before traffic, saved while learning and at the end."""
+    learner = app[INSPECTOR].learner
+    if learner is None:
+        yield
+        return
+    shapes = ShapeFile(app[SETTINGS].state_dir)
+    shapes.load(learner)
+
+    async def save() -> None:
+        if learner.changed:
+            try:
+                await asyncio.to_thread(shapes.save, learner.snapshot())
+            except OSError as exc:
+                log.warning("drift_shapes_not_saved", path=str(shapes.path), error=str(exc))
+
+    async def keep() -> None:
+        while True:
+            await asyncio.sleep(SAVE_EVERY_S)
+            await save()
+
+    keeper = BackgroundTasks()
+    keeper.spawn(keep(), name="drift shapes")
+    try:
+        yield
+    finally:
+        await keeper.drain(0)
+        await save()
 
 
 class _ProxyHandler:

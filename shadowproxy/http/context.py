@@ -15,7 +15,9 @@ from typing import Any, TypeVar
 import aiohttp
 from aiohttp import web
 
+from shadowproxy.contracts.inspect import Inspector
 from shadowproxy.correlation import CorrelationMap
+from shadowproxy.cutover.readiness import Readiness
 from shadowproxy.diff.engine import DiffEngine
 from shadowproxy.http.shadow import ShadowDispatcher
 from shadowproxy.http.upstream import Upstream
@@ -42,6 +44,7 @@ class ProxyContext:
     metrics: ProxyMetrics
     shadow: ShadowDispatcher  # the bounded background dispatcher (limiter + failure handler)
     tasks: BackgroundTasks
+    inspector: Inspector  # consumer contracts and drift, run on both answers in the background
 
     def session(self, side: Side) -> aiohttp.ClientSession:
         return self.upstreams[side].session
@@ -56,3 +59,6 @@ CONTEXT = web.AppKey("shadowproxy.http.context", ProxyContext)
 SETTINGS = web.AppKey("shadowproxy.settings", Settings)
 FLAGS = web.AppKey("shadowproxy.rollback.flags", Flags)
 METRICS = web.AppKey("shadowproxy.metrics", ProxyMetrics)
+ROUTES = web.AppKey("shadowproxy.routing", RouteTable)
+READINESS = web.AppKey("shadowproxy.cutover.readiness", Readiness)
+INSPECTOR = web.AppKey("shadowproxy.contracts.inspect", Inspector)

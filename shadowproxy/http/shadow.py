@@ -31,6 +31,7 @@ import orjson
 from aiohttp import web
 from multidict import CIMultiDict
 
+from shadowproxy.contracts.inspect import Inspector, http_answer
 from shadowproxy.correlation import CorrelationMap
 from shadowproxy.diff.config import SAFE_METHODS
 from shadowproxy.errors import UpstreamError
@@ -86,8 +87,10 @@ class ShadowDispatcher:
         pipeline: Pipeline,
         metrics: ProxyMetrics,
         spawn: Spawn,
+        inspector: Inspector,
     ) -> None:
         self._settings = settings
+        self._inspector = inspector
         self._upstreams = upstreams
         self._correlation = correlation
         self._engine = engine
@@ -273,6 +276,17 @@ class ShadowDispatcher:
                 self._learn(spec.creates_id, legacy, app)
         with self._stage("diff", exchange):
             comparison = self._engine(exchange, legacy, app, self._correlation.aliases)
+        if self._inspector.wants(exchange.method, exchange.route):
+            with self._stage("client", exchange):
+                client = self._inspector.answers(
+                    exchange.method,
+                    exchange.route,
+                    exchange.authoritative,
+                    http_answer(legacy),
+                    http_answer(app),
+                )
+            if client is not None:
+                comparison = replace(comparison, client=client)
         self._pipeline.publish(comparison)
 
     async def _observe(

@@ -3,8 +3,12 @@
 `/metrics` for Prometheus, `/healthz` (alive) and `/readyz` (every side that is authoritative for
 some route group answers `GET /health`; a shadow-only side that is down is reported, not fatal,
 because the clients never depend on it),
-and the flag endpoints: read, flip one group, roll every group back to legacy in one step,
-clear runtime overrides. Bad input is a 400 with a FastAPI-style `{"detail": ...}` body.
+the flag endpoints: read, flip one group, roll every group back to legacy in one step,
+clear runtime overrides; and what the client would see: `/cutover` (readiness per route group and
+consumer) and `/drift` (the shapes learned from legacy's answers). A flip to the app is refused
+(409) while the cutover verdict of a configured consumer is `blocked`, unless the body says
+`"force": true` (the reason is then kept with the override, saying what it overrode).
+Bad input is a 400 with a FastAPI-style `{"detail": ...}` body.
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ import aiohttp
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from shadowproxy.cutover.readiness import Readiness
 from shadowproxy.errors import UpstreamError
-from shadowproxy.http.context import FLAGS, SETTINGS
+from shadowproxy.http.context import FLAGS, INSPECTOR, READINESS, SETTINGS
 from shadowproxy.http.upstream import map_client_errors
 from shadowproxy.rollback.flags import Flags
 from shadowproxy.settings import Settings
@@ -44,6 +49,8 @@ def create_admin_app(proxy: web.Application, *, registry: CollectorRegistry) -> 
     app.router.add_put("/flags/{group}", _put_flag)
     app.router.add_delete("/flags", _delete_flags)
     app.router.add_post("/rollback", _rollback)
+    app.router.add_get("/cutover", _cutover)
+    app.router.add_get("/drift", _drift)
     return app
 
 
@@ -57,6 +64,10 @@ async def _probe_session(app: web.Application) -> AsyncIterator[None]:
 
 def _flags(request: web.Request) -> Flags:
     return request.app[_PROXY][FLAGS]
+
+
+def _readiness(request: web.Request) -> Readiness:
+    return request.app[_PROXY][READINESS]
 
 
 def _settings(request: web.Request) -> Settings:
@@ -148,9 +159,33 @@ async def _put_flag(request: web.Request) -> web.Response:
         body = await _json_object(request)
         side = Side.parse(str(body.get("side", "")), name="'side'")
         reason = _reason(body)
+        force = body.get("force", False)
+        if not isinstance(force, bool):
+            raise ValueError("'force' must be true or false")
     except ValueError as exc:
         return _detail(400, str(exc))
+    blocking = _readiness(request).blocking(group) if side is Side.APP else []
+    if blocking:
+        verdicts = "; ".join(f"{v.consumer}: {v.summary}" for v in blocking)
+        if not force:
+            return _detail(
+                409,
+                f"the cutover of {group.value} to the app is blocked — {verdicts}. See"
+                " `shadowproxy cutover`; to flip anyway pass force (--force) with a reason.",
+            )
+        reason = f"{reason} [forced past cutover readiness: {verdicts}]"
     return _change(request, lambda flags: flags.set_authoritative(group, side, reason=reason))
+
+
+async def _cutover(request: web.Request) -> web.Response:
+    return web.json_response(_readiness(request).report())
+
+
+async def _drift(request: web.Request) -> web.Response:
+    learner = request.app[_PROXY][INSPECTOR].learner
+    if learner is None:
+        return web.json_response({"enabled": False, "routes": {}})
+    return web.json_response({"enabled": True, "routes": learner.report()})
 
 
 async def _rollback(request: web.Request) -> web.Response:

@@ -1,4 +1,4 @@
-"""The `shadowproxy` command: `run`, `up`, `demo`, `diffs`, `flags`.
+"""The `shadowproxy` command: `run`, `up`, `demo`, `diffs`, `flags`, `cutover`.
 
 This is the one module that reads `os.environ` and configures logging; everything below it takes
 an injected mapping or value. Every error a user can cause ends as one `shadowproxy: error: ...`
@@ -19,6 +19,7 @@ from urllib.parse import quote
 import aiohttp
 import orjson
 
+from shadowproxy.cutover.render import render as render_cutover
 from shadowproxy.difflog.sink import JsonlDiffSink
 from shadowproxy.difflog.summary import DiffFilter, as_json, parse_outcome, parse_since, render
 from shadowproxy.difflog.summary import summarize as summarize_diffs
@@ -178,7 +179,8 @@ def _cmd_flags(args: argparse.Namespace) -> int:
     call: tuple[str, str, Any] = ("GET", "/flags", None)
     if args.action == "set":
         group = quote(args.group, safe="")
-        call = ("PUT", f"/flags/{group}", {"side": args.side, "reason": args.reason})
+        body = {"side": args.side, "reason": args.reason, "force": args.force}
+        call = ("PUT", f"/flags/{group}", body)
     elif args.action == "rollback":
         call = ("POST", "/rollback", {"reason": args.reason})
     elif args.action == "clear":
@@ -195,6 +197,18 @@ def _cmd_flags(args: argparse.Namespace) -> int:
             f"{override['side']} since {override['at']}: {override['reason']}" if override else ""
         )
         print(f"{group:<18}{side:<15}{note}".rstrip())
+    return 0
+
+
+def _cmd_cutover(args: argparse.Namespace) -> int:
+    try:
+        report = run_async(_admin_call(args.admin.rstrip("/"), "GET", "/cutover"))
+    except _AdminError as exc:
+        return fail(str(exc), code=exc.code)
+    if args.json:
+        sys.stdout.write(orjson.dumps(report).decode() + "\n")
+    else:
+        print(render_cutover(report))
     return 0
 
 
@@ -284,10 +298,22 @@ def build_parser(environ: dict[str, str]) -> argparse.ArgumentParser:
     flip.add_argument("group", metavar="GROUP", help="e.g. analysis, reports, portfolio")
     flip.add_argument("side", choices=("legacy", "app"))
     flip.add_argument("--reason", required=True, help="why (logged and kept)")
+    flip.add_argument(
+        "--force",
+        action="store_true",
+        help="flip to the app even while the cutover verdict is blocked (recorded in the reason)",
+    )
     back = actions.add_parser("rollback", help="every group back to legacy, in one step")
     back.add_argument("--reason", required=True, help="why (logged and kept)")
     actions.add_parser("clear", help="drop runtime overrides: the environment decides again")
     flags.set_defaults(handler=_cmd_flags)
+
+    cutover = commands.add_parser(
+        "cutover", help="is the app ready to answer each route group, for each dashboard?"
+    )
+    cutover.add_argument("--admin", default="http://127.0.0.1:9100", metavar="URL")
+    cutover.add_argument("--json", action="store_true", help="machine-readable output")
+    cutover.set_defaults(handler=_cmd_cutover)
 
     for sub in (run, up, demo):
         sub.add_argument("--log-level", choices=LEVELS, default=log_level)

@@ -36,6 +36,7 @@ import aiohttp
 import orjson
 from prometheus_client.parser import text_string_to_metric_families
 
+from shadowproxy.cutover.render import render as render_cutover
 from shadowproxy.diff.lifecycle import PROGRESS_FIELDS
 from shadowproxy.diff.view import is_terminal
 from shadowproxy.difflog.summary import DiffFilter, parity_table, scan
@@ -277,6 +278,18 @@ async def read_metrics(client: aiohttp.ClientSession, admin_url: str) -> Snapsho
     return Snapshot(comparisons, fields, inflight)
 
 
+async def read_cutover(client: aiohttp.ClientSession, admin_url: str) -> dict[str, Any]:
+    """The cutover readiness report the demo ends with."""
+    try:
+        async with client.get(f"{admin_url}/cutover") as response:
+            if response.status != 200:
+                raise DemoError(f"{admin_url}/cutover answered {response.status}")
+            report: dict[str, Any] = orjson.loads(await response.read())
+    except (aiohttp.ClientError, TimeoutError, orjson.JSONDecodeError) as exc:
+        raise DemoError(f"cannot read {admin_url}/cutover: {exc or type(exc).__name__}") from exc
+    return report
+
+
 async def wait_drained(client: aiohttp.ClientSession, admin_url: str, bar: ProgressBar) -> Snapshot:
     deadline = asyncio.get_running_loop().time() + SETTLE_TIMEOUT_S
     while True:
@@ -333,6 +346,7 @@ async def run_demo(
             delta = after.since(before).per_group()
             total = sum(n for (_, outcome), n in delta.items() if outcome == Outcome.MISMATCH)
             found = await settled_mismatches(session, since, total)
+            readiness = await read_cutover(client, options.admin_url)
         except DemoError as exc:
             bar.finish()
             print(f"shadowproxy: error: demo stopped: {exc}", file=err, flush=True)
@@ -354,6 +368,9 @@ async def run_demo(
                 f"  mismatch {record.get('route')}: {fields} [{record.get('comparison_id')}]",
                 file=out,
             )
+    print("", file=out)
+    print(render_cutover(readiness), file=out)
+    print("", file=out)
     if counted:
         print(f"parity: {counted} mismatches on settled state (shadowproxy diffs)", file=out)
         return 1

@@ -22,8 +22,8 @@ import structlog
 
 from shadowproxy.metrics import ProxyMetrics
 from shadowproxy.rollback.flags import Flags
-from shadowproxy.rollback.triggers import Trigger, fired
-from shadowproxy.types import Comparison, Difference, RouteGroup, Side
+from shadowproxy.rollback.triggers import Hit, fired
+from shadowproxy.types import Comparison, RouteGroup, Side
 
 ROLLBACK_WINDOW_S = 300.0  # as the deploy alerts' 5-minute increase windows
 
@@ -52,12 +52,12 @@ class RollbackGuard:
     def publish(self, comparison: Comparison) -> None:
         hit = fired(comparison)
         if hit is not None:
-            self._judge(comparison, *hit)
+            self._judge(comparison, hit)
 
-    def _judge(self, comparison: Comparison, trigger: Trigger, difference: Difference) -> None:
-        exchange = comparison.exchange
+    def _judge(self, comparison: Comparison, hit: Hit) -> None:
+        exchange, trigger = comparison.exchange, hit.trigger
         group = exchange.route_group
-        action = self._act(comparison, trigger, difference)
+        action = self._act(comparison, hit)
         self._metrics.rollback_triggers.labels(group.value, trigger.name, action).inc()
         log.warning(
             "rollback_trigger",
@@ -66,12 +66,12 @@ class RollbackGuard:
             action=action,
             route_group=group.value,
             route=exchange.route,
-            field=difference.field,
+            field=hit.field,
             comparison_id=exchange.comparison_id,
             task_id=comparison.task_id,
         )
 
-    def _act(self, comparison: Comparison, trigger: Trigger, difference: Difference) -> str:
+    def _act(self, comparison: Comparison, hit: Hit) -> str:
         group = comparison.exchange.route_group
         if comparison.exchange.authoritative is not Side.APP:
             return "observed"  # clients got legacy's answer: nothing to roll back
@@ -80,6 +80,7 @@ class RollbackGuard:
         if not self._enabled:
             return "disabled"
         now = self._clock()
+        trigger = hit.trigger
         hits = self._hits[group, trigger.name]
         hits.append(now)
         while hits and hits[0] <= now - ROLLBACK_WINDOW_S:
@@ -87,7 +88,7 @@ class RollbackGuard:
         if len(hits) < self._after:
             return "counted"
         reason = (
-            f"automatic rollback: {trigger.condition} ({trigger.name}: {difference.field} on "
+            f"automatic rollback: {trigger.condition} ({trigger.name}: {hit.field} on "
             f"{comparison.exchange.route}, comparison {comparison.exchange.comparison_id})"
         )
         try:

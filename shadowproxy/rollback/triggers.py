@@ -9,6 +9,10 @@ proxy itself, one comparison at a time, so a rollback does not wait for a scrape
 Every trigger is a loss on the app side, so each looks at terminal facts only: result fields are
 compared by the diff engine only once both sides finished, and a status-code trigger needs the
 app to answer 404 where legacy still finds the task or the report.
+
+`client_contract_broken` is the same loss seen from the client: the authoritative answer breaks a
+configured dashboard consumer (docs/consumers.md), e.g. a finished analysis whose decision the
+deployed dashboard no longer finds where it reads it, although the semantic diff says `match`.
 """
 
 from __future__ import annotations
@@ -17,12 +21,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from shadowproxy.diff.fields import LANE_FIELDS, RESULT_FIELDS
 from shadowproxy.types import Comparison, Difference, Outcome, RouteGroup
-
-_RESULT_FIELDS = re.compile(r"(.+\.)?(decision|confidence|direction)")
-_LANE_FIELDS = re.compile(
-    r"(.+\.)?(quant_rating|llm_rating|quant_direction|llm_direction|degraded)"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,12 +56,12 @@ TRIGGERS = (
     Trigger(
         "analysis_result_lost",
         "completed analysis loses decision or confidence fields",
-        _field(_RESULT_FIELDS),
+        _field(RESULT_FIELDS),
     ),
     Trigger(
         "signal_reclassified",
         "degraded single-lane signals are reclassified incorrectly",
-        _field(_LANE_FIELDS),
+        _field(LANE_FIELDS),
     ),
     Trigger(
         "progress_stalled",
@@ -81,16 +81,34 @@ TRIGGERS = (
 )
 
 
-def fired(comparison: Comparison) -> tuple[Trigger, Difference] | None:
-    """The first trigger a mismatch fires, with its difference; None for anything else.
+CLIENT_CONTRACT_BROKEN = Trigger(
+    "client_contract_broken",
+    "the answer the client got breaks a dashboard in use (a field it reads is missing, mistyped "
+    "or carries a value it does not know)",
+    lambda _, __: False,  # judged on the comparison's client findings, not on a difference
+)
 
-    Accepted (known) differences never fire: they are not in `comparison.differences`.
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    trigger: Trigger
+    field: str  # the difference's field, or `consumer: field` for a client contract break
+
+
+def fired(comparison: Comparison) -> Hit | None:
+    """The first trigger a comparison fires, with the field that fired it; None if none does.
+
+    Accepted (known) differences never fire: they are not in `comparison.differences`. A client
+    contract break fires whatever the semantic outcome (a `match` can break the dashboard), but
+    only a counted break of the authoritative answer: shared and documented ones never do.
     """
-    if comparison.outcome is not Outcome.MISMATCH:
-        return None
-    group = comparison.exchange.route_group
-    for difference in comparison.differences:
-        for trigger in TRIGGERS:
-            if trigger.fires(group, difference):
-                return trigger, difference
+    if comparison.outcome is Outcome.MISMATCH:
+        group = comparison.exchange.route_group
+        for difference in comparison.differences:
+            for trigger in TRIGGERS:
+                if trigger.fires(group, difference):
+                    return Hit(trigger, difference.field)
+    hurt = comparison.client.hurt if comparison.client is not None else ()
+    if hurt:
+        return Hit(CLIENT_CONTRACT_BROKEN, f"{hurt[0].consumer}: {hurt[0].field}")
     return None

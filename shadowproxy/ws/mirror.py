@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from contextlib import suppress
+from dataclasses import replace
 from functools import partial
 
 import aiohttp
@@ -20,12 +21,21 @@ import structlog
 from aiohttp import WSMsgType
 from multidict import CIMultiDict
 
+from shadowproxy.contracts.inspect import SocketChecks
 from shadowproxy.diff.streams.base import SIDES, Stream
 from shadowproxy.diff.streams.frames import Frame, FrameBuffer, FrameKind
 from shadowproxy.errors import UpstreamError, UpstreamRefused
 from shadowproxy.http.context import ProxyContext
 from shadowproxy.publish import skipped
-from shadowproxy.types import Comparison, Exchange, Observation, RouteMatch, Side, SkipReason
+from shadowproxy.types import (
+    Comparison,
+    Exchange,
+    Observation,
+    Outcome,
+    RouteMatch,
+    Side,
+    SkipReason,
+)
 from shadowproxy.ws.dial import dial, sendable
 
 log = structlog.get_logger(__name__)
@@ -50,6 +60,8 @@ class Recorder:
         self._ended = False
         self._skip: SkipReason | None = None
         self._overflow = ctx.metrics.ws_shadow_overflow.labels(stream.exchange.route_group.value)
+        exchange = stream.exchange
+        self._checks = SocketChecks(ctx.inspector, exchange.route, exchange.authoritative)
 
     @property
     def exchange(self) -> Exchange:
@@ -130,6 +142,9 @@ class Recorder:
         for side in SIDES:
             for frame in self._buffers[side].take():
                 stream.frame(side, frame)
+                document = frame.json()
+                if document is not None:
+                    self._checks.frame(side, document)
         events, self._events = self._events, []
         for apply in events:
             apply()
@@ -143,7 +158,11 @@ class Recorder:
                     stream.dropped(stream.authoritative, fresh, seen=True)
 
     def _publish(self, comparisons: list[Comparison]) -> None:
+        """Each comparison carries what the frames since the one before broke (per message)."""
         for comparison in comparisons:
+            client = self._checks.take()
+            if client is not None and comparison.outcome is not Outcome.SKIPPED:
+                comparison = replace(comparison, client=client)
             self._ctx.pipeline.publish(comparison)
 
 

@@ -39,6 +39,10 @@ FIXED_METRICS = frozenset(
         "shadowproxy_ws_shadow_overflow_total",
         "shadowproxy_rollback_triggers_total",
         "shadowproxy_difflog_records_total",
+        "shadowproxy_consumer_breaks_total",
+        "shadowproxy_consumer_checks_total",
+        "shadowproxy_drift_findings_total",
+        "shadowproxy_cutover_verdict",
     }
 )
 HISTOGRAMS = frozenset({"shadowproxy_upstream_duration_seconds"})

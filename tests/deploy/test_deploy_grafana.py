@@ -117,6 +117,10 @@ def test_every_fixed_metric_reaches_the_dashboard(
         pytest.param("timeseries", "shadowproxy_shadow_inflight", id="inflight"),
         pytest.param("timeseries", "shadowproxy_ws_frames_total", id="websocket-frames"),
         pytest.param("table", "ALERTS", id="firing-alerts"),
+        pytest.param("table", "shadowproxy_cutover_verdict", id="cutover-readiness"),
+        pytest.param("timeseries", "shadowproxy_consumer_breaks_total", id="consumer-breaks"),
+        pytest.param("timeseries", "shadowproxy_consumer_checks_total", id="consumer-checks"),
+        pytest.param("timeseries", "shadowproxy_drift_findings_total", id="drift-findings"),
     ],
 )
 def test_on_call_panels_exist(dashboard: dict[str, Any], panel_type: str, needle: str) -> None:
@@ -138,6 +142,45 @@ def test_authoritative_stat_names_the_sides(dashboard: dict[str, Any]) -> None:
     ]
     mapping = stat["fieldConfig"]["defaults"]["mappings"][0]["options"]
     assert {mapping["0"]["text"], mapping["1"]["text"]} == {"legacy", "app"}
+
+
+def test_cutover_readiness_table_colours_every_verdict(dashboard: dict[str, Any]) -> None:
+    (table,) = [
+        p
+        for p in all_panels(dashboard["panels"])
+        if p["type"] == "table" and "cutover_verdict" in p["targets"][0]["expr"]
+    ]
+    (target,) = table["targets"]
+    assert "== 1" in target["expr"]
+    assert "by (route_group, consumer, verdict)" in target["expr"]
+    assert target["format"] == "table"
+    (override,) = [
+        o for o in table["fieldConfig"]["overrides"] if o["matcher"]["options"] == "verdict"
+    ]
+    properties = {prop["id"]: prop["value"] for prop in override["properties"]}
+    options = properties["mappings"][0]["options"]
+    assert {verdict: options[verdict]["color"] for verdict in options} == {
+        "ready": "green",
+        "blocked": "red",
+        "not_enough_traffic": "#8e8e8e",
+    }
+    assert properties["custom.cellOptions"] == {"type": "color-background"}
+
+
+def test_client_compatibility_row_holds_its_panels(dashboard: dict[str, Any]) -> None:
+    """The row's panels sit below it and above the next row (rows here are never collapsed)."""
+    panels = dashboard["panels"]
+    (start,) = [i for i, p in enumerate(panels) if p["title"] == "Client compatibility"]
+    end = next((i for i in range(start + 1, len(panels)) if panels[i]["type"] == "row"), None)
+    needles = {"cutover_verdict", "consumer_breaks", "consumer_checks", "drift_findings"}
+    found = {
+        needle
+        for panel in panels[start + 1 : end]
+        for target in panel.get("targets", [])
+        for needle in needles
+        if f"shadowproxy_{needle}" in target["expr"]
+    }
+    assert found == needles
 
 
 def test_latency_panels_split_side_and_role(dashboard: dict[str, Any]) -> None:

@@ -12,11 +12,16 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from shadowproxy.metrics import ProxyMetrics
+from shadowproxy.rollback.triggers import CLIENT_CONTRACT_BROKEN
 from shadowproxy.types import (
+    BreakKind,
+    ClientFindings,
     Comparison,
+    ContractBreak,
     Difference,
     DiffKind,
     DiffLogStats,
+    DriftFinding,
     Exchange,
     ExchangeKind,
     Outcome,
@@ -29,12 +34,8 @@ from shadowproxy.types import (
 ROUTE = "/api/analysis/status/{task_id}"
 
 
-@pytest.fixture(scope="module")
-def exported() -> dict[str, frozenset[str]]:
-    """Sample name → label names, after one call of every public method."""
-    registry = CollectorRegistry()
-    metrics = ProxyMetrics(registry)
-    exchange = Exchange(
+def _exchange() -> Exchange:
+    return Exchange(
         comparison_id="c1",
         request_id="r1",
         kind=ExchangeKind.HTTP,
@@ -45,6 +46,14 @@ def exported() -> dict[str, frozenset[str]]:
         authoritative=Side.LEGACY,
         profile="status_document",
     )
+
+
+@pytest.fixture(scope="module")
+def exported() -> dict[str, frozenset[str]]:
+    """Sample name → label names, after one call of every public method."""
+    registry = CollectorRegistry()
+    metrics = ProxyMetrics(registry)
+    exchange = _exchange()
     metrics.request(RouteGroup.ANALYSIS, ROUTE, "GET", Side.LEGACY, 200)
     metrics.upstream(Side.APP, Role.SHADOW, RouteGroup.ANALYSIS, 0.2)
     metrics.skipped(RouteGroup.ANALYSIS, SkipReason.QUEUE_FULL)
@@ -65,6 +74,35 @@ def exported() -> dict[str, frozenset[str]]:
     metrics.ws_shadow_overflow.labels(group).inc()
     metrics.rollback_triggers.labels("analysis", "analysis_result_lost", "rolled_back").inc()
     metrics.watch_difflog(lambda: DiffLogStats(written=3, dropped=1))
+    metrics.comparison(
+        Comparison(
+            exchange,
+            Outcome.MATCH,
+            client=ClientFindings(
+                consumers=("legacy-dashboard",),
+                breaks=(
+                    ContractBreak(
+                        consumer="legacy-dashboard",
+                        side=Role.AUTHORITATIVE,
+                        field="tasks[].decision",
+                        kind=BreakKind.MISSING,
+                        expected="string",
+                        got=None,
+                    ),
+                ),
+                drift=(
+                    DriftFinding(
+                        field="tasks[*].error",
+                        kind=BreakKind.MISSING,
+                        legacy_presence=1.0,
+                        expected="string|null",
+                        got=None,
+                    ),
+                ),
+            ),
+        )
+    )
+    metrics.watch_cutover(lambda: [("analysis", "legacy-dashboard", "blocked")])
     text = generate_latest(registry).decode()
     return {
         sample.name: frozenset(sample.labels)
@@ -118,6 +156,22 @@ def exported() -> dict[str, frozenset[str]]:
             id="rollback-triggers",
         ),
         pytest.param("shadowproxy_difflog_records_total", {"result"}, id="difflog-records"),
+        pytest.param(
+            "shadowproxy_consumer_breaks_total",
+            {"route_group", "consumer", "side", "field"},
+            id="consumer-breaks",
+        ),
+        pytest.param(
+            "shadowproxy_consumer_checks_total", {"route_group", "consumer"}, id="consumer-checks"
+        ),
+        pytest.param(
+            "shadowproxy_drift_findings_total", {"route_group", "kind"}, id="drift-findings"
+        ),
+        pytest.param(
+            "shadowproxy_cutover_verdict",
+            {"route_group", "consumer", "verdict"},
+            id="cutover-verdict",
+        ),
     ],
 )
 def test_proxy_exports_what_the_deploy_files_query(
@@ -125,3 +179,13 @@ def test_proxy_exports_what_the_deploy_files_query(
 ) -> None:
     assert sample in exported, f"{sample} not exported; got {sorted(exported)}"
     assert exported[sample] == labels
+
+
+def test_the_side_label_is_the_role_the_alert_selects() -> None:
+    """ShadowproxyClientContractBroken selects side="authoritative" and joins the backend."""
+    assert {role.value for role in Role} == {"authoritative", "shadow"}
+
+
+def test_the_client_contract_trigger_is_the_one_the_alert_names() -> None:
+    """alerts.yml and deploy/README.md name the rollback trigger label value."""
+    assert CLIENT_CONTRACT_BROKEN.name == "client_contract_broken"

@@ -140,7 +140,45 @@ def test_bad_listen_addresses_are_refused(listen: str) -> None:
 def test_a_bad_config_file_is_a_settings_error(tmp_path: Path) -> None:
     config = tmp_path / "diff.toml"
     config.write_text("[nope]\n")
-    with pytest.raises(SettingsError, match="diff config"):
+    with pytest.raises(SettingsError, match=r"diff\.toml: top level key 'nope'") as raised:
         load_settings({}, config_path=config, **URLS)
-    with pytest.raises(SettingsError, match="diff config"):
+    assert str(raised.value).count("diff.toml") == 1  # the file is named once
+    with pytest.raises(SettingsError, match=r"missing\.toml: cannot read the config file"):
         load_settings({}, config_path=tmp_path / "missing.toml", **URLS)
+
+
+def test_consumers_are_chosen_by_name_and_must_read_known_routes(tmp_path: Path) -> None:
+    config = tmp_path / "diff.toml"
+    config.write_text(
+        '[[consumers]]\nname = "ops"\n[[consumers.reads]]\n'
+        'route = "/api/analysis/tasks"\npath = "tasks"\nrequired = true\n'
+    )
+    every = load_settings({}, config_path=config, **URLS).consumers
+    assert [c.name for c in every] == ["legacy-dashboard", "v1alpha1-dashboard", "ops"]
+    chosen = load_settings(
+        {"SHADOWPROXY_CONSUMERS": "ops, legacy-dashboard"}, config_path=config, **URLS
+    )
+    assert [c.name for c in chosen.consumers] == ["ops", "legacy-dashboard"]
+    assert load_settings({"SHADOWPROXY_CONSUMERS": "none"}, **URLS).consumers == ()
+    with pytest.raises(SettingsError, match=r"SHADOWPROXY_CONSUMERS: unknown consumer 'ops'"):
+        load_settings({"SHADOWPROXY_CONSUMERS": "ops"}, **URLS)
+    config.write_text(config.read_text().replace("/api/analysis/tasks", "/api/nowhere"))
+    with pytest.raises(SettingsError, match=r"'ops' reads '/api/nowhere', which is no route"):
+        load_settings({}, config_path=config, **URLS)
+
+
+def test_drift_and_cutover_settings(tmp_path: Path) -> None:
+    settings = load_settings(
+        {
+            "SHADOWPROXY_DRIFT_MIN_RESPONSES": "5",
+            "SHADOWPROXY_CUTOVER_MIN_COMPARISONS": "3",
+            "SHADOWPROXY_CUTOVER_WINDOW_S": "600",
+        },
+        **URLS,
+    )
+    assert settings.drift is not None
+    assert settings.drift.min_responses == 5
+    assert (settings.cutover_min_comparisons, settings.cutover_window_s) == (3, 600.0)
+    assert load_settings({"SHADOWPROXY_DRIFT": "off"}, **URLS).drift is None
+    with pytest.raises(SettingsError, match="SHADOWPROXY_DRIFT_PRESENCE"):
+        load_settings({"SHADOWPROXY_DRIFT_PRESENCE": "0"}, **URLS)

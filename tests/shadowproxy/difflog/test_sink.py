@@ -26,7 +26,7 @@ from ..factories import exchange, observation
 SCHEMA = {
     "ts", "event", "comparison_id", "request_id", "kind", "route_group", "route", "method",
     "path", "authoritative", "outcome", "legacy", "app", "differences", "accepted",
-    "secondary", "secondary_omitted", "reason", "task_id", "ticker", "date", "frames",
+    "secondary", "secondary_omitted", "reason", "task_id", "ticker", "date", "frames", "client",
 }  # fmt: skip
 START = datetime(2026, 4, 13, 23, 59, 0, tzinfo=UTC)
 

@@ -282,6 +282,9 @@ async def test_demo_drives_the_real_stack(tmp_path: Path, authoritative: str) ->
         "TA_STAGE_DELAY_MS": "0",
         "TA_APP_SERVICE_ENABLED": "1" if authoritative == "app" else "0",
         "SHADOWPROXY_LOG_MATCHES": "1",
+        # with the app in charge, the dashboard in use is the v1alpha1 one: the legacy-era one
+        # breaks on the app's answers, and its trigger would roll analysis back mid-demo
+        "SHADOWPROXY_CONSUMERS": "v1alpha1-dashboard" if authoritative == "app" else "",
     }
     up = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "shadowproxy", "up", "--listen", "127.0.0.1:0",

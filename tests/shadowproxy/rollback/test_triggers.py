@@ -31,7 +31,7 @@ def test_each_condition_fires_its_trigger(
 ) -> None:
     hit = fired(comparison(group, changed("progress"), difference))
     assert hit is not None
-    assert (hit[0].name, hit[1]) == (trigger, difference)
+    assert (hit.trigger.name, hit.field) == (trigger, difference.field)
 
 
 @pytest.mark.parametrize(
