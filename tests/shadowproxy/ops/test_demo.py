@@ -313,6 +313,15 @@ async def test_demo_drives_the_real_stack(tmp_path: Path, authoritative: str) ->
     assert finished in out
     for group in ("analysis", "portfolio", "reports"):
         assert re.search(rf"^{group}\s+\d+", out, re.MULTILINE), out
+    # the demo ends with the cutover readiness table: the app's answers against each dashboard
+    readiness = out[out.index("cutover readiness:") :]
+    analysis = readiness[readiness.index("\nanalysis\n") :]
+    if authoritative == "legacy":
+        blocked = re.search(r"legacy-dashboard\s+\d+\s+blocked \((.*)\)", analysis)
+        assert blocked, readiness
+        for field in ("decision", "confidence", "quant_signal", "llm_signal"):
+            assert f"breaks on {field}" in blocked[1]
+    assert re.search(r"v1alpha1-dashboard\s+\d+\s+(ready|not enough traffic)", analysis), readiness
 
     records = read_diff_log(tmp_path / "diff_logs")  # flushed: the proxy stopped
     assert {record["authoritative"] for record in records} == {authoritative}
