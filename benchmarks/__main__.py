@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from benchmarks import diff, http, ws
+from benchmarks import contracts, diff, http, ws
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,7 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = asyncio.run(http.measure(requests=requests, concurrency=args.concurrency))
     ws_rows = asyncio.run(ws.measure(round_trips=requests))
     cost = diff.measure(iterations=iterations)
-    report = _report(rows, ws_rows, cost, requests=requests, concurrency=args.concurrency)
+    checks = contracts.measure(iterations=iterations)
+    report = _report(rows, ws_rows, cost, checks, requests=requests, concurrency=args.concurrency)
     _print(report)
     if args.json is not None:
         args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
@@ -38,6 +39,7 @@ def _report(
     rows: list[http.Measured],
     ws_rows: list[ws.WsMeasured],
     cost: diff.DiffCost,
+    checks: contracts.ContractCost,
     *,
     requests: int,
     concurrency: int,
@@ -102,12 +104,27 @@ def _report(
             "diff: with secondary / key fields": round(
                 cost.with_secondary_us / cost.key_fields_us, 1
             ),
+            "contracts: both documents / parsing bodies": round(
+                checks.both_documents_us / cost.parse_us, 1
+            ),
+            "drift: per comparison / parsing bodies": round(checks.drift_us / cost.parse_us, 1),
         },
         "diff_engine_us": {
             "parse_both": round(cost.parse_us, 2),
             "key_fields": round(cost.key_fields_us, 2),
             "with_secondary": round(cost.with_secondary_us, 2),
             "outcome": cost.outcome,
+        },
+        "consumer_contracts_us": {
+            "legacy_document": round(checks.legacy_document_us, 2),
+            "app_document": round(checks.app_document_us, 2),
+            "both_documents": round(checks.both_documents_us, 2),
+            "target_per_document": checks.target_us,
+            "breaks": checks.breaks,
+            "drift_per_comparison": round(checks.drift_us, 2),
+            "drift_check": round(checks.drift_check_us, 2),
+            "drift_learn": round(checks.drift_learn_us, 2),
+            "drift_findings": checks.drift_findings,
         },
     }
 
@@ -151,7 +168,30 @@ def _print(report: dict[str, Any]) -> None:
     for name, value in report["ratios"].items():
         out.write(f"  {name:<44} {value}\n")
     out.write(f"\ndiff engine, microseconds per status document: {report['diff_engine_us']}\n")
+    _print_contracts(report["consumer_contracts_us"])
     out.flush()
+
+
+def _print_contracts(checks: dict[str, Any]) -> None:
+    out = sys.stdout
+    target = f"(target <= {checks['target_per_document']:.0f} us per document, one core)"
+    out.write(
+        "\nconsumer contracts, microseconds per status document against both built-in"
+        " contracts, no drift\n"
+    )
+    out.write(f"  {'legacy document':<44} {checks['legacy_document']:>9.1f}  {target}\n")
+    out.write(f"  {'app (v1alpha1) document':<44} {checks['app_document']:>9.1f}  {target}\n")
+    out.write(
+        f"  {'both documents (one comparison)':<44} {checks['both_documents']:>9.1f}"
+        f"  ({checks['breaks']} breaks found)\n"
+    )
+    out.write("drift learner, microseconds per comparison, default settings, after warm-up\n")
+    out.write(
+        f"  {'check app + learn legacy (amortized)':<44} {checks['drift_per_comparison']:>9.1f}"
+        f"  ({checks['drift_findings']} drift findings)\n"
+    )
+    out.write(f"  {'check app':<44} {checks['drift_check']:>9.1f}\n")
+    out.write(f"  {'learn legacy (sampled)':<44} {checks['drift_learn']:>9.1f}\n")
 
 
 if __name__ == "__main__":

@@ -141,6 +141,7 @@ class ProxyMetrics:
         )
         self._registry = registry
         self._fields: set[str] = set()
+        self._children: dict[tuple[str, ...], Counter] = {}
 
     def request(self, group: RouteGroup, route: str, method: str, side: Side, code: int) -> None:
         label = method if method in KNOWN_METHODS else OTHER
@@ -171,15 +172,31 @@ class ProxyMetrics:
             self._client(group, comparison.client)
 
     def _client(self, group: str, client: ClientFindings) -> None:
+        """Labels: configured consumers and their contract paths only (bounded by the config).
+
+        Every comparison of a status route carries several breaks before a cutover, so the
+        children are looked up once and kept (`labels()` costs microseconds per call).
+        """
+        children = self._children
         for consumer in client.consumers:
-            self.consumer_checks.labels(group, consumer).inc()
+            key: tuple[str, ...] = ("checks", group, consumer)
+            child = children.get(key)
+            if child is None:
+                child = children[key] = self.consumer_checks.labels(group, consumer)
+            child.inc()
         for found in client.breaks:
-            if found.counts:  # labels: configured consumers and their contract paths only
-                self.consumer_breaks.labels(
-                    group, found.consumer, found.side.value, found.field
-                ).inc()
+            if found.counts:
+                key = ("breaks", group, found.consumer, found.side.value, found.field)
+                child = children.get(key)
+                if child is None:
+                    child = children[key] = self.consumer_breaks.labels(*key[1:])
+                child.inc()
         for drift in client.drift:
-            self.drift_findings.labels(group, drift.kind.value).inc()
+            key = ("drift", group, drift.kind.value)
+            child = children.get(key)
+            if child is None:
+                child = children[key] = self.drift_findings.labels(group, drift.kind.value)
+            child.inc()
 
     def skipped(self, group: RouteGroup, reason: SkipReason) -> None:
         """A skip decided before any shadow call: counted, but not a comparison."""

@@ -263,6 +263,9 @@ class ClientFindings:
     consumers: tuple[str, ...]  # every configured consumer that reads this route or message
     breaks: tuple[ContractBreak, ...] = ()
     drift: tuple[DriftFinding, ...] = ()
+    # the diff log writes this comparison whatever its outcome: the client was hurt, or it is the
+    # first comparison of its route with one of these findings for a while (the exemplar)
+    exemplar: bool = False
 
     def broken(self, consumer: str, side: Role) -> bool:
         return any(b.counts and b.consumer == consumer and b.side is side for b in self.breaks)

@@ -2,26 +2,31 @@
 
 Only the first failing element of an array read is reported (one `tasks[].error` finding, not one
 per row): a break names a field a dashboard reads, and its count is what the metrics add up.
+
+`Plan` is a contract's reads of one surface prepared once (grouped by array scope, conditions
+shared, types as Python classes) and applied to every answer; it runs in the shadow task for
+every comparison, so it is written for speed: one pass over each scope's elements, and a read
+whose value is present and of the right type costs a few dictionary lookups.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from shadowproxy.contracts.model import (
-    EACH,
-    Contract,
-    JsonType,
-    Read,
-    Segments,
-    Surface,
-    member,
-    type_of,
-)
+from shadowproxy.contracts.model import EACH, Condition, JsonType, Read, Segments, member, type_of
 from shadowproxy.types import BreakKind, JSONValue
 
 MAX_GOT = 200  # characters of an unexpected value kept in a break
+
+_PYTHON_TYPES: dict[JsonType, tuple[type, ...]] = {
+    JsonType.STRING: (str,),
+    JsonType.NUMBER: (int, float),
+    JsonType.BOOLEAN: (bool,),
+    JsonType.OBJECT: (dict,),
+    JsonType.ARRAY: (list,),
+    JsonType.NULL: (type(None),),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,99 +38,170 @@ class Violation:
     known: str | None = None  # a documented frontend defect: reported, never acted on
 
 
-def surface_for(
-    contract: Contract, method: str, route: str, document: JSONValue, *, websocket: bool
-) -> Surface | None:
-    """The surface a document is read as, or None when this consumer does not read it."""
-    message = None
-    if websocket:
-        kind = document.get("type") if isinstance(document, dict) else None
-        if not isinstance(kind, str):
-            return None
-        message = kind
-    surface = Surface(method, route, message)
-    return surface if surface in contract.reads else None
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    read: Read
+    when: int  # index of its condition set in the scope's list; -1: none
+    classes: frozenset[type]  # the Python classes of its JSON types; empty: any
+    nullable: bool  # absent or null is fine: optional, or null among its types
+    expected: str
+    # the fast path, for a read of one key with no fallback: a present value of one of these
+    # classes (None: any) and, when the read has an enum of strings, one of `words` passes at
+    # once; anything else takes `_judge`, which decides
+    key: str | None
+    accept: frozenset[type] | None
+    words: frozenset[str] | None
+    any_value: bool  # no enum
+
+    def passes(self, element: JSONValue) -> bool:
+        key = self.key
+        if key is None or type(element) is not dict:
+            return False
+        value = element.get(key)
+        if value is None:
+            return self.nullable
+        accept = self.accept
+        if accept is not None and type(value) not in accept:
+            return False
+        words = self.words
+        if words is None:
+            return self.any_value
+        return type(value) is str and value in words
 
 
-def violations(reads: tuple[Read, ...], document: JSONValue) -> list[Violation]:
-    found: list[Violation] = []
-    for item in reads:
-        violation = _first(item, document)
-        if violation is not None:
-            found.append(violation)
-    return found
+class Plan:
+    """The reads of one consumer on one surface, prepared to check many documents."""
+
+    def __init__(self, reads: Iterable[Read]) -> None:
+        scopes: dict[Segments, tuple[list[tuple[Condition, ...]], list[_Prepared]]] = {}
+        for item in reads:
+            conditions, prepared = scopes.setdefault(item.scope, ([], []))
+            when = -1
+            if item.when:
+                if item.when not in conditions:
+                    conditions.append(item.when)
+                when = conditions.index(item.when)
+            classes = frozenset(cls for kind in item.types for cls in _PYTHON_TYPES[kind])
+            nullable = not item.required or JsonType.NULL in item.types
+            single = item.paths[0] if len(item.paths) == 1 and len(item.paths[0]) == 1 else ()
+            words = frozenset(v for v in item.enum if isinstance(v, str))
+            prepared.append(
+                _Prepared(
+                    item,
+                    when,
+                    classes,
+                    nullable,
+                    item.expected,
+                    key=single[0] if single else None,
+                    accept=classes or None,
+                    words=words if item.enum and len(words) == len(item.enum) else None,
+                    any_value=not item.enum,
+                )
+            )
+        self._scopes = [
+            (scope, tuple(conditions), tuple(prepared))
+            for scope, (conditions, prepared) in scopes.items()
+        ]
+
+    def violations(self, document: JSONValue) -> list[Violation]:
+        found: list[Violation] = []
+        for scope, conditions, prepared in self._scopes:
+            if not scope:  # the document itself: one element, the common case, kept tight
+                holds = [all(c.holds(*_lookup(document, c.path)) for c in w) for w in conditions]
+                for item in prepared:
+                    if (item.when >= 0 and not holds[item.when]) or item.passes(document):
+                        continue
+                    violation = _judge(item, document)
+                    if violation is not None:
+                        found.append(violation)
+                continue
+            elements = _elements(document, scope)
+            if not elements:
+                continue
+            table = [
+                [all(c.holds(*_lookup(element, c.path)) for c in w) for w in conditions]
+                for element in elements
+            ]
+            for item in prepared:
+                violation = _first(item, elements, table)
+                if violation is not None:
+                    found.append(violation)
+        return found
 
 
-def _first(item: Read, document: JSONValue) -> Violation | None:
+def violations(reads: Iterable[Read], document: JSONValue) -> list[Violation]:
+    """`Plan(reads).violations(document)`, for one document."""
+    return Plan(reads).violations(document)
+
+
+def _first(item: _Prepared, elements: list[JSONValue], holds: list[list[bool]]) -> Violation | None:
     """The first failing element; a documented defect only when no element fails otherwise."""
     known: Violation | None = None
-    for element in _elements(document, item.scope):
-        if not all(c.holds(*_lookup(element, c.path)) for c in item.when):
+    for index, element in enumerate(elements):
+        if (item.when >= 0 and not holds[index][item.when]) or item.passes(element):
             continue
         violation = _judge(item, element)
-        if violation is not None and violation.known is None:
+        if violation is None:
+            continue
+        if violation.known is None:
             return violation
         known = known or violation
     return known
 
 
-def _judge(item: Read, element: JSONValue) -> Violation | None:
-    value, state = _pick(item, element)
+def _judge(item: _Prepared, element: JSONValue) -> Violation | None:
+    read = item.read
+    value: JSONValue = None
+    state = "absent"
+    for path in read.paths:  # the first present, non-null value; null falls through, as `??`
+        found: JSONValue = element
+        for segment in path:
+            if type(found) is not dict or segment not in found:
+                break
+            found = found[segment]
+        else:
+            if found is not None:
+                value = found
+                break
+            state = "null"
     if value is None:
-        if not item.required or JsonType.NULL in item.types:
-            return None
-        return Violation(item.name, BreakKind.MISSING, item.expected, state)
-    kind = type_of(value)
-    if item.types and kind not in item.types:
-        return Violation(item.name, BreakKind.TYPE_CHANGED, item.expected, kind.value)
-    if item.enum and not member(value, item.enum):
-        known = item.known.get(value) if isinstance(value, str) else None
-        return Violation(item.name, BreakKind.UNKNOWN_VALUE, item.expected, _short(value), known)
+        return (
+            None if item.nullable else Violation(read.name, BreakKind.MISSING, item.expected, state)
+        )
+    if item.classes and type(value) not in item.classes:
+        got = type_of(value).value
+        return Violation(read.name, BreakKind.TYPE_CHANGED, item.expected, got)
+    if read.enum and not member(value, read.enum):
+        known = read.known.get(value) if isinstance(value, str) else None
+        return Violation(read.name, BreakKind.UNKNOWN_VALUE, item.expected, _short(value), known)
     return None
 
 
-def _pick(item: Read, element: JSONValue) -> tuple[JSONValue, str]:
-    """The first present, non-null value of the read's paths; else None and "null" or "absent"."""
-    state = "absent"
-    for path in item.paths:
-        value, present = _lookup(element, path)
-        if value is not None:
-            return value, "value"
-        if present:
-            state = "null"  # null falls through to the fallback, as `??` does
-    return None, state
-
-
-def _elements(document: JSONValue, scope: Segments) -> Iterator[JSONValue]:
+def _elements(document: JSONValue, scope: Segments) -> list[JSONValue]:
     """Every element the scope reaches; a missing or mistyped step reaches none."""
     level: list[JSONValue] = [document]
     for segment in scope:
         following: list[JSONValue] = []
         for value in level:
             if segment is EACH:
-                if isinstance(value, list):
+                if type(value) is list:
                     following.extend(value)
-            elif isinstance(value, dict) and segment in value:
+            elif type(value) is dict and segment in value:
                 following.append(value[segment])
         level = following
-    return iter(level)
+    return level
 
 
 def _lookup(element: JSONValue, path: Segments) -> tuple[JSONValue, bool]:
     value = element
     for segment in path:
-        if not isinstance(value, dict) or segment not in value:
+        if type(value) is not dict or segment not in value:
             return None, False
-        assert segment is not EACH  # relative paths never cross an array (model.read checks it)
         value = value[segment]
     return value, True
-
-
-def _scalar(value: JSONValue) -> bool:
-    return not isinstance(value, list | dict)
 
 
 def _short(value: JSONValue) -> JSONValue:
     if isinstance(value, str) and len(value) > MAX_GOT:
         return value[:MAX_GOT] + "…"
-    return value if _scalar(value) else type_of(value).value
+    return type_of(value).value if isinstance(value, list | dict) else value

@@ -57,7 +57,10 @@ class _Shape:
     expected: dict[str, tuple[float, frozenset[str]]] | None = None  # cache; None when stale
 
 
-def flatten(document: JSONValue) -> dict[str, set[str]]:
+Shape = dict[str, set[str]]  # path -> the JSON types found there
+
+
+def flatten(document: JSONValue) -> Shape:
     """Every path of a document (arrays folded to `[*]`) with the JSON types found there."""
     out: dict[str, set[str]] = {}
     stack: list[tuple[str, JSONValue, int]] = [("", document, 0)]
@@ -90,6 +93,10 @@ class ShapeLearner:
         self.changed = False  # something was learned since the last snapshot
 
     def learn(self, key: str, document: JSONValue) -> None:
+        self.learn_shape(key, flatten(document))
+
+    def learn_shape(self, key: str, present: Shape) -> None:
+        """`learn` of a document already flattened (the inspector keeps recent ones)."""
         """Count one legacy 2xx answer (sampled once the key has enough)."""
         shape = self._shape(key)
         if shape is None:
@@ -100,7 +107,7 @@ class ShapeLearner:
         ):
             return
         shape.responses += 1
-        for path, types in flatten(document).items():
+        for path, types in present.items():
             entry = shape.paths.get(path)
             if entry is None:
                 if len(shape.paths) >= self.settings.max_paths:
@@ -116,10 +123,15 @@ class ShapeLearner:
         self, key: str, document: JSONValue, message: str | None = None
     ) -> list[DriftFinding]:
         """Drift of one app answer against what legacy's answers carry; [] before enough."""
+        return self.check_shape(key, flatten(document), message)
+
+    def check_shape(
+        self, key: str, present: Shape, message: str | None = None
+    ) -> list[DriftFinding]:
+        """`check` of a document already flattened."""
         shape = self._shapes.get(key)
         if shape is None or shape.responses < self.settings.min_responses:
             return []
-        present = flatten(document)
         found: list[DriftFinding] = []
         for path, (ratio, types) in self._expected(shape).items():
             parent = parent_of(path)

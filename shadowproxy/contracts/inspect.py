@@ -7,18 +7,26 @@ a status-code change is the semantic diff's finding, and an error body is no das
 
 A break both sides have (same consumer, message, field and kind) is `shared`: the dashboard
 breaks on either backend, so the flip changes nothing (the frontend bugs the reference lists).
+
+Exemplars: findings that hurt the client while the app answers (a counted break of the app's
+authoritative answer: what the `client_contract_broken` trigger acts on) are always written to the
+diff log; any other finding (what legacy's answers already break, a break the shadow would cause,
+drift) is written for the first comparison of its route that has it in each `EXEMPLAR_S`, so the
+diff log holds an example of everything cutover readiness reports without a record per request.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 import orjson
 
-from shadowproxy.contracts.check import Violation, violations
-from shadowproxy.contracts.drift import ShapeLearner
-from shadowproxy.contracts.model import Contract, Read, Surface
+from shadowproxy.contracts.check import Plan, Violation
+from shadowproxy.contracts.drift import Shape, ShapeLearner, flatten
+from shadowproxy.contracts.model import Contract, Surface
 from shadowproxy.types import (
     ClientFindings,
     ContractBreak,
@@ -29,6 +37,10 @@ from shadowproxy.types import (
     Side,
 )
 
+EXEMPLAR_S = 60.0
+MAX_EXEMPLAR_KEYS = 4096  # (route, finding) keys remembered; beyond, every finding is an exemplar
+MEMO_SIZE = 512  # distinct answer bodies remembered, over every route
+MEMO_MAX_BODY = 65_536  # bigger bodies are checked every time (and never kept)
 MAX_BREAKS = 50  # per comparison: a whole list of broken rows is one finding per read anyway
 MAX_DRIFT = 20
 
@@ -52,20 +64,41 @@ def http_answer(observation: Observation | None) -> Answer:
 
 
 @dataclass(frozen=True, slots=True)
+class _Memo:
+    """What one distinct answer body gave: violations per consumer, and its flattened shape."""
+
+    violations: tuple[tuple[str, tuple[Violation, ...]], ...]
+    shape: Shape | None  # for drift (None: no learner)
+
+
+@dataclass(frozen=True, slots=True)
 class _Reader:
     consumer: str
-    reads: tuple[Read, ...]
+    plan: Plan
 
 
 class Inspector:
-    def __init__(self, contracts: Sequence[Contract], learner: ShapeLearner | None) -> None:
+    def __init__(
+        self,
+        contracts: Sequence[Contract],
+        learner: ShapeLearner | None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.contracts = tuple(contracts)
         self.learner = learner
+        self._clock = clock
+        self._exemplars: dict[tuple[str, ...], float] = {}
+        self._memo: dict[MemoKey, _Memo] = {}
+        self._pairs: dict[
+            tuple[MemoKey | None, MemoKey | None, Side],
+            tuple[ClientFindings | None, tuple[tuple[str, ...], ...]],
+        ] = {}
         self._readers: dict[Surface, tuple[_Reader, ...]] = {}
         for contract in contracts:
             for surface, reads in contract.reads.items():
                 if reads:
-                    entry = _Reader(contract.name, reads)
+                    entry = _Reader(contract.name, Plan(reads))
                     self._readers[surface] = (*self._readers.get(surface, ()), entry)
 
     def wants(self, method: str, route: str) -> bool:
@@ -75,30 +108,158 @@ class Inspector:
     def answers(
         self, method: str, route: str, authoritative: Side, legacy: Answer, app: Answer
     ) -> ClientFindings | None:
-        """The findings of one HTTP comparison, or None when nothing was checked."""
+        """The findings of one comparison of parsed answers; None when nothing was checked."""
         surface = Surface(method, route)
         found = _Found()
         for side, answer in ((Side.LEGACY, legacy), (Side.APP, app)):
             if not isinstance(answer, Unchecked):
                 self.check(surface, _role(side, authoritative), answer, found)
         self.drift(surface, legacy, app, found)
-        return found.findings()
+        return self.exemplar(route, found.findings(), authoritative)
+
+    def observations(
+        self,
+        method: str,
+        route: str,
+        authoritative: Side,
+        legacy: Observation | None,
+        app: Observation | None,
+    ) -> ClientFindings | None:
+        """`answers` for the two sides' raw answers, remembering what recent bodies gave.
+
+        Dashboards re-read the same documents (a finished analysis, the task list every five
+        seconds), so a body identical to one of the last `MEMO_SIZE` of its route is not parsed
+        or checked again: its contract violations are the same, and its drift findings are those
+        found when it was first seen. Drift therefore learns and judges distinct answers only.
+        """
+        surface = Surface(method, route)
+        sides = ((Side.LEGACY, legacy), (Side.APP, app))
+        memos = [self._remembered(surface, side, observation) for side, observation in sides]
+        pair = (memos[0][0], memos[1][0], authoritative)
+        known = self._pairs.get(pair) if None not in pair[:2] else None
+        if known is None:
+            found = _Found()
+            for (side, _), (_, entry) in zip(sides, memos, strict=True):
+                if entry is None:
+                    continue
+                role = _role(side, authoritative)
+                for consumer, violations in entry.violations:
+                    found.consumers.add(consumer)
+                    for violation in violations:
+                        found.add(consumer, role, violation, None)
+            findings = found.findings()
+            known = (findings, _exemplar_keys(route, findings))
+            if None not in pair[:2]:
+                _bounded_put(self._pairs, pair, known)
+        findings, keys = known
+        drift = self._drift_shapes(surface, memos[0][1], memos[1][1])
+        if drift:
+            findings = replace(findings or ClientFindings(consumers=()), drift=drift[:MAX_DRIFT])
+            keys = (*keys, *((route, "drift", d.field, d.kind.value) for d in drift))
+        return self._exemplar(findings, keys, authoritative)
+
+    def _drift_shapes(
+        self, surface: Surface, legacy: _Memo | None, app: _Memo | None
+    ) -> tuple[DriftFinding, ...]:
+        """Judge the app answer on what legacy taught so far, then learn the legacy answer."""
+        if self.learner is None:
+            return ()
+        key = drift_key(surface)
+        found: tuple[DriftFinding, ...] = ()
+        if app is not None and app.shape is not None:
+            found = tuple(self.learner.check_shape(key, app.shape, surface.message))
+        if legacy is not None and legacy.shape is not None:
+            self.learner.learn_shape(key, legacy.shape)
+        return found
+
+    def _remembered(
+        self, surface: Surface, side: Side, observation: Observation | None
+    ) -> tuple[MemoKey | None, _Memo | None]:
+        if observation is None or observation.status is None:
+            return None, None
+        if not 200 <= observation.status < 300:
+            return None, None
+        body = observation.body
+        key = (surface, side, hash(body), len(body)) if len(body) <= MEMO_MAX_BODY else None
+        entry = self._memo.get(key) if key is not None else None
+        if entry is not None:
+            return key, entry
+        document = http_answer(observation)
+        if isinstance(document, Unchecked):
+            entry = _Memo((), None)
+        else:
+            entry = _Memo(
+                tuple(
+                    (reader.consumer, tuple(reader.plan.violations(document)))
+                    for reader in self._readers.get(surface, ())
+                ),
+                None if self.learner is None else flatten(document),
+            )
+        if key is not None:
+            _bounded_put(self._memo, key, entry)
+        return key, entry
+
+    def exemplar(
+        self, route: str, findings: ClientFindings | None, authoritative: Side
+    ) -> ClientFindings | None:
+        """Mark the findings the diff log must write (see the module docstring)."""
+        return self._exemplar(findings, _exemplar_keys(route, findings), authoritative)
+
+    def _exemplar(
+        self,
+        findings: ClientFindings | None,
+        keys: tuple[tuple[str, ...], ...],
+        authoritative: Side,
+    ) -> ClientFindings | None:
+        if findings is None:
+            return None
+        if findings.hurt and authoritative is Side.APP:  # the migration hurt the client
+            return replace(findings, exemplar=True)
+        now, fresh = self._clock(), False
+        for key in keys:
+            last = self._exemplars.get(key)
+            if last is None or now - last >= EXEMPLAR_S:
+                if last is None and len(self._exemplars) >= MAX_EXEMPLAR_KEYS:
+                    self._exemplars.clear()  # bounded: forgetting only writes a few more records
+                self._exemplars[key] = now
+                fresh = True
+        return replace(findings, exemplar=True) if fresh else findings
 
     def check(self, surface: Surface, role: Role, document: JSONValue, found: _Found) -> None:
         for reader in self._readers.get(surface, ()):
             found.consumers.add(reader.consumer)
-            for violation in violations(reader.reads, document):
+            for violation in reader.plan.violations(document):
                 found.add(reader.consumer, role, violation, surface.message)
 
     def drift(self, surface: Surface, legacy: Answer, app: Answer, found: _Found) -> None:
+        """Judge the app answer on what legacy taught so far, then learn the legacy answer."""
         if self.learner is None:
             return
-        key = drift_key(surface)  # judged on earlier answers, then this legacy answer is learned
+        key = drift_key(surface)
         if not isinstance(app, Unchecked):
-            for finding in self.learner.check(key, app, surface.message):
+            for finding in self.learner.check(key, app, surface.message)[:MAX_DRIFT]:
                 found.drift_finding(finding)
         if not isinstance(legacy, Unchecked):
             self.learner.learn(key, legacy)
+
+
+MemoKey = tuple[Surface, Side, int, int]
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def _bounded_put(memo: dict[K, V], key: K, value: V) -> None:
+    if len(memo) >= MEMO_SIZE:
+        del memo[next(iter(memo))]  # the oldest entry
+    memo[key] = value
+
+
+def _exemplar_keys(route: str, findings: ClientFindings | None) -> tuple[tuple[str, ...], ...]:
+    if findings is None:
+        return ()
+    breaks = [(route, b.consumer, b.side.value, b.field, b.kind.value) for b in findings.breaks]
+    drift = [(route, "drift", d.field, d.kind.value) for d in findings.drift]
+    return (*breaks, *drift)
 
 
 def drift_key(surface: Surface) -> str:
@@ -127,7 +288,7 @@ class SocketChecks:
 
     def take(self) -> ClientFindings | None:
         found, self._found = self._found, _Found()
-        return found.findings()
+        return self._inspector.exemplar(self._route, found.findings(), self._authoritative)
 
 
 class _Found:

@@ -100,13 +100,16 @@ class Readiness:
             if consumer in self._consumers:
                 bucket.add(("checked", group, consumer))
         app_role = Role.AUTHORITATIVE if exchange.authoritative is Side.APP else Role.SHADOW
+        # an example must be in the diff log: only exemplars are written whatever their outcome
+        shown = example if client.exemplar else None
         for found in client.breaks:
             if found.counts and found.side is app_role and found.consumer in self._consumers:
                 key = ("break", group, found.consumer, found.field, found.kind.value)
-                bucket.add(key, example, _detail(found))
+                bucket.add(key, shown, None if key in bucket.tallies else _detail(found))
         for drift in client.drift:
             key = ("drift", group, exchange.route, drift.field, drift.kind.value)
-            bucket.add(key, example, f"legacy has it in {drift.legacy_presence:.0%}")
+            detail = f"legacy has it in {drift.legacy_presence:.0%}"
+            bucket.add(key, shown, None if key in bucket.tallies else detail)
 
     # ------------------------------------------------------------------ what it says
 
@@ -228,7 +231,8 @@ def consumer_groups(
     contracts: Iterable[Contract], routes: RouteTable
 ) -> dict[str, frozenset[RouteGroup]]:
     """Each consumer with the route groups of the routes it reads."""
-    groups = {spec.template: spec.group for spec in routes.specs}
+    # the first spec of a template wins, as in `RouteTable.match` (configured routes come first)
+    groups = {spec.template: spec.group for spec in reversed(routes.specs)}
     return {
         contract.name: frozenset(groups[s.route] for s in contract.reads if s.route in groups)
         for contract in contracts

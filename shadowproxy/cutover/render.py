@@ -41,9 +41,8 @@ def render(report: Mapping[str, Any]) -> str:
         checkpoints = group.get("checkpoints", [])
         evidence = [c for c in checkpoints if c["checked"]]
         if evidence:
-            lines.append(
-                f"  {'checkpoint (docs/migration.md §5)':<74}{'checked':>8}{'violations':>12}  example"
-            )
+            heading = "checkpoint (docs/migration.md §5)"
+            lines.append(f"  {heading:<74}{'checked':>8}{'violations':>12}  example")
         for checkpoint in evidence:
             example = checkpoint.get("example") or "-"
             lines.append(

@@ -38,11 +38,16 @@ def should_log(outcome: Outcome, *, log_matches: bool) -> bool:
 
 
 def should_record(comparison: Comparison, *, log_matches: bool) -> bool:
-    """Quiet outcomes are written only on request, unless the answer breaks a consumer."""
+    """Quiet outcomes are written only on request, unless their client findings must be.
+
+    Those are a break of the app's authoritative answer (always) and, for the other findings, one
+    exemplar per route and finding a minute (`ClientFindings.exemplar`, contracts/inspect.py):
+    before a cutover the app breaks the legacy-era dashboard on every status read, and writing
+    each of those would make the diff log the busiest thing in the proxy.
+    """
     if should_log(comparison.outcome, log_matches=log_matches):
         return True
-    client = comparison.client
-    return client is not None and any(found.counts for found in client.breaks)
+    return comparison.client is not None and comparison.client.exemplar
 
 
 def format_ts(moment: datetime) -> str:

@@ -31,7 +31,7 @@ import orjson
 from aiohttp import web
 from multidict import CIMultiDict
 
-from shadowproxy.contracts.inspect import Inspector, http_answer
+from shadowproxy.contracts.inspect import Inspector
 from shadowproxy.correlation import CorrelationMap
 from shadowproxy.diff.config import SAFE_METHODS
 from shadowproxy.errors import UpstreamError
@@ -278,12 +278,8 @@ class ShadowDispatcher:
             comparison = self._engine(exchange, legacy, app, self._correlation.aliases)
         if self._inspector.wants(exchange.method, exchange.route):
             with self._stage("client", exchange):
-                client = self._inspector.answers(
-                    exchange.method,
-                    exchange.route,
-                    exchange.authoritative,
-                    http_answer(legacy),
-                    http_answer(app),
+                client = self._inspector.observations(
+                    exchange.method, exchange.route, exchange.authoritative, legacy, app
                 )
             if client is not None:
                 comparison = replace(comparison, client=client)

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from shadowproxy.diff.fields import LANE_FIELDS, RESULT_FIELDS
-from shadowproxy.types import Comparison, Difference, Outcome, RouteGroup
+from shadowproxy.types import Comparison, Difference, Outcome, RouteGroup, Side
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +100,8 @@ def fired(comparison: Comparison) -> Hit | None:
 
     Accepted (known) differences never fire: they are not in `comparison.differences`. A client
     contract break fires whatever the semantic outcome (a `match` can break the dashboard), but
-    only a counted break of the authoritative answer: shared and documented ones never do.
+    only a counted break of the app's authoritative answer: shared and documented ones never do,
+    and what legacy's answers break is the baseline the migration starts from.
     """
     if comparison.outcome is Outcome.MISMATCH:
         group = comparison.exchange.route_group
@@ -109,6 +110,6 @@ def fired(comparison: Comparison) -> Hit | None:
                 if trigger.fires(group, difference):
                     return Hit(trigger, difference.field)
     hurt = comparison.client.hurt if comparison.client is not None else ()
-    if hurt:
+    if hurt and comparison.exchange.authoritative is Side.APP:  # legacy's answers are the baseline
         return Hit(CLIENT_CONTRACT_BROKEN, f"{hurt[0].consumer}: {hurt[0].field}")
     return None

@@ -56,3 +56,20 @@ def test_quick_benchmark_run_reports_every_scenario(tmp_path: Path) -> None:
     assert all(value is not None for value in report["ratios"].values())
     assert report["diff_engine_us"]["outcome"] == "match"
     assert "ratios (same run, same machine" in done.stdout
+    # consumer contracts: both status documents against both built-in contracts, and drift
+    checks = report["consumer_contracts_us"]
+    timings = (
+        "legacy_document",
+        "app_document",
+        "both_documents",
+        "drift_per_comparison",
+        "drift_check",
+        "drift_learn",
+    )
+    assert all(checks[name] > 0 for name in timings)
+    assert checks["target_per_document"] == 30.0
+    # each dashboard breaks on the other shape's result fields (4 + 4), legacy lacks nothing
+    assert checks["breaks"] == 8
+    assert checks["drift_findings"] > 0  # the app document lacks legacy's flat result fields
+    assert "consumer contracts, microseconds per status document" in done.stdout
+    assert "drift learner, microseconds per comparison" in done.stdout
