@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol, TypeAlias
+from typing import NamedTuple, Protocol, TypeAlias
 
 JSONValue: TypeAlias = bool | int | float | str | list["JSONValue"] | dict[str, "JSONValue"] | None
 Headers: TypeAlias = tuple[tuple[str, str], ...]
@@ -217,9 +217,9 @@ class Comparison:
     client: ClientFindings | None = None  # consumer contracts and wire drift, when checked
 
 
-@dataclass(frozen=True, slots=True)
-class ContractBreak:
-    """One consumer contract one side's answer does not satisfy.
+class ContractBreak(NamedTuple):
+    """One consumer contract one side's answer does not satisfy (a tuple: cheap to build, and
+    every status read before a cutover has several).
 
     `side` is the role (authoritative: what the client got; shadow: what it would get after a
     flip). `field` is the contract's path (arrays as `[]`, the first alternative of a fallback).

@@ -35,8 +35,14 @@ _CANCELLED_UNKNOWN = (
 
 
 def _finished(prefix: str = "") -> tuple[tuple[str, tuple[JSONValue, ...], bool], ...]:
-    """Only rows with a result, and never portfolio rows (they carry no decision in either)."""
-    return ((f"{prefix}status", _FINISHED, False), (f"{prefix}type", ("portfolio",), True))
+    """Only rows with a result, and never portfolio batch rows (they carry no decision in either
+    backend): the app marks them `type: "portfolio"`, legacy's task list drops `type` and has a
+    null ticker for them."""
+    return (
+        (f"{prefix}status", _FINISHED, False),
+        (f"{prefix}type", ("portfolio",), True),
+        (f"{prefix}ticker", (None,), True),
+    )
 
 
 def _shared() -> dict[Surface, tuple[Read, ...]]:

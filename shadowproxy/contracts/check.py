@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from shadowproxy.contracts.model import EACH, Condition, JsonType, Read, Segments, member, type_of
 from shadowproxy.types import BreakKind, JSONValue
@@ -29,8 +30,7 @@ _PYTHON_TYPES: dict[JsonType, tuple[type, ...]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Violation:
+class Violation(NamedTuple):  # a tuple: built on every failing read, so it must be cheap
     field: str
     kind: BreakKind
     expected: str
@@ -40,6 +40,7 @@ class Violation:
 
 @dataclass(frozen=True, slots=True)
 class _Prepared:
+    index: int  # the read's position in the plan's input
     read: Read
     when: int  # index of its condition set in the scope's list; -1: none
     classes: frozenset[type]  # the Python classes of its JSON types; empty: any
@@ -70,11 +71,11 @@ class _Prepared:
 
 
 class Plan:
-    """The reads of one consumer on one surface, prepared to check many documents."""
+    """Reads of one surface (one consumer's, or several consumers' merged), prepared once."""
 
     def __init__(self, reads: Iterable[Read]) -> None:
         scopes: dict[Segments, tuple[list[tuple[Condition, ...]], list[_Prepared]]] = {}
-        for item in reads:
+        for index, item in enumerate(reads):
             conditions, prepared = scopes.setdefault(item.scope, ([], []))
             when = -1
             if item.when:
@@ -87,6 +88,7 @@ class Plan:
             words = frozenset(v for v in item.enum if isinstance(v, str))
             prepared.append(
                 _Prepared(
+                    index,
                     item,
                     when,
                     classes,
@@ -104,16 +106,34 @@ class Plan:
         ]
 
     def violations(self, document: JSONValue) -> list[Violation]:
-        found: list[Violation] = []
+        return [violation for _, violation in self.found(document)]
+
+    def found(self, document: JSONValue) -> list[tuple[int, Violation]]:
+        """The violations with the index of the read that failed (plans shared by consumers)."""
+        found: list[tuple[int, Violation]] = []
         for scope, conditions, prepared in self._scopes:
             if not scope:  # the document itself: one element, the common case, kept tight
                 holds = [all(c.holds(*_lookup(document, c.path)) for c in w) for w in conditions]
+                is_object = type(document) is dict
                 for item in prepared:
-                    if (item.when >= 0 and not holds[item.when]) or item.passes(document):
+                    if item.when >= 0 and not holds[item.when]:
                         continue
+                    key = item.key
+                    if key is not None and is_object:  # `passes`, inlined: this loop is the hot one
+                        value = document.get(key)  # type: ignore[union-attr]
+                        if value is None:
+                            if item.nullable:
+                                continue
+                        elif item.accept is None or type(value) in item.accept:
+                            words = item.words
+                            if words is None:
+                                if item.any_value:
+                                    continue
+                            elif type(value) is str and value in words:
+                                continue
                     violation = _judge(item, document)
                     if violation is not None:
-                        found.append(violation)
+                        found.append((item.index, violation))
                 continue
             elements = _elements(document, scope)
             if not elements:
@@ -125,7 +145,7 @@ class Plan:
             for item in prepared:
                 violation = _first(item, elements, table)
                 if violation is not None:
-                    found.append(violation)
+                    found.append((item.index, violation))
         return found
 
 

@@ -119,6 +119,11 @@ class ShapeLearner:
         shape.expected = None
         self.changed = True
 
+    def learned(self, key: str) -> int:
+        """How many answers the key has learned: its findings change only when this does."""
+        shape = self._shapes.get(key)
+        return 0 if shape is None else shape.responses
+
     def check(
         self, key: str, document: JSONValue, message: str | None = None
     ) -> list[DriftFinding]:

@@ -18,7 +18,7 @@ diff log holds an example of everything cutover readiness reports without a reco
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
@@ -26,8 +26,9 @@ import orjson
 
 from shadowproxy.contracts.check import Plan, Violation
 from shadowproxy.contracts.drift import Shape, ShapeLearner, flatten
-from shadowproxy.contracts.model import Contract, Surface
+from shadowproxy.contracts.model import Contract, Read, Surface
 from shadowproxy.types import (
+    BreakKind,
     ClientFindings,
     ContractBreak,
     DriftFinding,
@@ -63,18 +64,55 @@ def http_answer(observation: Observation | None) -> Answer:
     return value
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Memo:
     """What one distinct answer body gave: violations per consumer, and its flattened shape."""
 
     violations: tuple[tuple[str, tuple[Violation, ...]], ...]
     shape: Shape | None  # for drift (None: no learner)
+    # an app body's drift findings, and how many legacy answers the learner had then: they
+    # hold until it learns another one
+    drift: tuple[DriftFinding, ...] = ()
+    drift_at: int = -1
 
 
 @dataclass(frozen=True, slots=True)
-class _Reader:
-    consumer: str
+class _Readers:
+    """Every configured consumer's reads of one surface, in one plan: a read two consumers share
+    (both Monitors read `progress` and `stages[].status` alike) is evaluated once."""
+
+    consumers: tuple[str, ...]
     plan: Plan
+    owners: tuple[tuple[str, ...], ...]  # per read of the plan, the consumers that have it
+
+    @classmethod
+    def of(cls, reads: list[tuple[str, Read]]) -> _Readers:
+        unique: dict[tuple[object, ...], tuple[Read, list[str]]] = {}
+        for consumer, item in reads:
+            unique.setdefault(_identity(item), (item, []))[1].append(consumer)
+        consumers = tuple(dict.fromkeys(consumer for consumer, _ in reads))
+        plan = Plan(item for item, _ in unique.values())
+        return cls(consumers, plan, tuple(tuple(owners) for _, owners in unique.values()))
+
+    def violations(self, document: JSONValue) -> tuple[tuple[str, tuple[Violation, ...]], ...]:
+        per: dict[str, list[Violation]] = {consumer: [] for consumer in self.consumers}
+        for index, violation in self.plan.found(document):
+            for consumer in self.owners[index]:
+                per[consumer].append(violation)
+        return tuple((consumer, tuple(found)) for consumer, found in per.items())
+
+
+def _identity(item: Read) -> tuple[object, ...]:
+    return (
+        item.name,
+        item.scope,
+        item.paths,
+        item.required,
+        item.types,
+        item.enum,
+        tuple(sorted(item.known.items())),
+        item.when,
+    )
 
 
 class Inspector:
@@ -94,12 +132,13 @@ class Inspector:
             tuple[MemoKey | None, MemoKey | None, Side],
             tuple[ClientFindings | None, tuple[tuple[str, ...], ...]],
         ] = {}
-        self._readers: dict[Surface, tuple[_Reader, ...]] = {}
+        collected: dict[Surface, list[tuple[str, Read]]] = {}
         for contract in contracts:
             for surface, reads in contract.reads.items():
-                if reads:
-                    entry = _Reader(contract.name, Plan(reads))
-                    self._readers[surface] = (*self._readers.get(surface, ()), entry)
+                collected.setdefault(surface, []).extend((contract.name, r) for r in reads)
+        self._readers = {
+            surface: _Readers.of(reads) for surface, reads in collected.items() if reads
+        }
 
     def wants(self, method: str, route: str) -> bool:
         """Whether an HTTP exchange is worth parsing: a consumer reads it, or drift learns."""
@@ -155,7 +194,7 @@ class Inspector:
         drift = self._drift_shapes(surface, memos[0][1], memos[1][1])
         if drift:
             findings = replace(findings or ClientFindings(consumers=()), drift=drift[:MAX_DRIFT])
-            keys = (*keys, *((route, "drift", d.field, d.kind.value) for d in drift))
+            keys = (*keys, *((route, "drift", d.field, d.kind) for d in drift))
         return self._exemplar(findings, keys, authoritative)
 
     def _drift_shapes(
@@ -167,7 +206,11 @@ class Inspector:
         key = drift_key(surface)
         found: tuple[DriftFinding, ...] = ()
         if app is not None and app.shape is not None:
-            found = tuple(self.learner.check_shape(key, app.shape, surface.message))
+            learned = self.learner.learned(key)
+            if app.drift_at != learned:
+                app.drift = tuple(self.learner.check_shape(key, app.shape, surface.message))
+                app.drift_at = learned
+            found = app.drift
         if legacy is not None and legacy.shape is not None:
             self.learner.learn_shape(key, legacy.shape)
         return found
@@ -189,10 +232,7 @@ class Inspector:
             entry = _Memo((), None)
         else:
             entry = _Memo(
-                tuple(
-                    (reader.consumer, tuple(reader.plan.violations(document)))
-                    for reader in self._readers.get(surface, ())
-                ),
+                self.violations(surface, document),
                 None if self.learner is None else flatten(document),
             )
         if key is not None:
@@ -225,11 +265,18 @@ class Inspector:
                 fresh = True
         return replace(findings, exemplar=True) if fresh else findings
 
+    def violations(
+        self, surface: Surface, document: JSONValue
+    ) -> tuple[tuple[str, tuple[Violation, ...]], ...]:
+        """Per configured consumer that reads the surface, what the document fails."""
+        readers = self._readers.get(surface)
+        return () if readers is None else readers.violations(document)
+
     def check(self, surface: Surface, role: Role, document: JSONValue, found: _Found) -> None:
-        for reader in self._readers.get(surface, ()):
-            found.consumers.add(reader.consumer)
-            for violation in reader.plan.violations(document):
-                found.add(reader.consumer, role, violation, surface.message)
+        for consumer, violations in self.violations(surface, document):
+            found.consumers.add(consumer)
+            for violation in violations:
+                found.add(consumer, role, violation, surface.message)
 
     def drift(self, surface: Surface, legacy: Answer, app: Answer, found: _Found) -> None:
         """Judge the app answer on what legacy taught so far, then learn the legacy answer."""
@@ -257,8 +304,8 @@ def _bounded_put(memo: dict[K, V], key: K, value: V) -> None:
 def _exemplar_keys(route: str, findings: ClientFindings | None) -> tuple[tuple[str, ...], ...]:
     if findings is None:
         return ()
-    breaks = [(route, b.consumer, b.side.value, b.field, b.kind.value) for b in findings.breaks]
-    drift = [(route, "drift", d.field, d.kind.value) for d in findings.drift]
+    breaks = [(route, b.consumer, b.side, b.field, b.kind) for b in findings.breaks]
+    drift = [(route, "drift", d.field, d.kind) for d in findings.drift]
     return (*breaks, *drift)
 
 
@@ -296,23 +343,13 @@ class _Found:
 
     def __init__(self) -> None:
         self.consumers: set[str] = set()
-        self._breaks: dict[tuple[str, Role, str | None, str, str], ContractBreak] = {}
+        self._breaks: dict[tuple[str, Role, str | None, str, BreakKind], Violation] = {}
         self._drift: dict[tuple[str | None, str, str], DriftFinding] = {}
 
     def add(self, consumer: str, role: Role, violation: Violation, message: str | None) -> None:
-        key = (consumer, role, message, violation.field, violation.kind.value)
-        if key in self._breaks or len(self._breaks) >= MAX_BREAKS:
-            return
-        self._breaks[key] = ContractBreak(
-            consumer=consumer,
-            side=role,
-            field=violation.field,
-            kind=violation.kind,
-            expected=violation.expected,
-            got=violation.got,
-            message=message,
-            known=violation.known,
-        )
+        key = (consumer, role, message, violation.field, violation.kind)
+        if key not in self._breaks and len(self._breaks) < MAX_BREAKS:
+            self._breaks[key] = violation
 
     def drift_finding(self, finding: DriftFinding) -> None:
         key = (finding.message, finding.field, finding.kind.value)
@@ -323,22 +360,25 @@ class _Found:
     def findings(self) -> ClientFindings | None:
         if not self.consumers and not self._drift:
             return None
+        breaks = self._breaks
         return ClientFindings(
             consumers=tuple(sorted(self.consumers)),
-            breaks=tuple(_shared(self._breaks)),
+            breaks=tuple(
+                ContractBreak(
+                    consumer,
+                    role,
+                    name,
+                    kind,
+                    violation.expected,
+                    violation.got,
+                    message,
+                    (consumer, AUTH_OTHER[role], message, name, kind) in breaks,  # shared
+                    violation.known,
+                )
+                for (consumer, role, message, name, kind), violation in breaks.items()
+            ),
             drift=tuple(self._drift.values()),
         )
-
-
-def _shared(
-    breaks: dict[tuple[str, Role, str | None, str, str], ContractBreak],
-) -> Iterable[ContractBreak]:
-    for (consumer, role, message, name, kind), found in breaks.items():
-        other = AUTH_OTHER[role]
-        if (consumer, other, message, name, kind) in breaks:
-            yield replace(found, shared=True)
-        else:
-            yield found
 
 
 AUTH_OTHER = {Role.AUTHORITATIVE: Role.SHADOW, Role.SHADOW: Role.AUTHORITATIVE}

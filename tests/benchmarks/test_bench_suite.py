@@ -62,7 +62,9 @@ def test_quick_benchmark_run_reports_every_scenario(tmp_path: Path) -> None:
         "legacy_document",
         "app_document",
         "both_documents",
+        "repeated_comparison",
         "drift_per_comparison",
+        "drift_repeated_bodies",
         "drift_check",
         "drift_learn",
     )
@@ -71,5 +73,5 @@ def test_quick_benchmark_run_reports_every_scenario(tmp_path: Path) -> None:
     # each dashboard breaks on the other shape's result fields (4 + 4), legacy lacks nothing
     assert checks["breaks"] == 8
     assert checks["drift_findings"] > 0  # the app document lacks legacy's flat result fields
-    assert "consumer contracts, microseconds per status document" in done.stdout
+    assert "consumer contracts, microseconds, the status route" in done.stdout
     assert "drift learner, microseconds per comparison" in done.stdout

@@ -54,6 +54,18 @@ V1_SIGNALS = (
     "result.confidence",
 )
 TASKS = "/api/analysis/tasks"
+# a finished portfolio batch in each task list: no decision on either side, which is no break
+LEGACY_BATCH: JSONValue = legacy_task(task_id="P", ticker=None, date=None, decision=None)
+APP_BATCH: JSONValue = {
+    "task_id": "P",
+    "type": "portfolio",
+    "status": "completed",
+    "error": None,
+    "total": 2,
+    "completed": 2,
+    "failed": 0,
+    "current_ticker": None,
+}
 RECOMMENDATIONS = "/api/portfolio/recommendations"
 
 
@@ -74,8 +86,8 @@ RECOMMENDATIONS = "/api/portfolio/recommendations"
         ),
         pytest.param(
             "app", TASKS,
-            {"tasks": [legacy_task(), legacy_task("failed", task_id="T2")], "total": 2},
-            {"tasks": [app_task(), app_task("cancelled", task_id="T2")], "total": 2},
+            {"tasks": [legacy_task(), legacy_task("failed", task_id="T2"), LEGACY_BATCH]},
+            {"tasks": [app_task(), app_task("cancelled", task_id="T2"), APP_BATCH]},
             {
                 (LEGACY, AUTH, "tasks[].decision", "missing"),
                 (LEGACY, AUTH, "tasks[].error", "type_changed"),
@@ -178,8 +190,11 @@ async def test_progress_frames_are_checked_per_message(
     tmp_path: Path, aiohttp_server: ServerFactory
 ) -> None:
     legacy, app = ShapeBackend(Side.LEGACY), ShapeBackend(Side.APP)
-    legacy.frames = [{"type": "progress", **legacy_status()}]
-    app.frames = [{"type": "progress", **app_status()}, {"type": "pong"}]
+    # a portfolio batch's frames say `type: "portfolio"` on both sides: the dashboards ignore them
+    # (broken upstream, not a contract difference), so they are no finding either
+    batch: JSONValue = {"type": "portfolio", "status": "running", "total": 2, "completed": 1}
+    legacy.frames = [{"type": "progress", **legacy_status()}, batch]
+    app.frames = [{"type": "progress", **app_status()}, {"type": "pong"}, batch]
     env = {"TA_APP_SERVICE_ENABLED": "1", "SHADOWPROXY_AUTO_ROLLBACK": "off"}
     async with serve(tmp_path, aiohttp_server, legacy, app, env) as served:
         async with aiohttp.ClientSession() as session:
