@@ -53,7 +53,7 @@ class _Shape:
     responses: int = 0
     offered: int = 0  # answers offered for learning (learned or sampled out)
     paths: dict[str, _Path] = field(default_factory=dict)
-    overflow: int = 0  # distinct paths not kept because the key had max_paths
+    overflow: int = 0  # sightings of paths not kept because the key had max_paths
     expected: dict[str, tuple[float, frozenset[str]]] | None = None  # cache; None when stale
 
 
@@ -217,7 +217,8 @@ class ShapeLearner:
 
     def restore(self, data: Mapping[str, Any]) -> None:
         """Load a snapshot; ValueError when it is not one (the caller decides what to say)."""
-        if not isinstance(data, Mapping) or data.get("version") != SNAPSHOT_VERSION:
+        version = data.get("version") if isinstance(data, Mapping) else None
+        if type(version) is not int or version != SNAPSHOT_VERSION:
             raise ValueError("not a drift snapshot of version 1")
         routes = data.get("routes")
         if not isinstance(routes, Mapping):

@@ -9,6 +9,7 @@ the value, as the dashboards' null-coalescing does. Every path of one read, and 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -120,10 +121,15 @@ class Read:
     def expected(self) -> str:
         """What the consumer assumes there, in words for a break's `expected`."""
         if self.enum:
-            return " | ".join(sorted(str(value) for value in self.enum))
+            return " | ".join(sorted(_json_text(value) for value in self.enum))
         if self.types:
             return "|".join(sorted(self.types))
         return "present"
+
+
+def _json_text(value: JSONValue) -> str:
+    """An enum value as JSON spells it: `true`, not Python's `True`."""
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 @dataclass(frozen=True, slots=True)

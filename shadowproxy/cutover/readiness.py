@@ -7,7 +7,8 @@ counts only breaks the flip makes (`ContractBreak.counts`). Beside them, per rou
 migration checkpoints' evidence (`checkpoints`): comparisons checked, violations, one example id.
 
 Verdict, per route group and consumer that reads something of it:
-- `blocked` when the app broke the consumer in the window, or a checkpoint was violated;
+- `blocked` when the app broke the consumer in the window, or a checkpoint was violated (the
+  summary counts breaks per field: `blocked (12 breaks on decision, 1 break on status)`);
 - `not_enough_traffic` while fewer than `min_comparisons` comparisons were checked;
 - `ready` otherwise.
 
@@ -190,9 +191,13 @@ class Readiness:
             if c["violations"]
         ]
         if breaks or violated:
-            words = [f"{row['count']} breaks on {row['field']}" for row in breaks] + [
-                f"checkpoint {text}" for text in violated
-            ]
+            per_field: dict[str, int] = {}
+            for row in breaks:  # one field may break in several ways: counted together
+                per_field[row["field"]] = per_field.get(row["field"], 0) + row["count"]
+            words = [
+                f"{count} break{'s' if count != 1 else ''} on {field}"
+                for field, count in per_field.items()
+            ] + [f"checkpoint {text}" for text in violated]
             return Verdict(group, consumer, BLOCKED, f"blocked ({', '.join(words)})")
         checked = _count(merged, ("checked", group, consumer))
         if checked < self._min:

@@ -170,6 +170,7 @@ async def _keep_shapes(app: web.Application) -> AsyncIterator[None]:
             try:
                 await asyncio.to_thread(shapes.save, learner.snapshot())
             except OSError as exc:
+                learner.changed = True  # not on disk: the next round tries again
                 log.warning("drift_shapes_not_saved", path=str(shapes.path), error=str(exc))
 
     async def keep() -> None:

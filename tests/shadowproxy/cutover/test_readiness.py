@@ -162,7 +162,7 @@ def test_only_the_app_sides_break_counts(authoritative: Side, side: Role, blocks
     ready.publish(seen(brk(side=side), cid="cmp-broken", authoritative=authoritative))
     verdict = ready.verdict(ANALYSIS, LEGACY)
     if blocks:
-        assert (verdict.verdict, verdict.summary) == (BLOCKED, "blocked (1 breaks on decision)")
+        assert (verdict.verdict, verdict.summary) == (BLOCKED, "blocked (1 break on decision)")
     else:
         assert (verdict.verdict, verdict.summary) == (READY, "ready (4 checked)")
 
@@ -202,7 +202,7 @@ def test_several_fields_most_frequent_first() -> None:
     ready.publish(seen(brk("decision", kind=BreakKind.TYPE_CHANGED, got=1), cid="c3"))
     ready.publish(seen(brk("decision"), cid="c4"))
     assert ready.verdict(ANALYSIS, LEGACY).summary == (
-        "blocked (3 breaks on decision, 2 breaks on confidence, 1 breaks on decision)"
+        "blocked (4 breaks on decision, 2 breaks on confidence)"  # a field's kinds add up
     )
 
 
@@ -227,7 +227,7 @@ def test_breaks_and_checkpoints_together() -> None:
     ready = stage(min_comparisons=1)
     ready.publish(seen(brk(), outcome=Outcome.MISMATCH, differences=(changed("decision"),)))
     assert ready.verdict(ANALYSIS, LEGACY).summary == (
-        "blocked (1 breaks on decision, checkpoint 1 on results_kept)"
+        "blocked (1 break on decision, checkpoint 1 on results_kept)"
     )
 
 
@@ -270,7 +270,7 @@ def test_a_bucket_holds_BUCKET_S_and_expires_whole() -> None:
     clock.now = start + BUCKET_S  # a new bucket
     ready.publish(seen(brk("confidence"), cid="next-bucket"))
     clock.now = start + WINDOW_S + BUCKET_S  # the first is out, the break in it only 301 s old
-    assert ready.verdict(ANALYSIS, LEGACY).summary == "blocked (1 breaks on confidence)"
+    assert ready.verdict(ANALYSIS, LEGACY).summary == "blocked (1 break on confidence)"
     clock.now = start + WINDOW_S + 2 * BUCKET_S
     assert ready.verdict(ANALYSIS, LEGACY).verdict == NOT_ENOUGH
 
@@ -338,7 +338,7 @@ def test_the_report() -> None:
     assert analysis["consumers"][LEGACY] == {
         "checked": 5,
         "verdict": BLOCKED,
-        "summary": "blocked (2 breaks on decision, 1 breaks on stages[].status,"
+        "summary": "blocked (2 breaks on decision, 1 break on stages[].status,"
         " checkpoint 1 on results_kept)",
         "breaks": [
             {
@@ -458,7 +458,7 @@ def test_websocket_breaks_are_judged_the_same() -> None:
     findings = ClientFindings((LEGACY,), (brk("progress", message="progress"),))
     ready.publish(Comparison(socket, Outcome.MATCH, client=findings))
     verdict = ready.verdict(RouteGroup.WS_ANALYSIS, LEGACY)
-    assert verdict.summary == "blocked (1 breaks on progress)"
+    assert verdict.summary == "blocked (1 break on progress)"
 
 
 # ---------------------------------------------------------------- consumer_groups

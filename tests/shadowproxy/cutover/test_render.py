@@ -92,7 +92,7 @@ def test_a_blocked_consumer_names_the_fields() -> None:
         "on",
         "decision,",
         "1",
-        "breaks",
+        "break",
         "on",
         "confidence)",
     ]

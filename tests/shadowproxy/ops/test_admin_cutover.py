@@ -50,7 +50,7 @@ async def test_a_blocked_verdict_refuses_the_flip_unless_forced(
     assert names == ["task_ids", "stage_order", "results_kept", "error_text", "live_order"]
 
     assert refused[0] == 409
-    assert "legacy-dashboard: blocked (1 breaks on" in refused[1]["detail"]
+    assert "legacy-dashboard: blocked (1 break on" in refused[1]["detail"]
     assert forced[0] == 200
     assert forced[1]["authoritative"]["analysis"] == "app"
     reason = forced[1]["overrides"]["analysis"]["reason"]
