@@ -117,6 +117,24 @@ class ProxyMetrics:
             ["route_group", "trigger", "action"],
             registry=registry,
         )
+        self.rollbacks = Counter(
+            "shadowproxy_rollbacks_total",
+            "Route groups put back on legacy, by what asked for it: the trigger that fired "
+            "(auto), the alert (alert), or an operator (manual, trigger=operator or phase).",
+            ["route_group", "trigger", "mode"],
+            registry=registry,
+        )
+        self.flags_version = Gauge(
+            "shadowproxy_flags_version",
+            "The flags' version: every flip, phase move, rollback and clear increments it.",
+            registry=registry,
+        )
+        self.admin_denied = Counter(
+            "shadowproxy_admin_denied_total",
+            "Admin API calls refused for a missing or wrong bearer token (401).",
+            ["endpoint"],
+            registry=registry,
+        )
         self.consumer_breaks = Counter(
             "shadowproxy_consumer_breaks_total",
             "Answers that break a configured consumer contract (a path the dashboard reads is "

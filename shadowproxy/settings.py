@@ -63,6 +63,12 @@ class Settings:
     drift: DriftSettings | None = field(default_factory=DriftSettings)  # None: not learned
     cutover_min_comparisons: int = 20  # per route group and consumer, before a verdict
     cutover_window_s: float = 3600.0  # readiness looks at this much recent traffic
+    admin_token: str | None = field(default=None, repr=False)  # None: loopback-only writes
+    rollback_cooldown_s: float = 600.0  # after an automatic rollback, no flip back to app
+
+    @property
+    def admin_loopback(self) -> bool:
+        return is_loopback(self.admin_host)
 
     def upstream_url(self, side: Side) -> str:
         return self.legacy_url if side is Side.LEGACY else self.app_url
@@ -87,6 +93,13 @@ def load_settings(
     config = _load_config(config_path)
     listen_host, listen_port = parse_hostport(listen, name="listen address")
     admin_host, admin_port = parse_hostport(admin, name="admin address")
+    token = _admin_token(environ)
+    if token is None and not is_loopback(admin_host):
+        raise SettingsError(
+            f"the admin address {admin} is not loopback, so its flag and rollback endpoints need a"
+            " token: set SHADOWPROXY_ADMIN_TOKEN, or SHADOWPROXY_ADMIN_TOKEN_FILE (a mounted"
+            " secret); or listen on 127.0.0.1"
+        )
     return Settings(
         legacy_url=parse_upstream_url(legacy_url, name="legacy URL"),
         app_url=parse_upstream_url(app_url, name="app URL"),
@@ -119,6 +132,8 @@ def load_settings(
         drift=_drift(env),
         cutover_min_comparisons=env.get("SHADOWPROXY_CUTOVER_MIN_COMPARISONS", _positive_int, 20),
         cutover_window_s=env.get("SHADOWPROXY_CUTOVER_WINDOW_S", _positive_float, 3600.0),
+        admin_token=token,
+        rollback_cooldown_s=env.get("SHADOWPROXY_ROLLBACK_COOLDOWN_S", _non_negative_float, 600.0),
     )
 
 
@@ -136,6 +151,41 @@ class _Env:
             return parse(raw.strip())
         except ValueError as exc:
             raise SettingsError(f"{name}: {exc}") from None
+
+
+MIN_TOKEN_CHARS = 16
+
+
+def _admin_token(environ: Mapping[str, str]) -> str | None:
+    """SHADOWPROXY_ADMIN_TOKEN, or the content of SHADOWPROXY_ADMIN_TOKEN_FILE; never logged."""
+    direct = environ.get("SHADOWPROXY_ADMIN_TOKEN", "").strip()
+    path = environ.get("SHADOWPROXY_ADMIN_TOKEN_FILE", "").strip()
+    if direct and path:
+        raise SettingsError("set SHADOWPROXY_ADMIN_TOKEN or SHADOWPROXY_ADMIN_TOKEN_FILE, not both")
+    if path:
+        try:
+            direct = Path(path).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SettingsError(
+                f"SHADOWPROXY_ADMIN_TOKEN_FILE: cannot read {path} ({exc})"
+            ) from None
+        if not direct:
+            raise SettingsError(f"SHADOWPROXY_ADMIN_TOKEN_FILE: {path} is empty")
+    if direct and (len(direct) < MIN_TOKEN_CHARS or any(c.isspace() for c in direct)):
+        name = "SHADOWPROXY_ADMIN_TOKEN_FILE" if path else "SHADOWPROXY_ADMIN_TOKEN"
+        raise SettingsError(
+            f"{name}: a token needs at least {MIN_TOKEN_CHARS} characters and no spaces"
+        )
+    return direct or None
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _consumers(env: _Env, config: DiffConfig) -> tuple[Contract, ...]:
@@ -235,6 +285,23 @@ def parse_hostport(text: str, *, name: str) -> tuple[str, int]:
     if not 0 <= port <= 65535:
         raise SettingsError(f"{name} port must be between 0 and 65535, got {text!r}")
     return host, port
+
+
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_seconds_text(text: str) -> float:
+    """A duration like `300`, `90s`, `5m` or `1h`, in seconds (> 0)."""
+    value = text.strip().lower()
+    scale = _UNITS.get(value[-1:], 0.0)
+    number = value[:-1] if scale else value
+    try:
+        seconds = float(number) * (scale or 1.0)
+    except ValueError:
+        raise ValueError(f"expected a duration like 300, 90s, 5m or 1h, got {text!r}") from None
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError(f"expected a duration above 0, got {text!r}")
+    return seconds
 
 
 def _parse_bool(text: str) -> bool:

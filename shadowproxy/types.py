@@ -179,6 +179,7 @@ class Exchange:
     path: str  # raw path + query, as the client sent it (redacted before logging)
     authoritative: Side
     profile: str
+    flags_version: int = 0  # the flags' version when the request arrived (which flip it saw)
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,15 @@ from typing import Any
 from shadowproxy.contracts.model import Contract
 from shadowproxy.cutover.checkpoints import CHECKPOINTS
 from shadowproxy.routing import RouteTable
-from shadowproxy.types import Comparison, ContractBreak, Role, RouteGroup, Side
+from shadowproxy.types import (
+    Comparison,
+    ContractBreak,
+    Outcome,
+    Role,
+    RouteGroup,
+    Side,
+    field_family,
+)
 
 BUCKET_S = 60.0
 READY, BLOCKED, NOT_ENOUGH = "ready", "blocked", "not_enough_traffic"
@@ -94,6 +102,7 @@ class Readiness:
                 bucket.add(("checkpoint", group, checkpoint.name))
                 if checkpoint.violated(comparison):
                     bucket.add(("violation", group, checkpoint.name), example)
+        self._parity(bucket, comparison)
         client = comparison.client
         if client is None:
             return
@@ -112,7 +121,57 @@ class Readiness:
             detail = f"legacy has it in {drift.legacy_presence:.0%}"
             bucket.add(key, shown, None if key in bucket.tallies else detail)
 
+    def _parity(self, bucket: _Bucket, comparison: Comparison) -> None:
+        """What `GET /parity` reports: outcomes, each side's failures, the differing fields."""
+        group = comparison.exchange.route_group.value
+        bucket.add(("outcome", group, comparison.outcome.value))
+        for observation in (comparison.legacy, comparison.app):
+            if observation is not None:
+                side = observation.side.value
+                bucket.add(("asked", group, side))
+                if observation.failed:
+                    bucket.add(("failed", group, side))
+        if comparison.outcome is Outcome.MISMATCH:
+            for difference in comparison.differences:
+                bucket.add(
+                    ("field", group, field_family(difference.field)),
+                    comparison.exchange.comparison_id,
+                )
+
     # ------------------------------------------------------------------ what it says
+
+    def parity(self, window_s: float, sides: Mapping[RouteGroup, Side]) -> dict[str, Any]:
+        """Per route group over the last `window_s` (at most the readiness window, whole minutes):
+        comparisons, the key-field mismatch ratio, each side's error ratio, the top fields."""
+        merged = self._merged(since=self._clock() - window_s)
+        groups: dict[str, Any] = {}
+        for group in RouteGroup:
+            outcomes = {
+                key[2]: tally.count
+                for key, tally in merged.items()
+                if key[:2] == ("outcome", group.value)
+            }
+            compared = sum(outcomes.get(o.value, 0) for o in _COMPARED)
+            errors = {
+                side.value: _ratio(
+                    _count(merged, ("failed", group.value, side.value)),
+                    _count(merged, ("asked", group.value, side.value)),
+                )
+                for side in Side
+            }
+            fields = _rows(merged, ("field", group.value), ("field",))[:10]
+            groups[group.value] = {
+                "authoritative": sides[group].value,
+                "comparisons": sum(outcomes.values()),
+                "outcomes": outcomes,
+                "mismatch_ratio": _ratio(outcomes.get(Outcome.MISMATCH.value, 0), compared),
+                "error_ratio": errors,
+                "top_fields": [
+                    {"field": r["field"], "count": r["count"], "example": r["example"]}
+                    for r in fields
+                ],
+            }
+        return {"window_s": min(window_s, self._window_s), "groups": groups}
 
     def verdict(self, group: RouteGroup, consumer: str) -> Verdict:
         return self._verdict(self._merged(), group.value, consumer)
@@ -220,10 +279,12 @@ class Readiness:
         while self._buckets and self._buckets[0].start + BUCKET_S <= now - self._window_s:
             self._buckets.popleft()
 
-    def _merged(self) -> dict[tuple[str, ...], _Tally]:
+    def _merged(self, since: float | None = None) -> dict[tuple[str, ...], _Tally]:
         self._expire(self._clock())
         merged: dict[tuple[str, ...], _Tally] = {}
         for bucket in self._buckets:
+            if since is not None and bucket.start + BUCKET_S <= since:
+                continue
             for key, tally in bucket.tallies.items():
                 total = merged.setdefault(key, _Tally())
                 total.count += tally.count
@@ -247,6 +308,13 @@ def consumer_groups(
 def _detail(found: ContractBreak) -> str:
     where = f" in {found.message!r} messages" if found.message else ""
     return f"expected {found.expected}, got {found.got}{where}"
+
+
+_COMPARED = (Outcome.MATCH, Outcome.MISMATCH, Outcome.ACCEPTED, Outcome.INFLIGHT_SKEW)
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
 
 
 def _count(merged: Mapping[tuple[str, ...], _Tally], key: tuple[str, ...]) -> int:

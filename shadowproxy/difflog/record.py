@@ -85,6 +85,7 @@ class RecordBuilder:
             "method": exchange.method,
             "path": redact_path(exchange.path),
             "authoritative": exchange.authoritative.value,
+            "flags_version": exchange.flags_version,
             "outcome": comparison.outcome.value,
             "legacy": _side(comparison.legacy),
             "app": _side(comparison.app),

@@ -76,7 +76,12 @@ def create_app(
     metrics.watch_difflog(lambda: sink.stats)
     app[SETTINGS] = settings
     app[METRICS] = metrics
-    app[FLAGS] = Flags(settings.authoritative, settings.state_dir, on_change=metrics.authoritative)
+    app[FLAGS] = Flags(
+        settings.authoritative,
+        settings.state_dir,
+        on_change=metrics.authoritative,
+        on_version=metrics.flags_version.set,
+    )
     app[ROUTES] = routes = build_route_table(settings.config)
     app[INSPECTOR] = Inspector(
         settings.consumers, None if settings.drift is None else ShapeLearner(settings.drift)
@@ -205,7 +210,7 @@ class _ProxyHandler:
         if upgrade:
             return detail_response(501, "websocket relay not enabled", side)
 
-        exchange = shape(request, match, side, ExchangeKind.HTTP)
+        exchange = shape(request, match, side, ExchangeKind.HTTP, flags_version=ctx.flags.version)
         body, too_large = await read_request_body(request, ctx.settings.max_diff_bytes)
         handover = ctx.shadow.dispatch(
             request, exchange, match, None if too_large else body, body_too_large=too_large

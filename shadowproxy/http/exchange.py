@@ -17,7 +17,12 @@ from shadowproxy.types import Exchange, ExchangeKind, RouteMatch, Side
 
 
 def shape(
-    request: web.Request, match: RouteMatch, authoritative: Side, kind: ExchangeKind
+    request: web.Request,
+    match: RouteMatch,
+    authoritative: Side,
+    kind: ExchangeKind,
+    *,
+    flags_version: int = 0,
 ) -> Exchange:
     spec = match.spec
     return Exchange(
@@ -30,6 +35,7 @@ def shape(
         path=request.raw_path,
         authoritative=authoritative,
         profile=spec.profile,
+        flags_version=flags_version,
     )
 
 

@@ -3,52 +3,67 @@
 `/metrics` for Prometheus, `/healthz` (alive) and `/readyz` (every side that is authoritative for
 some route group answers `GET /health`; a shadow-only side that is down is reported, not fatal,
 because the clients never depend on it),
-the flag endpoints: read, flip one group, roll every group back to legacy in one step,
-clear runtime overrides; and what the client would see: `/cutover` (readiness per route group and
-consumer) and `/drift` (the shapes learned from legacy's answers). A flip to the app is refused
-(409) while the cutover verdict of a configured consumer is `blocked`, unless the body says
-`"force": true` (the reason is then kept with the override, saying what it overrode).
-Bad input is a 400 with a FastAPI-style `{"detail": ...}` body.
+the flag endpoints (`ops/control.py`: flip one group, move to a phase, roll back in one step,
+clear runtime overrides, the Alertmanager webhook), and what an operator reads: `/phase`,
+`/events` (the audit trail), `/parity` (per route group over a window), `/cutover` (readiness per
+route group and consumer) and `/drift` (the shapes learned from legacy's answers). Who may call
+what is `ops/admin_access.py`. Bad input is a 400 with a FastAPI-style `{"detail": ...}` body.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections import OrderedDict
+from collections.abc import AsyncIterator
 
 import aiohttp
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from shadowproxy.cutover.readiness import Readiness
 from shadowproxy.errors import UpstreamError
-from shadowproxy.http.context import FLAGS, INSPECTOR, READINESS, SETTINGS
+from shadowproxy.http.context import INSPECTOR
 from shadowproxy.http.upstream import map_client_errors
-from shadowproxy.rollback.flags import Flags
-from shadowproxy.settings import Settings
-from shadowproxy.types import RouteGroup, Side
+from shadowproxy.ops import control
+from shadowproxy.ops.admin_access import (
+    PROXY,
+    REGISTRY,
+    authorize,
+    detail,
+    flags,
+    flags_body,
+    readiness,
+    settings,
+)
+from shadowproxy.ops.control import SEEN_FINGERPRINTS
+from shadowproxy.rollback.phases import PHASES
+from shadowproxy.settings import parse_seconds_text
+from shadowproxy.types import Side
 
 PROBE_TIMEOUT_S = 2.0
+MAX_EVENTS = 1000
 
-_REGISTRY = web.AppKey("shadowproxy.ops.admin.registry", CollectorRegistry)
-_PROXY = web.AppKey("shadowproxy.ops.admin.proxy", web.Application)
 _PROBE = web.AppKey("shadowproxy.ops.admin.probe", aiohttp.ClientSession)
 
 
 def create_admin_app(proxy: web.Application, *, registry: CollectorRegistry) -> web.Application:
     """The admin app for a proxy app made by `create_app` (it shares that app's flags)."""
-    app = web.Application()
-    app[_REGISTRY] = registry
-    app[_PROXY] = proxy
+    app = web.Application(middlewares=[authorize])
+    app[REGISTRY] = registry
+    app[PROXY] = proxy
+    app[SEEN_FINGERPRINTS] = OrderedDict()
     app.cleanup_ctx.append(_probe_session)
     app.router.add_get("/metrics", _metrics)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
     app.router.add_get("/flags", _get_flags)
-    app.router.add_put("/flags/{group}", _put_flag)
-    app.router.add_delete("/flags", _delete_flags)
-    app.router.add_post("/rollback", _rollback)
+    app.router.add_put("/flags/{group}", control.put_flag)
+    app.router.add_delete("/flags", control.delete_flags)
+    app.router.add_post("/rollback", control.rollback)
+    app.router.add_get("/phase", _get_phase)
+    app.router.add_post("/phase/{name}", control.post_phase)
+    app.router.add_post("/alertmanager", control.alertmanager)
+    app.router.add_get("/events", _events)
+    app.router.add_get("/parity", _parity)
     app.router.add_get("/cutover", _cutover)
     app.router.add_get("/drift", _drift)
     return app
@@ -62,24 +77,8 @@ async def _probe_session(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
-def _flags(request: web.Request) -> Flags:
-    return request.app[_PROXY][FLAGS]
-
-
-def _readiness(request: web.Request) -> Readiness:
-    return request.app[_PROXY][READINESS]
-
-
-def _settings(request: web.Request) -> Settings:
-    return request.app[_PROXY][SETTINGS]
-
-
-def _detail(status: int, detail: str) -> web.Response:
-    return web.json_response({"detail": detail}, status=status)
-
-
 async def _metrics(request: web.Request) -> web.Response:
-    body = generate_latest(request.app[_REGISTRY])
+    body = generate_latest(request.app[REGISTRY])
     response = web.Response(body=body)
     response.headers["Content-Type"] = CONTENT_TYPE_LATEST
     return response
@@ -90,10 +89,10 @@ async def _healthz(_: web.Request) -> web.Response:
 
 
 async def _readyz(request: web.Request) -> web.Response:
-    settings, session = _settings(request), request.app[_PROBE]
-    serving = set(_flags(request).snapshot().values())
+    config, session = settings(request), request.app[_PROBE]
+    serving = set(flags(request).snapshot().values())
     results = await asyncio.gather(
-        *(_probe(session, side, settings.upstream_url(side)) for side in Side)
+        *(_probe(session, side, config.upstream_url(side)) for side in Side)
     )
     failing = {side: problem for side, problem in zip(Side, results, strict=True) if problem}
     down = {side.value: problem for side, problem in failing.items() if side in serving}
@@ -117,96 +116,44 @@ async def _probe(session: aiohttp.ClientSession, side: Side, base_url: str) -> s
         return exc.detail
 
 
-def _flags_body(flags: Flags) -> dict[str, Any]:
-    return {
-        "authoritative": {group.value: side.value for group, side in flags.snapshot().items()},
-        "overrides": {
-            group.value: {"side": o.side.value, "reason": o.reason, "at": o.at}
-            for group, o in flags.overrides().items()
-        },
-    }
-
-
 async def _get_flags(request: web.Request) -> web.Response:
-    return web.json_response(_flags_body(_flags(request)))
+    return web.json_response(flags_body(flags(request)))
 
 
-async def _json_object(request: web.Request) -> dict[str, Any]:
+async def _get_phase(request: web.Request) -> web.Response:
+    presets = {
+        name: {g.value: side.value for g, side in sides.items()} for name, sides in PHASES.items()
+    }
+    return web.json_response({"phase": flags(request).phase, "phases": presets})
+
+
+async def _events(request: web.Request) -> web.Response:
+    since = request.query.get("since") or None
     try:
-        body = await request.json()
+        limit = int(request.query.get("limit", "100"))
+        if not 1 <= limit <= MAX_EVENTS:
+            raise ValueError
     except ValueError:
-        raise ValueError("the body must be a JSON object") from None
-    if not isinstance(body, dict):
-        raise ValueError("the body must be a JSON object")
-    return body
+        return detail(400, f"'limit' must be a whole number 1-{MAX_EVENTS}")
+    events = flags(request).events.read(since=since, limit=limit)
+    return web.json_response({"events": events, "flags_version": flags(request).version})
 
 
-def _reason(body: dict[str, Any]) -> str:
-    reason = body.get("reason")
-    if not isinstance(reason, str) or not reason.strip():
-        raise ValueError("'reason' is required: say why the flag changes (it is logged and kept)")
-    return reason.strip()
-
-
-async def _put_flag(request: web.Request) -> web.Response:
-    name = request.match_info["group"]
+async def _parity(request: web.Request) -> web.Response:
     try:
-        group = RouteGroup(name)
-    except ValueError:
-        known = ", ".join(g.value for g in RouteGroup)
-        return _detail(400, f"unknown route group {name!r}; known groups: {known}")
-    try:
-        body = await _json_object(request)
-        side = Side.parse(str(body.get("side", "")), name="'side'")
-        reason = _reason(body)
-        force = body.get("force", False)
-        if not isinstance(force, bool):
-            raise ValueError("'force' must be true or false")
+        window_s = parse_seconds_text(request.query.get("window", "5m"))
     except ValueError as exc:
-        return _detail(400, str(exc))
-    blocking = _readiness(request).blocking(group) if side is Side.APP else []
-    if blocking:
-        verdicts = "; ".join(f"{v.consumer}: {v.summary}" for v in blocking)
-        if not force:
-            return _detail(
-                409,
-                f"the cutover of {group.value} to the app is blocked — {verdicts}. See"
-                " `shadowproxy cutover`; to flip anyway pass force (--force) with a reason.",
-            )
-        reason = f"{reason} [forced past cutover readiness: {verdicts}]"
-    return _change(request, lambda flags: flags.set_authoritative(group, side, reason=reason))
+        return detail(400, f"'window': {exc}")
+    report = readiness(request).parity(window_s, flags(request).snapshot())
+    return web.json_response(report)
 
 
 async def _cutover(request: web.Request) -> web.Response:
-    return web.json_response(_readiness(request).report())
+    return web.json_response(readiness(request).report())
 
 
 async def _drift(request: web.Request) -> web.Response:
-    learner = request.app[_PROXY][INSPECTOR].learner
+    learner = request.app[PROXY][INSPECTOR].learner
     if learner is None:
         return web.json_response({"enabled": False, "routes": {}})
     return web.json_response({"enabled": True, "routes": learner.report()})
-
-
-async def _rollback(request: web.Request) -> web.Response:
-    try:
-        reason = _reason(await _json_object(request))
-    except ValueError as exc:
-        return _detail(400, str(exc))
-    return _change(request, lambda flags: flags.rollback(reason=reason))
-
-
-async def _delete_flags(request: web.Request) -> web.Response:
-    return _change(
-        request, lambda flags: flags.clear(reason="runtime overrides cleared through the admin API")
-    )
-
-
-def _change(request: web.Request, change: Callable[[Flags], None]) -> web.Response:
-    """Apply a flag change; if it cannot be persisted nothing changed, and the caller is told."""
-    flags = _flags(request)
-    try:
-        change(flags)
-    except OSError as exc:
-        return _detail(500, f"flag state could not be saved, nothing changed: {exc.strerror}")
-    return web.json_response(_flags_body(flags))

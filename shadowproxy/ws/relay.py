@@ -65,7 +65,9 @@ class _Connection:
         spec = match.spec
         self.request, self.match, self.ctx = request, match, ctx
         self.side = ctx.flags.authoritative(spec.group)
-        self.exchange = shape(request, match, self.side, ExchangeKind.WS)
+        self.exchange = shape(
+            request, match, self.side, ExchangeKind.WS, flags_version=ctx.flags.version
+        )
         group = spec.group.value
         frames = ctx.metrics.ws_frames
         self.sent = frames.labels(group, self.side.value, "sent")

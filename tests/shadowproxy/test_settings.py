@@ -53,6 +53,8 @@ def test_every_variable_is_read() -> None:
             "SHADOWPROXY_AUTO_ROLLBACK": "off",
             "SHADOWPROXY_ROLLBACK_AFTER": "3",
             "SHADOWPROXY_SHUTDOWN_GRACE_S": "0",
+            "SHADOWPROXY_ADMIN_TOKEN": "s3cret-token-of-sixteen+",
+            "SHADOWPROXY_ROLLBACK_COOLDOWN_S": "60",
         },
         listen="[::1]:0",
         admin="0.0.0.0:9200",
@@ -60,6 +62,10 @@ def test_every_variable_is_read() -> None:
     )
     assert settings.authoritative[RouteGroup.ANALYSIS] is Side.APP
     assert settings.authoritative[RouteGroup.WS_ORCHESTRATOR] is Side.LEGACY
+    assert settings.admin_token == "s3cret-token-of-sixteen+"
+    assert "s3cret" not in repr(settings)  # the token never reaches a log line through repr
+    assert settings.rollback_cooldown_s == 60.0
+    assert not settings.admin_loopback
     assert not settings.shadow_enabled
     assert settings.sample_rate == 0.25
     assert settings.shadow_timeout_s == 2.5
@@ -182,3 +188,24 @@ def test_drift_and_cutover_settings(tmp_path: Path) -> None:
     assert load_settings({"SHADOWPROXY_DRIFT": "off"}, **URLS).drift is None
     with pytest.raises(SettingsError, match="SHADOWPROXY_DRIFT_PRESENCE"):
         load_settings({"SHADOWPROXY_DRIFT_PRESENCE": "0"}, **URLS)
+
+
+def test_a_non_loopback_admin_needs_a_token(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="SHADOWPROXY_ADMIN_TOKEN"):
+        load_settings({}, admin="0.0.0.0:9100", **URLS)
+    for host in ("127.0.0.1:9100", "[::1]:9100", "localhost:9100"):
+        assert load_settings({}, admin=host, **URLS).admin_token is None
+    secret = tmp_path / "token"
+    secret.write_text("from-a-mounted-secret-file\n")
+    env = {"SHADOWPROXY_ADMIN_TOKEN_FILE": str(secret)}
+    assert load_settings(env, admin="0.0.0.0:9100", **URLS).admin_token == (
+        "from-a-mounted-secret-file"
+    )
+    bad = [
+        ({"SHADOWPROXY_ADMIN_TOKEN": "short"}, "at least 16"),
+        ({"SHADOWPROXY_ADMIN_TOKEN_FILE": str(tmp_path / "none")}, "cannot read"),
+        ({**env, "SHADOWPROXY_ADMIN_TOKEN": "x" * 20}, "not both"),
+    ]
+    for environ, message in bad:
+        with pytest.raises(SettingsError, match=message):
+            load_settings(environ, **URLS)

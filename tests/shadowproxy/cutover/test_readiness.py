@@ -299,9 +299,10 @@ def test_a_break_is_kept_at_least_the_window() -> None:
 
 
 def test_a_bucket_stops_taking_new_keys_at_the_guard(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(readiness, "MAX_KEYS_PER_BUCKET", 3)
+    monkeypatch.setattr(readiness, "MAX_KEYS_PER_BUCKET", 4)
     ready = stage(min_comparisons=1)
-    # keys: checkpoint task_ids, checkpoint results_kept, checked; the break is not kept
+    # keys: checkpoint task_ids, checkpoint results_kept, the parity outcome, checked; the break
+    # is not kept
     ready.publish(seen(brk()))
     ready.publish(seen())
     assert ready.verdict(ANALYSIS, LEGACY) == Verdict(

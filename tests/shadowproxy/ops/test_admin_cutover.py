@@ -54,7 +54,8 @@ async def test_a_blocked_verdict_refuses_the_flip_unless_forced(
     assert forced[0] == 200
     assert forced[1]["authoritative"]["analysis"] == "app"
     reason = forced[1]["overrides"]["analysis"]["reason"]
-    assert reason.startswith("phase 3 [forced past cutover readiness: legacy-dashboard: blocked")
+    assert reason.startswith("phase 3 [forced past: the cutover of analysis to the app is blocked")
+    assert "legacy-dashboard: blocked" in reason
     assert other[0] == 200  # reports had no break: nothing to refuse
     assert bad[0] == 400
 
