@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-import aiohttp
 import orjson
 
 from shadowproxy.cutover.render import render as render_cutover
@@ -24,6 +23,14 @@ from shadowproxy.difflog.sink import JsonlDiffSink
 from shadowproxy.difflog.summary import DiffFilter, as_json, parse_outcome, parse_since, render
 from shadowproxy.difflog.summary import summarize as summarize_diffs
 from shadowproxy.errors import ConfigError, SettingsError
+from shadowproxy.ops.admin_client import (
+    AdminError,
+    admin_call,
+    admin_token,
+    render_flags,
+    render_history,
+    render_parity,
+)
 from shadowproxy.ops.demo import DemoOptions, run_demo
 from shadowproxy.ops.logging import LEVELS, configure_logging
 from shadowproxy.ops.server import serve
@@ -149,61 +156,48 @@ def _cmd_diffs(args: argparse.Namespace) -> int:
     return 0
 
 
-class _AdminError(Exception):
-    def __init__(self, message: str, code: int) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-async def _admin_call(admin: str, method: str, path: str, body: Any = None) -> dict[str, Any]:
-    """One admin API call; its 4xx detail becomes a usage error, the network a runtime one."""
-    timeout = aiohttp.ClientTimeout(total=10)
-    try:
-        async with (
-            aiohttp.ClientSession(timeout=timeout) as session,
-            session.request(method, f"{admin}{path}", json=body) as response,
-        ):
-            payload = orjson.loads(await response.read())
-    except (aiohttp.ClientError, TimeoutError, orjson.JSONDecodeError) as exc:
-        problem = exc or type(exc).__name__
-        raise _AdminError(f"cannot use the admin API at {admin}: {problem}", 1) from exc
-    if not isinstance(payload, dict):
-        raise _AdminError(f"{admin}{path} did not answer a JSON object", 1)
-    if response.status >= 400:
-        raise _AdminError(str(payload.get("detail", payload)), 2 if response.status < 500 else 1)
-    return dict(payload)
-
-
 def _cmd_flags(args: argparse.Namespace) -> int:
-    admin = args.admin.rstrip("/")
     call: tuple[str, str, Any] = ("GET", "/flags", None)
     if args.action == "set":
         group = quote(args.group, safe="")
         body = {"side": args.side, "reason": args.reason, "force": args.force}
         call = ("PUT", f"/flags/{group}", body)
+    elif args.action == "phase":
+        body = {"reason": args.reason, "force": args.force}
+        call = ("POST", f"/phase/{quote(args.name, safe='')}", body)
     elif args.action == "rollback":
         call = ("POST", "/rollback", {"reason": args.reason})
     elif args.action == "clear":
         call = ("DELETE", "/flags", None)
+    elif args.action == "history":
+        query = f"?limit={args.limit}" + (f"&since={quote(args.since)}" if args.since else "")
+        call = ("GET", f"/events{query}", None)
+    elif args.action == "parity":
+        call = ("GET", f"/parity?window={quote(args.window)}", None)
     try:
-        flags = run_async(_admin_call(admin, *call))
-    except _AdminError as exc:
+        answer = _admin(args, *call)
+    except AdminError as exc:
         return fail(str(exc), code=exc.code)
-    overrides = flags.get("overrides", {})
-    print(f"{'route group':<18}{'authoritative':<15}runtime override")
-    for group, side in flags.get("authoritative", {}).items():
-        override = overrides.get(group)
-        note = (
-            f"{override['side']} since {override['at']}: {override['reason']}" if override else ""
-        )
-        print(f"{group:<18}{side:<15}{note}".rstrip())
+    if getattr(args, "json", False):
+        sys.stdout.write(orjson.dumps(answer).decode() + "\n")
+    elif args.action == "history":
+        print(render_history(answer.get("events", [])))
+    elif args.action == "parity":
+        print(render_parity(answer))
+    else:
+        print(render_flags(answer))
     return 0
+
+
+def _admin(args: argparse.Namespace, method: str, path: str, body: Any = None) -> dict[str, Any]:
+    token = admin_token(args.token_file, os.environ)
+    return run_async(admin_call(args.admin.rstrip("/"), method, path, body, token=token))
 
 
 def _cmd_cutover(args: argparse.Namespace) -> int:
     try:
-        report = run_async(_admin_call(args.admin.rstrip("/"), "GET", "/cutover"))
-    except _AdminError as exc:
+        report = _admin(args, "GET", "/cutover")
+    except AdminError as exc:
         return fail(str(exc), code=exc.code)
     if args.json:
         sys.stdout.write(orjson.dumps(report).decode() + "\n")
@@ -306,6 +300,17 @@ def build_parser(environ: dict[str, str]) -> argparse.ArgumentParser:
     back = actions.add_parser("rollback", help="every group back to legacy, in one step")
     back.add_argument("--reason", required=True, help="why (logged and kept)")
     actions.add_parser("clear", help="drop runtime overrides: the environment decides again")
+    phase = actions.add_parser("phase", help="move every group to a phase of the migration plan")
+    phase.add_argument("name", choices=("shadow", "reads", "websockets", "full"))
+    phase.add_argument("--reason", required=True, help="why (logged and kept)")
+    phase.add_argument("--force", action="store_true", help="past a blocked cutover or a cooldown")
+    history = actions.add_parser("history", help="the audit trail: who changed what, when, why")
+    history.add_argument("--since", metavar="ISO", help="only events at or after this time")
+    history.add_argument("--limit", type=_bounded_int(1, 1000), default=50, metavar="N")
+    parity = actions.add_parser("parity", help="per group: mismatch and error ratios, top fields")
+    parity.add_argument("--window", default="5m", metavar="D", help="e.g. 5m, 1h (default 5m)")
+    for sub in actions.choices.values():
+        sub.add_argument("--json", action="store_true", help="machine-readable output")
     flags.set_defaults(handler=_cmd_flags)
 
     cutover = commands.add_parser(
@@ -314,6 +319,13 @@ def build_parser(environ: dict[str, str]) -> argparse.ArgumentParser:
     cutover.add_argument("--admin", default="http://127.0.0.1:9100", metavar="URL")
     cutover.add_argument("--json", action="store_true", help="machine-readable output")
     cutover.set_defaults(handler=_cmd_cutover)
+    for sub in (flags, cutover):
+        sub.add_argument(
+            "--token-file",
+            type=Path,
+            metavar="FILE",
+            help="the admin token (default: $SHADOWPROXY_ADMIN_TOKEN)",
+        )
 
     for sub in (run, up, demo):
         sub.add_argument("--log-level", choices=LEVELS, default=log_level)

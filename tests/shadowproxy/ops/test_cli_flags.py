@@ -22,12 +22,10 @@ async def cli(*args: str, cwd: Path) -> tuple[int, str, str]:
 
 
 def rows(table: str) -> dict[str, str]:
-    """route group -> the rest of its row, whitespace-collapsed."""
-    return {
-        line.split()[0]: " ".join(line.split()[1:])
-        for line in table.splitlines()[1:]
-        if line.strip()
-    }
+    """route group -> the rest of its row, whitespace-collapsed (after the two header lines)."""
+    lines = table.splitlines()
+    assert lines[0].startswith("phase "), table
+    return {line.split()[0]: " ".join(line.split()[1:]) for line in lines[2:] if line.strip()}
 
 
 @pytest.fixture
