@@ -227,6 +227,10 @@ class ProxyMetrics:
         """
         self._registry.register(_DiffLogCollector(stats))
 
+    def watch_known(self, counts: Callable[[], tuple[int, int]]) -> None:
+        """Export `shadowproxy_known_differences{state="active"|"expired"}` at each scrape."""
+        self._registry.register(_KnownCollector(counts))
+
     def watch_cutover(self, verdicts: Callable[[], Iterable[tuple[str, str, str]]]) -> None:
         """Export `shadowproxy_cutover_verdict{route_group, consumer, verdict}` at each scrape.
 
@@ -284,4 +288,21 @@ class _VerdictCollector(Collector):
         for group, consumer, verdict in self._verdicts():
             for name in VERDICTS:
                 family.add_metric([group, consumer, name], 1.0 if name == verdict else 0.0)
+        yield family
+
+
+class _KnownCollector(Collector):
+    def __init__(self, counts: Callable[[], tuple[int, int]]) -> None:
+        self._counts = counts
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        active, expired = self._counts()
+        family = GaugeMetricFamily(
+            "shadowproxy_known_differences",
+            "Configured known differences: active ones accept their difference, expired ones "
+            "(past their `expires` day) no longer do, and it shows up as a mismatch again.",
+            labels=["state"],
+        )
+        family.add_metric(["active"], active)
+        family.add_metric(["expired"], expired)
         yield family

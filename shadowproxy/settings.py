@@ -65,6 +65,10 @@ class Settings:
     cutover_window_s: float = 3600.0  # readiness looks at this much recent traffic
     admin_token: str | None = field(default=None, repr=False)  # None: loopback-only writes
     rollback_cooldown_s: float = 600.0  # after an automatic rollback, no flip back to app
+    parity_window_s: float = 300.0  # the window triggers' window
+    parity_min_comparisons: int = 20  # before a window trigger judges a ratio
+    parity_max_mismatch: float = 0.05  # mismatch ratio above which parity_below_threshold fires
+    app_error_max: float = 0.05  # app 5xx/connection-error ratio above which app_error_rate fires
 
     @property
     def admin_loopback(self) -> bool:
@@ -134,6 +138,10 @@ def load_settings(
         cutover_window_s=env.get("SHADOWPROXY_CUTOVER_WINDOW_S", _positive_float, 3600.0),
         admin_token=token,
         rollback_cooldown_s=env.get("SHADOWPROXY_ROLLBACK_COOLDOWN_S", _non_negative_float, 600.0),
+        parity_window_s=env.get("SHADOWPROXY_PARITY_WINDOW_S", _positive_float, 300.0),
+        parity_min_comparisons=env.get("SHADOWPROXY_PARITY_MIN_COMPARISONS", _positive_int, 20),
+        parity_max_mismatch=env.get("SHADOWPROXY_PARITY_MAX_MISMATCH", _fraction, 0.05),
+        app_error_max=env.get("SHADOWPROXY_APP_ERROR_MAX", _fraction, 0.05),
     )
 
 

@@ -198,6 +198,7 @@ class AcceptedDifference:
     field: str
     reason: str
     expires: str | None = None  # ISO date; after it the difference counts as a mismatch again
+    owner: str | None = None  # who answers for it (a person or a team), shown when it expires
 
 
 @dataclass(frozen=True, slots=True)

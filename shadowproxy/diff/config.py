@@ -26,6 +26,7 @@ Schema (every table and key is optional; unknown keys are rejected to catch typo
     field = "error.message"        # canonical field; `*` matches any run of characters
     reason = "app keeps the ANALYSIS_ERROR text only"
     expires = 2026-06-30           # TOML date or "YYYY-MM-DD"; omit for no expiry
+    owner = "payments-team"        # who answers for it; named when it expires (optional)
 
     [[routes]]                     # the generic-API extension, matched before the built-in table
     template = "/v1/orders/{order_id}"
@@ -244,7 +245,7 @@ class _Reader:
 
     def _known(self, entry: dict[str, Any], index: int) -> AcceptedDifference:
         where = f"[[known_differences]] #{index}"
-        self._only(entry, {"route", "field", "reason", "expires"}, where)
+        self._only(entry, {"route", "field", "reason", "expires", "owner"}, where)
         route = self._text(entry, "route", where)
         if route != "*" and not route.startswith("/"):
             raise self.fail(
@@ -258,6 +259,7 @@ class _Reader:
             field=self._text(entry, "field", where),
             reason=self._text(entry, "reason", where),
             expires=expires,
+            owner=self._optional_text(entry, "owner", where),
         )
 
     def _date(self, value: object, where: str) -> str:

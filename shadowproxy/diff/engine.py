@@ -91,6 +91,10 @@ class DiffEngine:
             if route.spec.profile == JsonFields.name
         }
 
+    @property
+    def known(self) -> KnownDifferences:
+        return self._known
+
     def profile(self, name: str, route: str) -> Profile:
         """The profile for a route: configured `json_fields` routes carry their own key fields."""
         if name == JsonFields.name and route in self._by_route:

@@ -23,6 +23,7 @@ class _Entry:
     field: re.Pattern[str]
     expires: dt.date | None
     reason: str
+    source: AcceptedDifference
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,9 +44,20 @@ class KnownDifferences:
                 field=re.compile(".*".join(re.escape(part) for part in entry.field.split("*"))),
                 expires=_expiry(entry),
                 reason=entry.reason,
+                source=entry,
             )
             for entry in entries
         )
+
+    def expired(self) -> tuple[AcceptedDifference, ...]:
+        """The entries past their `expires` day: they no longer accept anything."""
+        today = self._today()
+        return tuple(e.source for e in self._entries if e.expires is not None and today > e.expires)
+
+    def counts(self) -> tuple[int, int]:
+        """(active, expired) entries, for the metric."""
+        expired = len(self.expired())
+        return len(self._entries) - expired, expired
 
     def split(self, route: str, differences: Iterable[Difference]) -> Split:
         """Remaining and accepted differences of one comparison on `route`."""

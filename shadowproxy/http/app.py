@@ -53,6 +53,7 @@ from shadowproxy.metrics import ProxyMetrics
 from shadowproxy.publish import Pipeline, Stage
 from shadowproxy.rollback.flags import Flags
 from shadowproxy.rollback.guard import RollbackGuard
+from shadowproxy.rollback.windows import WindowSettings
 from shadowproxy.routing import build_route_table
 from shadowproxy.settings import Settings
 from shadowproxy.tasks import BackgroundTasks
@@ -117,8 +118,18 @@ class _Lifecycle:
             for side in Side
         }
         correlation = CorrelationMap(settings.state_dir)
+        windows = WindowSettings(
+            window_s=settings.parity_window_s,
+            min_comparisons=settings.parity_min_comparisons,
+            max_mismatch_ratio=settings.parity_max_mismatch,
+            max_app_error_ratio=settings.app_error_max,
+        )
         guard = RollbackGuard(
-            app[FLAGS], metrics, enabled=settings.auto_rollback, after=settings.rollback_after
+            app[FLAGS],
+            metrics,
+            enabled=settings.auto_rollback,
+            after=settings.rollback_after,
+            windows=windows,
         )
         pipeline = Pipeline(
             metrics,
@@ -130,6 +141,16 @@ class _Lifecycle:
             settings.config,
             secondary_for=lambda outcome: should_log(outcome, log_matches=settings.log_matches),
         )
+        metrics.watch_known(engine.known.counts)
+        for entry in engine.known.expired():  # a debt past its due date: say whose it is
+            log.warning(
+                "known_difference_expired",
+                route=entry.route,
+                field=entry.field,
+                expired_on=entry.expires,
+                owner=entry.owner,
+                reason=entry.reason,
+            )
         app[CONTEXT] = ProxyContext(
             settings=settings,
             routes=app[ROUTES],

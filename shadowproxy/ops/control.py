@@ -34,6 +34,7 @@ from shadowproxy.ops.admin_access import (
 )
 from shadowproxy.rollback.flags import Flags
 from shadowproxy.rollback.phases import PHASES
+from shadowproxy.rollback.windows import cooldown_left
 from shadowproxy.types import RouteGroup, Side
 
 SEEN_FINGERPRINTS = web.AppKey("shadowproxy.ops.control.fingerprints", OrderedDict)
@@ -191,11 +192,10 @@ def _holds(request: web.Request, groups: list[RouteGroup]) -> str:
     now, cooldown = time.time(), settings(request).rollback_cooldown_s
     problems = []
     for group in groups:
-        at = flags(request).rolled_back_at(group)
-        if at is not None and now - at < cooldown:
-            left = int(cooldown - (now - at))
+        left = cooldown_left(flags(request).rolled_back_at(group), now, cooldown)
+        if left > 0:
             problems.append(
-                f"{group.value} was rolled back automatically; its cooldown has {left} s left"
+                f"{group.value} was rolled back automatically; its cooldown has {left:.0f} s left"
             )
         blocking = readiness(request).blocking(group)
         if blocking:

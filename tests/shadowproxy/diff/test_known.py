@@ -98,3 +98,14 @@ def test_a_bad_expiry_is_a_sentence() -> None:
         ValueError, match=r"known difference \(\*, decision\): expires must be a date"
     ):
         KnownDifferences([AcceptedDifference("*", "decision", "r", "next week")])
+
+
+def test_expired_entries_are_listed_and_counted() -> None:
+    entries = (
+        AcceptedDifference("*", "a", "old debt", expires="2026-01-31", owner="team-a"),
+        AcceptedDifference("*", "b", "current", expires="2026-12-31"),
+        AcceptedDifference("*", "c", "forever"),
+    )
+    known = KnownDifferences(entries, today=lambda: dt.date(2026, 6, 1))
+    assert [(e.field, e.owner) for e in known.expired()] == [("a", "team-a")]
+    assert known.counts() == (2, 1)
