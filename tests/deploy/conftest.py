@@ -43,6 +43,10 @@ FIXED_METRICS = frozenset(
         "shadowproxy_consumer_checks_total",
         "shadowproxy_drift_findings_total",
         "shadowproxy_cutover_verdict",
+        "shadowproxy_flags_version",
+        "shadowproxy_rollbacks_total",
+        "shadowproxy_known_differences",
+        "shadowproxy_admin_denied_total",
     }
 )
 HISTOGRAMS = frozenset({"shadowproxy_upstream_duration_seconds"})

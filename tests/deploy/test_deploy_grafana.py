@@ -40,13 +40,15 @@ def provisioned_uid(load_yaml: LoadYaml) -> str:
 
 
 def queries(dashboard: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    """(where, PromQL) for every panel target and every query variable."""
+    """(where, PromQL) for every panel target, every query variable and every annotation."""
     for panel in all_panels(dashboard["panels"]):
         for target in panel.get("targets", []):
             yield f"panel {panel['id']} {panel['title']!r}", target["expr"]
     for variable in dashboard["templating"]["list"]:
         if variable["type"] == "query":
             yield f"variable {variable['name']}", variable["query"]["query"]
+    for annotation in dashboard["annotations"]["list"]:
+        yield f"annotation {annotation['name']!r}", annotation["expr"]
 
 
 def test_panel_ids_are_unique(dashboard: dict[str, Any]) -> None:
@@ -64,6 +66,7 @@ def test_every_datasource_reference_is_the_provisioned_uid(
             refs.append(panel["datasource"])
         refs.extend(target["datasource"] for target in panel.get("targets", []))
     refs.extend(v["datasource"] for v in dashboard["templating"]["list"] if "datasource" in v)
+    refs.extend(annotation["datasource"] for annotation in dashboard["annotations"]["list"])
     assert refs
     assert {(ref["type"], ref["uid"]) for ref in refs} == {("prometheus", provisioned_uid)}
 
@@ -121,6 +124,8 @@ def test_every_fixed_metric_reaches_the_dashboard(
         pytest.param("timeseries", "shadowproxy_consumer_breaks_total", id="consumer-breaks"),
         pytest.param("timeseries", "shadowproxy_consumer_checks_total", id="consumer-checks"),
         pytest.param("timeseries", "shadowproxy_drift_findings_total", id="drift-findings"),
+        pytest.param("timeseries", "shadowproxy_rollbacks_total", id="rollbacks-by-mode"),
+        pytest.param("timeseries", "shadowproxy_admin_denied_total", id="admin-denied"),
     ],
 )
 def test_on_call_panels_exist(dashboard: dict[str, Any], panel_type: str, needle: str) -> None:
@@ -132,6 +137,48 @@ def test_on_call_panels_exist(dashboard: dict[str, Any], panel_type: str, needle
     ]
     assert matching, f"no {panel_type} panel queries {needle}"
     assert all(panel.get("description") for panel in matching)
+
+
+@pytest.mark.parametrize(
+    ("name", "needle", "labels"),
+    [
+        pytest.param(
+            "Flag flips",
+            "changes(shadowproxy_flags_version[1m]) > 0",
+            {"instance"},
+            id="flag-flips",
+        ),
+        pytest.param(
+            "Rollbacks",
+            "increase(shadowproxy_rollbacks_total",
+            {"route_group", "mode", "trigger", "instance"},
+            id="rollbacks",
+        ),
+    ],
+)
+def test_flips_and_rollbacks_are_annotated(
+    dashboard: dict[str, Any], name: str, needle: str, labels: set[str]
+) -> None:
+    """Every flip and every rollback (auto, alert or manual) is a mark on every panel."""
+    (annotation,) = [a for a in dashboard["annotations"]["list"] if a["name"] == name]
+    assert needle in annotation["expr"]
+    assert annotation["expr"].rstrip().endswith("> 0")
+    assert annotation["enable"] is True
+    assert annotation["step"] == "1m", "one step per [1m] window: each change marked once"
+    assert set(annotation["tagKeys"].split(",")) == labels
+    assert annotation["titleFormat"]
+    assert annotation["textFormat"]
+
+
+def test_a_first_rollback_is_annotated_like_the_recordings_count_new_series(
+    dashboard: dict[str, Any],
+) -> None:
+    """A group's first rollback by a trigger is a brand-new counter series: increase() alone
+    needs two samples and would not mark it (the new-series rule of recording.yml)."""
+    (annotation,) = [a for a in dashboard["annotations"]["list"] if a["name"] == "Rollbacks"]
+    assert "unless shadowproxy_rollbacks_total" in annotation["expr"]
+    assert "offset 1m" in annotation["expr"]
+    assert "and on (job, instance) (up offset 1m)" in annotation["expr"]
 
 
 def test_authoritative_stat_names_the_sides(dashboard: dict[str, Any]) -> None:

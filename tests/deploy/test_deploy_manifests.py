@@ -5,6 +5,8 @@ and flags are checked where they must sit, not just somewhere in the file."""
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -109,6 +111,46 @@ def test_compose_mounts_exist_and_named_volumes_are_declared(compose: dict[str, 
                 assert source in compose["volumes"], f"{name} uses undeclared volume {source}"
 
 
+def test_compose_admin_token_is_a_file_secret_outside_git(compose: dict[str, Any]) -> None:
+    """The proxy reads the token from the compose secret; the file behind it is never in git."""
+    (name,) = compose["secrets"]
+    source = compose["secrets"][name]["file"]
+    assert source.startswith("./secrets/")
+    proxy = compose["services"]["proxy"]
+    assert proxy["secrets"] == [name]
+    assert proxy["environment"]["SHADOWPROXY_ADMIN_TOKEN_FILE"] == f"/run/secrets/{name}"
+    assert "SHADOWPROXY_ADMIN_TOKEN" not in proxy["environment"], "no inline token"
+    assert (DEPLOY_DIR / f"{source}.example").is_file(), "an example shows the format"
+    ignore = (DEPLOY_DIR / "secrets" / ".gitignore").read_text().split()
+    assert ignore[ignore.index("*") :] == ["*", "!.gitignore", "!*.example"]
+
+
+def test_the_token_file_is_ignored_by_git_and_the_example_is_not() -> None:
+    if not (REPO_DIR / ".git").exists() or shutil.which("git") is None:
+        pytest.skip("not a git checkout")
+
+    def ignored(path: str) -> bool:
+        result = subprocess.run(
+            ["git", "-C", str(REPO_DIR), "check-ignore", "-q", "--no-index", path],
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+        assert result.returncode in (0, 1), result.stderr
+        return result.returncode == 0
+
+    assert ignored("deploy/secrets/admin_token")
+    assert ignored("deploy/secrets/admin_token.real")
+    assert not ignored("deploy/secrets/admin_token.example")
+
+
+def test_example_token_is_no_token() -> None:
+    """Copied as is, it stops the proxy's start: a token has no spaces (settings)."""
+    example = (DEPLOY_DIR / "secrets" / "admin_token.example").read_text().strip()
+    assert " " in example
+    assert "REPLACE ME" in example
+
+
 def test_prometheus_scrapes_the_compose_admin_port(compose: dict[str, Any]) -> None:
     config = (DEPLOY_DIR / "prometheus" / "prometheus.yml").read_text()
     admin_port = flag_after(compose["services"]["proxy"]["command"], "--admin").split(":")[1]
@@ -190,15 +232,89 @@ def test_proxy_urls_match_the_backend_services(k8s: list[dict[str, Any]]) -> Non
         assert find(k8s, "Service", side)["spec"]["ports"][0]["port"] == port
 
 
-def test_volumes_refer_to_declared_claims(k8s: list[dict[str, Any]]) -> None:
+def test_volumes_refer_to_declared_claims_and_secrets(k8s: list[dict[str, Any]]) -> None:
     claims = {d["metadata"]["name"] for d in k8s if d["kind"] == "PersistentVolumeClaim"}
+    secrets = {d["metadata"]["name"]: d for d in k8s if d["kind"] == "Secret"}
     for doc in k8s:
         if doc["kind"] == "Deployment":
             pod = doc["spec"]["template"]["spec"]
             for volume in pod["volumes"]:
-                assert volume["persistentVolumeClaim"]["claimName"] in claims
+                if "secret" in volume:
+                    secret = secrets[volume["secret"]["secretName"]]
+                    keys = {item["key"] for item in volume["secret"]["items"]}
+                    assert keys <= set(secret["stringData"])
+                else:
+                    assert volume["persistentVolumeClaim"]["claimName"] in claims
             mounts = {m["name"] for c in pod["containers"] for m in c["volumeMounts"]}
             assert mounts == {v["name"] for v in pod["volumes"]}
+
+
+def test_proxy_reads_the_admin_token_from_the_mounted_secret(k8s: list[dict[str, Any]]) -> None:
+    pod = find(k8s, "Deployment", "shadowproxy")["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    env = {item["name"]: item for item in container["env"]}
+    assert "SHADOWPROXY_ADMIN_TOKEN" not in env, "no inline token"
+    path = env["SHADOWPROXY_ADMIN_TOKEN_FILE"]["value"]
+    directory, filename = path.rsplit("/", 1)
+    (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == directory]
+    assert mount["readOnly"] is True
+    (volume,) = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+    (item,) = volume["secret"]["items"]
+    assert item["path"] == filename
+    secret = find(k8s, "Secret", volume["secret"]["secretName"])
+    assert set(secret["stringData"]) == {item["key"]}
+    # not readable by others; the pod's fsGroup makes it readable by the proxy's user
+    assert str(volume["secret"]["defaultMode"]) in ("440", "400")
+    assert pod["securityContext"]["fsGroup"] == pod["securityContext"]["runAsUser"]
+
+
+def test_secret_ships_a_placeholder_the_proxy_refuses(k8s: list[dict[str, Any]]) -> None:
+    """A token has at least 16 characters and no spaces: the placeholder is not one. Only the
+    placeholder carries the label the documented `kubectl apply -l` leaves out."""
+    placeholders = [d for d in k8s if d["metadata"]["labels"].get("shadowproxy.io/placeholder")]
+    assert [(d["kind"], d["metadata"]["name"]) for d in placeholders] == [
+        ("Secret", "shadowproxy-admin-token")
+    ]
+    assert placeholders[0]["metadata"]["labels"]["shadowproxy.io/placeholder"] == "true"
+    text = (DEPLOY_DIR / "k8s" / "secret.yaml").read_text()
+    assert "MUST BE REPLACED" in text
+    (value,) = re.findall(r'^  admin_token: "([^"]*)"$', text, re.MULTILINE)
+    assert "REPLACE ME" in value
+    assert " " in value
+
+
+def test_network_policy_admits_the_admin_port_only_from_prometheus_and_alertmanager(
+    k8s: list[dict[str, Any]],
+) -> None:
+    policy = find(k8s, "NetworkPolicy", "shadowproxy")["spec"]
+    pod = find(k8s, "Deployment", "shadowproxy")["spec"]["template"]
+    assert policy["podSelector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
+    assert policy["policyTypes"] == ["Ingress"]
+    ports = {p["name"]: p["containerPort"] for p in pod["spec"]["containers"][0]["ports"]}
+    rules: dict[str, list[dict[str, Any]]] = {}
+    for rule in policy["ingress"]:
+        (port,) = rule["ports"]
+        assert port["protocol"] == "TCP"
+        assert port["port"] in ports, "named ports of the proxy container"
+        assert port["port"] not in rules
+        rules[port["port"]] = rule["from"]
+    assert set(rules) == set(ports), "every port has a rule; nothing else is admitted"
+    admin_peers = rules["admin"]
+    assert all(peer["namespaceSelector"] == {} for peer in admin_peers)
+    names = [peer["podSelector"]["matchLabels"] for peer in admin_peers]
+    assert names == [
+        {"app.kubernetes.io/name": "prometheus"},
+        {"app.kubernetes.io/name": "alertmanager"},
+    ]
+    assert rules["proxy"] == [{"podSelector": {}}], "the dashboard port: the whole namespace"
+
+
+def test_admin_service_still_reaches_the_admin_port_the_policy_guards(
+    k8s: list[dict[str, Any]],
+) -> None:
+    (svc_port,) = find(k8s, "Service", "shadowproxy-admin")["spec"]["ports"]
+    policy = find(k8s, "NetworkPolicy", "shadowproxy")["spec"]
+    assert svc_port["targetPort"] in {rule["ports"][0]["port"] for rule in policy["ingress"]}
 
 
 @pytest.mark.parametrize(

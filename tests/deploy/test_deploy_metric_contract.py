@@ -103,6 +103,10 @@ def exported() -> dict[str, frozenset[str]]:
         )
     )
     metrics.watch_cutover(lambda: [("analysis", "legacy-dashboard", "blocked")])
+    # the admin control plane: a flip, a rollback posted by Alertmanager, a refused call
+    metrics.flags_version.set(2)
+    metrics.rollbacks.labels("analysis", "ShadowproxyAnalysisResultLost", "alert").inc()
+    metrics.admin_denied.labels("/alertmanager").inc()
     text = generate_latest(registry).decode()
     return {
         sample.name: frozenset(sample.labels)
@@ -172,6 +176,11 @@ def exported() -> dict[str, frozenset[str]]:
             {"route_group", "consumer", "verdict"},
             id="cutover-verdict",
         ),
+        pytest.param("shadowproxy_flags_version", set(), id="flags-version"),
+        pytest.param(
+            "shadowproxy_rollbacks_total", {"route_group", "trigger", "mode"}, id="rollbacks"
+        ),
+        pytest.param("shadowproxy_admin_denied_total", {"endpoint"}, id="admin-denied"),
     ],
 )
 def test_proxy_exports_what_the_deploy_files_query(

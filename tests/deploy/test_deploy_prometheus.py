@@ -101,12 +101,56 @@ def test_every_alert_has_severity_duration_and_runbook() -> None:
             assert re.search(rf"\n\s+{annotation}: ", block), f"{name} lacks {annotation}"
 
 
+# The migration plan's critical rollback triggers (docs/migration.md §6): Alertmanager sends these
+# to the proxy's POST /alertmanager, which rolls their route_group back to legacy.
+ROLLBACK_ALERTS = frozenset(
+    {
+        "ShadowproxyAnalysisResultLost",
+        "ShadowproxyTaskStatusLost",
+        "ShadowproxySignalReclassified",
+        "ShadowproxyWebsocketProgressStalled",
+        "ShadowproxyReportArtifactMissing",
+        "ShadowproxyClientContractBroken",
+    }
+)
+
+
+def test_exactly_the_critical_rollback_triggers_ask_for_a_rollback() -> None:
+    blocks = alert_blocks((PROMETHEUS_DIR / "rules" / "alerts.yml").read_text())
+    labelled = {name for name, block in blocks.items() if '\n          rollback: "true"\n' in block}
+    assert labelled == ROLLBACK_ALERTS
+    for name in labelled:
+        assert "\n          severity: critical\n" in blocks[name], (
+            f"{name}: warnings never roll back"
+        )
+    assert all("rollback:" not in block for name, block in blocks.items() if name not in labelled)
+
+
+def test_rollback_alerts_fire_with_the_route_group_the_proxy_rolls_back() -> None:
+    """The webhook needs route_group on the alert: every firing expectation of a rollback alert
+    in the unit tests carries it beside rollback="true" (promtool checks the labels exactly)."""
+    seen: set[str] = set()
+    for path in UNIT_TESTS:
+        name = ""
+        for line in path.read_text().splitlines():
+            head = re.match(r"\s*- alertname: (\S+)", line)
+            if head:
+                name = head.group(1)
+            if name in ROLLBACK_ALERTS and "exp_labels:" in line:
+                assert 'rollback: "true"' in line, f"{path.name}: {line.strip()}"
+                assert re.search(r"route_group: \w+", line), f"{path.name}: {line.strip()}"
+                seen.add(name)
+    assert seen == ROLLBACK_ALERTS
+
+
 def test_group_runbooks_name_the_flag_and_the_one_step_rollback() -> None:
     text = (PROMETHEUS_DIR / "rules" / "alerts.yml").read_text()
     runbook = text.split("runbook: &group_rollback >-", 1)[1].split("\n\n", 1)[0]
     assert "/flags/{{ $labels.route_group }}" in runbook
     assert "curl -X POST http://{{ $labels.instance }}/rollback" in runbook
     assert "TA_AUTHORITATIVE_{{ $labels.route_group | toUpper }}=legacy" in runbook
+    # the admin API refuses writes without the bearer token (deploy/README.md "Admin token")
+    assert runbook.count('-H "Authorization: Bearer\n            $SHADOWPROXY_ADMIN_TOKEN"') == 2
     assert text.count("*group_rollback") >= 10
 
 
