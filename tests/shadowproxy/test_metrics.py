@@ -57,3 +57,11 @@ def test_skipped_comparisons_also_count_as_skipped_shadows() -> None:
         )
         == 1
     )
+
+
+def test_known_differences_are_counted_by_state() -> None:
+    registry = CollectorRegistry()
+    metrics = ProxyMetrics(registry)
+    metrics.watch_known(lambda: (3, 1))
+    assert registry.get_sample_value("shadowproxy_known_differences", {"state": "active"}) == 3
+    assert registry.get_sample_value("shadowproxy_known_differences", {"state": "expired"}) == 1

@@ -79,3 +79,15 @@ async def test_phase_history_and_parity_with_a_token_file(admin: str, tmp_path: 
     code, out, _ = await cli(*base, cwd=tmp_path)  # GET /flags stays open
     assert code == 0
     assert out.startswith("phase reads")
+
+
+async def test_a_non_loopback_admin_without_a_token_does_not_start(tmp_path: Path) -> None:
+    code, out, err = await cli(
+        "run", "--legacy", "http://127.0.0.1:9", "--app", "http://127.0.0.1:9",
+        "--listen", "127.0.0.1:0", "--admin", "0.0.0.0:0", cwd=tmp_path,
+        SHADOWPROXY_ADMIN_TOKEN="", SHADOWPROXY_ADMIN_TOKEN_FILE="",
+    )  # fmt: skip
+    assert code == 2
+    assert out == ""
+    assert "SHADOWPROXY_ADMIN_TOKEN" in err
+    assert "Traceback" not in err

@@ -45,6 +45,7 @@ def backends() -> tuple[ShapeBackend, ShapeBackend]:
     legacy, app = ShapeBackend(Side.LEGACY), ShapeBackend(Side.APP)
     for backend in (legacy, app):
         backend.documents[("GET", "/health")] = {"status": "ok"}
+        backend.documents[("GET", "/api/reports/list")] = {"reports": [], "total": 0}
     return legacy, app
 
 
@@ -82,6 +83,7 @@ async def test_phases_flip_exactly_their_groups_and_are_audited(
     async with serve(tmp_path, aiohttp_server, *backends()) as served:
         assert (await call(served.admin, "GET", "/phase"))[1]["phase"] == "shadow"
         status, reads = await call(served.admin, "POST", "/phase/reads", {"reason": "phase 2"})
+        next_read = await read(served, "GET", "/api/reports/list")
         sockets = await call(served.admin, "POST", "/phase/websockets", {"reason": "phase 4"})
         unknown = await call(served.admin, "POST", "/phase/nope", {"reason": "x"})
         custom = await call(
@@ -92,6 +94,8 @@ async def test_phases_flip_exactly_their_groups_and_are_audited(
         comparison = await read(served, "GET", "/health")
     assert status == 200
     assert reads["phase"] == "reads"
+    assert next_read.exchange.authoritative is Side.APP  # the very next request
+    assert next_read.exchange.flags_version == 1
     apps = {g for g, side in reads["authoritative"].items() if side == "app"}
     assert apps == {"analysis", "reports", "portfolio"}
     assert sockets[1]["phase"] == "websockets"
