@@ -199,11 +199,16 @@ class Stack:
                 lines = [
                     orjson.loads(line)
                     for path in sorted(self.log_dir.glob("diff-*.jsonl"))
-                    for line in path.read_bytes().splitlines()
+                    for line in complete_lines(path.read_bytes())
                 ]
                 if len(lines) >= count:
                     return lines
                 await asyncio.sleep(0.02)
+
+
+def complete_lines(data: bytes) -> list[bytes]:
+    """The lines the writer thread has finished: a line still being written has no newline yet."""
+    return data[: data.rfind(b"\n") + 1].splitlines()
 
 
 StackFactory = Callable[..., Awaitable[Stack]]

@@ -43,6 +43,13 @@ async def admin(tmp_path: Path) -> AsyncIterator[str]:
     proxy.send_signal(signal.SIGTERM)
     await asyncio.wait_for(proxy.wait(), 30)
     assert TOKEN not in (await proxy.stderr.read()).decode()  # never in the proxy's log
+    assert TOKEN not in written(tmp_path)  # nor in its state, audit trail or diff logs
+
+
+def written(root: Path) -> str:
+    """Every file the proxy wrote under its working folder (the test's token file aside)."""
+    files = [p for p in root.rglob("*") if p.is_file() and p.name != "token"]
+    return "".join(p.read_text(encoding="utf-8", errors="replace") for p in files)
 
 
 async def test_phase_history_and_parity_with_a_token_file(admin: str, tmp_path: Path) -> None:
