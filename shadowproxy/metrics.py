@@ -129,6 +129,14 @@ class ProxyMetrics:
             "The flags' version: every flip, phase move, rollback and clear increments it.",
             registry=registry,
         )
+        self.connections_closed = Counter(
+            "shadowproxy_client_connections_closed_total",
+            "Client connections the proxy closed itself: header_timeout (no complete request "
+            "head within SHADOWPROXY_HEADER_TIMEOUT_S) or max_connections (over "
+            "SHADOWPROXY_MAX_CLIENT_CONNECTIONS open at once).",
+            ["reason"],
+            registry=registry,
+        )
         self.admin_denied = Counter(
             "shadowproxy_admin_denied_total",
             "Admin API calls refused for a missing or wrong bearer token (401).",

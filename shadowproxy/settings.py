@@ -57,6 +57,9 @@ class Settings:
     ws_buffer_bytes: int = 8_388_608  # per side and connection, bytes held for the comparison
     ws_send_buffer_bytes: int = 1_048_576  # unsent bytes to a client before it is closed (1008)
     shutdown_grace_s: float = 10.0
+    header_timeout_s: float = 10.0  # a client's first request head must arrive within this
+    keepalive_s: float = 75.0  # an idle kept-alive client connection is closed after this
+    max_client_connections: int = 2048  # open client connections; beyond, new ones are closed
     auto_rollback: bool = True  # a rollback trigger flips its route group back to legacy
     rollback_after: int = 1  # trigger hits within ROLLBACK_WINDOW_S before it acts (notes: 1)
     consumers: tuple[Contract, ...] = tuple(BUILTIN_CONTRACTS.values())  # the ones checked
@@ -130,6 +133,9 @@ def load_settings(
         ws_buffer_bytes=env.get("SHADOWPROXY_WS_BUFFER_BYTES", _positive_int, 8_388_608),
         ws_send_buffer_bytes=env.get("SHADOWPROXY_WS_SEND_BUFFER_BYTES", _positive_int, 1_048_576),
         shutdown_grace_s=env.get("SHADOWPROXY_SHUTDOWN_GRACE_S", _non_negative_float, 10.0),
+        header_timeout_s=env.get("SHADOWPROXY_HEADER_TIMEOUT_S", _positive_float, 10.0),
+        keepalive_s=env.get("SHADOWPROXY_KEEPALIVE_S", _positive_float, 75.0),
+        max_client_connections=env.get("SHADOWPROXY_MAX_CLIENT_CONNECTIONS", _positive_int, 2048),
         auto_rollback=env.get("SHADOWPROXY_AUTO_ROLLBACK", _parse_bool, True),
         rollback_after=env.get("SHADOWPROXY_ROLLBACK_AFTER", _positive_int, 1),
         consumers=_consumers(env, config),

@@ -18,8 +18,9 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from shadowproxy.http.app import create_app
-from shadowproxy.http.context import WsHandler
+from shadowproxy.http.context import METRICS, WsHandler
 from shadowproxy.ops.admin import create_admin_app
+from shadowproxy.ops.limits import GuardedSite, Limits
 from shadowproxy.settings import Settings
 from shadowproxy.types import DiffSink
 from shadowproxy.ws.relay import WsRelay
@@ -46,6 +47,7 @@ async def serve(
             handler_cancellation=True,
             shutdown_timeout=settings.shutdown_grace_s,
             access_log=None,
+            keepalive_timeout=settings.keepalive_s,
         )
         admin_runner = web.AppRunner(
             create_admin_app(proxy, registry=registry),
@@ -56,8 +58,18 @@ async def serve(
         await proxy_runner.setup()
         await admin_runner.setup()
         try:
-            proxy_url = await _bind(proxy_runner, settings.listen_host, settings.listen_port)
-            admin_url = await _bind(admin_runner, settings.admin_host, settings.admin_port)
+            closed = proxy[METRICS].connections_closed
+            limits = Limits(
+                header_timeout_s=settings.header_timeout_s,
+                max_connections=settings.max_client_connections,
+                closed=lambda reason: closed.labels(reason).inc(),
+            )
+            site = GuardedSite(
+                proxy_runner, settings.listen_host, settings.listen_port, limits=limits
+            )
+            proxy_url = await _bind(proxy_runner, site)
+            admin_site = web.TCPSite(admin_runner, settings.admin_host, settings.admin_port)
+            admin_url = await _bind(admin_runner, admin_site)
             log.info("shadowproxy_listening", proxy=proxy_url, admin=admin_url)
             if on_ready is not None:
                 on_ready(proxy_url, admin_url)
@@ -72,9 +84,9 @@ async def serve(
     log.info("shadowproxy_stopped")
 
 
-async def _bind(runner: web.AppRunner, host: str, port: int) -> str:
+async def _bind(runner: web.AppRunner, site: web.TCPSite) -> str:
     """Start one site and return its real URL (port 0 means the OS picked one)."""
-    await web.TCPSite(runner, host, port).start()
+    await site.start()
     bound_host, bound_port = runner.addresses[-1][:2]
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
     return f"http://{shown}:{bound_port}"

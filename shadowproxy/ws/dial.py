@@ -67,7 +67,7 @@ async def dial(
                     autoclose=False,
                     autoping=autoping,
                     compress=0,
-                    max_msg_size=ctx.settings.ws_max_frame_bytes,
+                    max_msg_size=max_msg_size(ctx.settings.ws_max_frame_bytes),
                     timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=CLOSE_TIMEOUT_S),
                 )
         except aiohttp.WSServerHandshakeError as exc:
@@ -75,8 +75,20 @@ async def dial(
     return ws, Observation(side=side, status=101, latency_s=time.perf_counter() - started)
 
 
+def max_msg_size(max_frame_bytes: int) -> int:
+    """aiohttp's `max_msg_size` for SHADOWPROXY_WS_MAX_FRAME_BYTES: aiohttp refuses a (whole,
+    reassembled) message of `max_msg_size` bytes or more, the setting is the largest allowed."""
+    return max_frame_bytes + 1
+
+
+def valid_close_code(code: int) -> bool:
+    """A close code an endpoint may send (RFC 6455 §7.4): 1005, 1006 and 1015 are only ever
+    reported, 1004 and 1016-2999 are reserved, nothing outside 1000-4999 exists."""
+    return 1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999
+
+
 def sendable(code: int | None, fallback: int = aiohttp.WSCloseCode.OK) -> int:
     """A close code that may go on the wire (1005, 1006 and 1015 are only ever reported)."""
-    if code is not None and (1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999):
+    if code is not None and valid_close_code(code):
         return code
     return fallback

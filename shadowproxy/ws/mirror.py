@@ -84,6 +84,10 @@ class Recorder:
     def lost(self, side: Side, error: str) -> None:
         self._event(partial(self._stream.lost, side, error))
 
+    def proxy_closed(self, code: int, why: str) -> None:
+        """The proxy closed the client itself (1008, 1009): the comparison is not the sides'."""
+        self._event(partial(self._stream.proxy_closed, code, why))
+
     def overflowed(self, count: int = 1) -> None:
         """A frame meant for the shadow side was dropped (its outbox was full)."""
         self._overflow.inc(count)

@@ -7,9 +7,15 @@ they are; then accept the client with that subprotocol; then start the shadow in
 
 Frames pass through as they are: text and binary, ping and pong (autoping is off on both client
 and authoritative sockets, so each end answers its own pings), close codes and reasons. What the
-proxy adds is bounded: frames above SHADOWPROXY_WS_MAX_FRAME_BYTES close the connection with
-1009; a client that stops reading gets at most SHADOWPROXY_WS_SEND_BUFFER_BYTES queued, then
-1008. The hot path never parses a frame: it copies it into the recorder's bounded buffer.
+proxy adds is bounded: a message above SHADOWPROXY_WS_MAX_FRAME_BYTES closes the connection with
+1009 (the limit is per message, a fragmented one counts whole, as aiohttp's `max_msg_size` does;
+a message of exactly the limit passes); a client that stops reading is closed with 1008 once
+SHADOWPROXY_WS_SEND_BUFFER_BYTES are queued for it (the bound is on what is already waiting: a
+message up to the frame limit always goes to a client with nothing queued). A close code the
+client must not send (1005, 1006, 1015, reserved or out of range: RFC 6455 §7.4) closes it with
+1002, and the backends with 1000. When the proxy closes the connection itself (1008, 1009), the
+comparison is skipped and says so. `WsRelay.close_all` closes every open client with 1001 at
+shutdown. The hot path never parses a frame: it copies it into the recorder's bounded buffer.
 """
 
 from __future__ import annotations
@@ -34,36 +40,68 @@ from shadowproxy.types import ExchangeKind, Observation, RouteGroup, RouteMatch
 from shadowproxy.ws.dial import (
     CLOSE_TIMEOUT_S,
     dial,
+    max_msg_size,
     requested_protocols,
     sendable,
     side_headers,
+    valid_close_code,
 )
 from shadowproxy.ws.mirror import Recorder, Shadow
 
 TOO_SLOW = b"client too slow"
+INVALID_CLOSE = b"invalid close code"
 
 
 class WsRelay:
     """The proxy's websocket handler; one instance serves every connection of an app."""
 
+    def __init__(self) -> None:
+        self._open: set[_Connection] = set()  # accepted client websockets not yet closed
+
     async def __call__(
         self, request: web.Request, match: RouteMatch, ctx: ProxyContext
     ) -> web.StreamResponse:
-        return await _Connection(request, match, ctx).run()
+        return await _Connection(request, match, ctx, self._open).run()
+
+    async def close_all(self, code: int = 1001, message: bytes = b"server shutdown") -> int:
+        """Close every open client websocket (and its backends) with `code`, wait until each
+        comparison is published (a shadow lingers at most SHADOWPROXY_WS_SETTLE_S), and say
+        how many were closed. For the app's shutdown."""
+        connections = list(self._open)
+        for connection in connections:
+            connection.shut(code, message)
+        await asyncio.gather(*(connection.finished() for connection in connections))
+        return len(connections)
 
 
 @dataclass(slots=True)
 class _Close:
-    """How the connection ends: the code and reason each end is sent."""
+    """How the connection ends: the code and reason the client is sent, and the backends
+    (the same unless `upstream` says otherwise)."""
 
     code: int
     reason: bytes = b""
+    upstream: tuple[int, bytes] | None = None
+
+    @property
+    def backends(self) -> tuple[int, bytes]:
+        return self.upstream or (self.code, self.reason)
 
 
 class _Connection:
-    def __init__(self, request: web.Request, match: RouteMatch, ctx: ProxyContext) -> None:
+    def __init__(
+        self,
+        request: web.Request,
+        match: RouteMatch,
+        ctx: ProxyContext,
+        registry: set[_Connection],
+    ) -> None:
         spec = match.spec
         self.request, self.match, self.ctx = request, match, ctx
+        self.registry = registry
+        self.stopping = asyncio.Event()  # set by `shut`: close now
+        self.done = asyncio.Event()  # the client and the backends are closed
+        self.comparing: asyncio.Task[None] | None = None
         self.side = ctx.flags.authoritative(spec.group)
         self.exchange = shape(
             request, match, self.side, ExchangeKind.WS, flags_version=ctx.flags.version
@@ -82,10 +120,20 @@ class _Connection:
             self.exchange.route_group.value, self.side.value, result
         ).inc()
 
+    def shut(self, code: int, reason: bytes) -> None:
+        self._end(code, reason)
+        self.stopping.set()
+
+    async def finished(self) -> None:
+        """Until the connection is closed and its comparison (if any) published."""
+        await self.done.wait()
+        if self.comparing is not None:
+            await asyncio.wait({self.comparing})
+
     async def run(self) -> web.StreamResponse:
         ctx, request, side = self.ctx, self.request, self.side
         settings = ctx.settings
-        client = _client_socket(settings.ws_max_frame_bytes, None)
+        client = _client_socket(max_msg_size(settings.ws_max_frame_bytes), None)
         if not client.can_prepare(request).ok:
             return detail_response(400, "not a websocket upgrade", side)
         protocols = requested_protocols(request)
@@ -109,15 +157,21 @@ class _Connection:
         self.connections("connected")
         ctx.metrics.request(self.exchange.route_group, self.exchange.route, "GET", side, 101)
         try:
-            client = _client_socket(settings.ws_max_frame_bytes, upstream.protocol)
+            client = _client_socket(max_msg_size(settings.ws_max_frame_bytes), upstream.protocol)
             client.headers[AUTHORITATIVE_MARK] = side.value
             await client.prepare(request)
             if request.transport is not None:  # never paused below the bound we check ourselves
-                request.transport.set_write_buffer_limits(high=settings.ws_send_buffer_bytes)
+                high = settings.ws_send_buffer_bytes + settings.ws_max_frame_bytes + _HEADER
+                request.transport.set_write_buffer_limits(high=high)
+            self.registry.add(self)
             self._start_shadow(observation, protocols)
             await self._relay(client, upstream)
         finally:
-            await self._teardown(client, upstream)
+            try:
+                await self._teardown(client, upstream)
+            finally:
+                self.registry.discard(self)
+                self.done.set()
         return client
 
     def _start_shadow(self, observation: Observation, protocols: tuple[str, ...]) -> None:
@@ -131,7 +185,7 @@ class _Connection:
         recorder.connected(observation)
         self.recorder = recorder
         self.shadow = Shadow(ctx, self.match, recorder, headers, protocols)
-        ctx.spawn(recorder.run(), name=f"ws compare {exchange.comparison_id}")
+        self.comparing = ctx.spawn(recorder.run(), name=f"ws compare {exchange.comparison_id}")
         self.shadow.start()
 
     def _stream(self) -> Stream:
@@ -164,12 +218,14 @@ class _Connection:
             self.ctx.spawn(self._from_client(client, upstream), name=f"ws client {name}"),
             self.ctx.spawn(self._to_client(upstream, client), name=f"ws upstream {name}"),
         }
+        stop = self.ctx.spawn(self.stopping.wait(), name=f"ws shut {name}")
         try:
-            await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({*pumps, stop}, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            stop.cancel()
             for pump in pumps:
                 pump.cancel()
-            await asyncio.wait(pumps)
+            await asyncio.wait({*pumps, stop})
 
     async def _from_client(
         self, client: web.WebSocketResponse, upstream: aiohttp.ClientWebSocketResponse
@@ -191,14 +247,21 @@ class _Connection:
                 elif kind is WSMsgType.PONG:
                     await upstream.pong(message.data)
                     continue
-                elif kind is WSMsgType.CLOSE:
-                    self._end(sendable(message.data), (message.extra or "").encode())
+                elif kind is WSMsgType.CLOSE:  # data 0: a close frame without a code
+                    if message.data and not valid_close_code(message.data):  # 1006, 5000…
+                        self._invalid_close()
+                    else:
+                        self._end(sendable(message.data), (message.extra or "").encode())
                     return
                 elif kind is WSMsgType.ERROR:  # aiohttp already closed the client (1009, 1002…)
                     code = _error_code(message.data)
                     if code == WSCloseCode.MESSAGE_TOO_BIG:
                         self.connections("frame_too_big")
-                    self._end(code)
+                        self._end(code, proxy="message too big")
+                    elif str(message.data).startswith("Invalid close code"):  # 1005, 1015…
+                        self._invalid_close()
+                    else:
+                        self._end(code)
                     return
                 else:  # CLOSING / CLOSED: the other pump is closing the client
                     return
@@ -224,10 +287,14 @@ class _Connection:
                 kind = message.type
                 if kind in (WSMsgType.TEXT, WSMsgType.BINARY):
                     data = message.data.encode() if kind is WSMsgType.TEXT else message.data
+                    # what is already waiting for the client, not counting this message: a
+                    # message up to the frame limit always goes to a client that keeps up
                     queued = transport.get_write_buffer_size() if transport is not None else 0
-                    if queued + len(data) + 16 > limit:  # 16: the largest frame header
+                    if queued >= limit:
                         self.connections("client_too_slow")
-                        self._end(WSCloseCode.POLICY_VIOLATION.value, TOO_SLOW)
+                        self._end(
+                            WSCloseCode.POLICY_VIOLATION.value, TOO_SLOW, proxy="client too slow"
+                        )
                         return
                     if kind is WSMsgType.TEXT:
                         await client.send_str(message.data)
@@ -254,38 +321,57 @@ class _Connection:
                         self.connections("frame_too_big")
                     elif self.recorder is not None:
                         self.recorder.lost(side, "connection lost")
-                    code = WSCloseCode.MESSAGE_TOO_BIG if too_big else WSCloseCode.BAD_GATEWAY
-                    self._end(code.value)
+                    if too_big:
+                        self._end(WSCloseCode.MESSAGE_TOO_BIG.value, proxy="message too big")
+                    else:
+                        self._end(WSCloseCode.BAD_GATEWAY.value)
                     return
                 else:
                     return
         except (ConnectionError, aiohttp.ClientError):
             self._end(WSCloseCode.GOING_AWAY.value)
 
-    def _end(self, code: int, reason: bytes = b"") -> None:
+    def _end(self, code: int, reason: bytes = b"", *, proxy: str | None = None) -> None:
+        """Record how the connection ends (the first pump to end decides); `proxy`: why the
+        proxy itself closes it (then it is not the sides' to compare)."""
+        if self.close is not None:
+            return
+        self.close = _Close(code, reason)
+        if proxy is not None and self.recorder is not None:
+            self.recorder.proxy_closed(code, proxy)
+
+    def _invalid_close(self) -> None:
+        """The client closed with a code no endpoint may send: a protocol error on its side;
+        the backends did nothing wrong and are closed normally."""
         if self.close is None:
-            self.close = _Close(code, reason)
+            self.close = _Close(
+                WSCloseCode.PROTOCOL_ERROR.value, INVALID_CLOSE, upstream=(WSCloseCode.OK, b"")
+            )
 
     async def _teardown(
         self, client: web.WebSocketResponse, upstream: aiohttp.ClientWebSocketResponse
     ) -> None:
         """Close the client first (it never waits on an upstream), then both sides."""
         close = self.close or _Close(WSCloseCode.GOING_AWAY.value)
+        code, reason = close.backends
         if self.shadow is not None:
-            self.shadow.stop(close.code, close.reason, frames=self.delivered)
+            self.shadow.stop(code, reason, frames=self.delivered)
         if client.prepared:
             await client.close(code=close.code, message=close.reason, drain=False)
-        await upstream.close(code=close.code, message=close.reason)
+        await upstream.close(code=code, message=reason)
 
 
-def _client_socket(max_frame_bytes: int, protocol: str | None) -> web.WebSocketResponse:
+_HEADER = 16  # the largest frame header
+
+
+def _client_socket(max_msg_size: int, protocol: str | None) -> web.WebSocketResponse:
     """The client's socket: pings, pongs and closes are relayed, not answered by aiohttp."""
     return web.WebSocketResponse(
         timeout=CLOSE_TIMEOUT_S,
         autoclose=False,
         autoping=False,
         compress=False,
-        max_msg_size=max_frame_bytes,
+        max_msg_size=max_msg_size,
         protocols=(protocol,) if protocol else (),
     )
 

@@ -79,6 +79,7 @@ class Stream(ABC):
         self.opened_at = setup.opened_at
         self.task_id = setup.task_id
         self.records = {side: SideRecord() for side in SIDES}
+        self.proxy_close: str | None = None  # set when the proxy itself closed the connection
 
     @property
     def authoritative(self) -> Side:
@@ -109,6 +110,12 @@ class Stream(ABC):
         return record.closed is not None or (
             record.observation is not None and record.observation.failed
         )
+
+    def proxy_closed(self, code: int, why: str) -> None:
+        """The proxy closed the connection itself (1008 client too slow, 1009 message too big):
+        what the sides sent after it cannot be compared, the comparison is skipped, saying so."""
+        if self.proxy_close is None:
+            self.proxy_close = f"proxy closed the connection with {code} ({why})"
 
     def dropped(self, side: Side, count: int, *, seen: bool = False) -> None:
         """Frames that cannot be compared; `seen` ones already passed through `frame()`, the
@@ -163,6 +170,9 @@ class Stream(ABC):
         legacy, app = (self.records[side].observation for side in SIDES)
         assert legacy is not None  # the relay reports its own side first, the shadow was checked
         assert app is not None
+        if self.proxy_close is not None:  # neither side's doing: not a mismatch, nor a match
+            closed = f"{SkipReason.NOT_COMPARABLE.value}: {self.proxy_close}"
+            return Comparison(exchange, Outcome.SKIPPED, legacy, app, reason=closed, frames=frames)
         failure = rules.transport_failure(exchange.authoritative, legacy, app)
         if failure is not None:
             return Comparison(exchange, failure[0], legacy, app, reason=failure[1], frames=frames)

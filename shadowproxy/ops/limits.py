@@ -1,0 +1,124 @@
+"""Limits on client connections, applied below aiohttp: a header-read timeout and a cap.
+
+aiohttp has an idle keep-alive timeout (set from SHADOWPROXY_KEEPALIVE_S) but no limit on how
+long a client may take to send a request head, nor on how many connections it may hold open, so
+headers trickled a line a second, or a thousand half-open connections, are held for an hour.
+`GuardedSite` is a `web.TCPSite` whose protocol factory wraps each aiohttp `RequestHandler` in a
+`_Guard` that forwards every protocol call unchanged and only
+
+- closes a connection whose first request head is not complete within
+  SHADOWPROXY_HEADER_TIMEOUT_S (later requests on a kept-alive connection are bounded by the
+  keep-alive timeout while idle);
+- refuses a connection beyond SHADOWPROXY_MAX_CLIENT_CONNECTIONS open at once (closed at once).
+
+Each action is counted in `shadowproxy_client_connections_closed_total{reason}`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+HEAD_END = b"\r\n\r\n"
+MAX_HEAD_BYTES = 256 * 1024  # past this aiohttp's own parser limits answer (431 / 400)
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    header_timeout_s: float
+    max_connections: int
+    closed: Callable[[str], None]  # counts a connection the guard closed, by reason
+
+
+class _Open:
+    def __init__(self) -> None:
+        self.count = 0
+
+
+class _Guard(asyncio.Protocol):
+    def __init__(self, inner: asyncio.Protocol, limits: Limits, open_: _Open) -> None:
+        self._inner = inner
+        self._limits = limits
+        self._open = open_
+        self._transport: Any = None  # asyncio's or uvloop's (not an asyncio.Transport subclass)
+        self._timer: asyncio.TimerHandle | None = None
+        self._head = bytearray()
+        self._counted = False
+
+    def connection_made(self, transport: Any) -> None:
+        self._transport = transport
+        if self._open.count >= self._limits.max_connections:
+            self._limits.closed("max_connections")
+            transport.abort()
+            return
+        self._open.count += 1
+        self._counted = True
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(self._limits.header_timeout_s, self._too_slow)
+        self._inner.connection_made(transport)
+
+    def data_received(self, data: bytes) -> None:
+        if self._timer is not None:
+            self._head += data
+            if HEAD_END in self._head or len(self._head) > MAX_HEAD_BYTES:
+                self._disarm()
+        self._inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return self._inner.eof_received()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        if self._counted:
+            self._open.count -= 1
+            self._counted = False
+            self._inner.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        self._inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self._inner.resume_writing()
+
+    def _too_slow(self) -> None:
+        self._timer = None
+        self._limits.closed("header_timeout")
+        if self._transport is not None:
+            self._transport.close()
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._head = bytearray()
+
+
+class GuardedSite(web.TCPSite):
+    """A TCPSite whose connections pass through `_Guard` (aiohttp's own start, one factory)."""
+
+    def __init__(self, runner: web.AppRunner, host: str, port: int, *, limits: Limits) -> None:
+        super().__init__(runner, host, port)
+        self._limits = limits
+        self._open = _Open()
+
+    async def start(self) -> None:
+        await web.BaseSite.start(self)
+        loop = asyncio.get_running_loop()
+        server = self._runner.server
+        assert server is not None
+
+        def factory() -> asyncio.Protocol:
+            inner: Any = server()
+            return _Guard(inner, self._limits, self._open)
+
+        self._server = await loop.create_server(
+            factory,
+            self._host,
+            self._port,
+            backlog=self._backlog,
+            reuse_address=self._reuse_address,
+        )
