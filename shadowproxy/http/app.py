@@ -37,8 +37,14 @@ from shadowproxy.http.context import (
     ProxyContext,
     WsHandler,
 )
-from shadowproxy.http.exchange import shape, side_headers
-from shadowproxy.http.headers import AUTHORITATIVE_MARK, as_tuple
+from shadowproxy.http.exchange import max_forwards, origin_form, request_id, shape, side_headers
+from shadowproxy.http.headers import (
+    AUTHORITATIVE_MARK,
+    REQUEST_ID,
+    as_tuple,
+    host_problem,
+    is_websocket_upgrade,
+)
 from shadowproxy.http.shadow import Captured, ShadowDispatcher
 from shadowproxy.http.upstream import (
     Body,
@@ -57,7 +63,15 @@ from shadowproxy.rollback.windows import WindowSettings
 from shadowproxy.routing import build_route_table
 from shadowproxy.settings import Settings
 from shadowproxy.tasks import BackgroundTasks
-from shadowproxy.types import DiffSink, Exchange, ExchangeKind, Observation, Role, Side
+from shadowproxy.types import (
+    DiffSink,
+    Exchange,
+    ExchangeKind,
+    Observation,
+    Role,
+    RouteSpec,
+    Side,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -219,17 +233,25 @@ class _ProxyHandler:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         ctx = request.app[CONTEXT]
-        raw = request.raw_path
-        match = ctx.routes.match(request.method, raw.partition("?")[0])
+        match = ctx.routes.match(request.method, origin_form(request).partition("?")[0])
         spec = match.spec
         side = ctx.flags.authoritative(spec.group)
-        # Upgrades go to the relay (501 without one); a plain GET on a websocket route is
-        # forwarded like any request, so the backend gives its own answer.
-        upgrade = _is_upgrade(request)
+        rid = request_id(request)
+        # Answered here, nothing forwarded: a bad Host (RFC 9112 §3.2), and an OPTIONS whose
+        # Max-Forwards says this proxy is the last hop (RFC 9110 §7.6.2).
+        problem = host_problem(request.headers, (request.version.major, request.version.minor))
+        if problem is not None:
+            return detail_response(400, problem, side, request_id=rid)
+        if request.method == "OPTIONS" and max_forwards(request) == 0:
+            return _allow_response(spec, side, rid)
+        # Websocket upgrades go to the relay (501 without one); other upgrades (h2c, ...) are
+        # not relayed: answered as plain requests, Upgrade being hop-by-hop. A plain GET on a
+        # websocket route is forwarded like any request, so the backend gives its own answer.
+        upgrade = is_websocket_upgrade(request.headers)
         if upgrade and self._ws_handler is not None:
             return await self._ws_handler(request, match, ctx)
         if upgrade:
-            return detail_response(501, "websocket relay not enabled", side)
+            return detail_response(501, "websocket relay not enabled", side, request_id=rid)
 
         exchange = shape(request, match, side, ExchangeKind.HTTP, flags_version=ctx.flags.version)
         body, too_large = await read_request_body(request, ctx.settings.max_diff_bytes)
@@ -276,9 +298,12 @@ class _ProxyHandler:
             ctx.metrics.upstream(
                 side, Role.AUTHORITATIVE, exchange.route_group, observation.latency_s
             )
-            return detail_response(exc.status, str(exc), side), Captured(observation, False)
+            refused = detail_response(exc.status, str(exc), side, request_id=exchange.request_id)
+            return refused, Captured(observation, False)
         async with upstream:
-            response = await stream_answer(request, upstream, side=side, capture=capture)
+            response = await stream_answer(
+                request, upstream, side=side, capture=capture, request_id=exchange.request_id
+            )
         elapsed = time.perf_counter() - started
         ctx.metrics.upstream(side, Role.AUTHORITATIVE, exchange.route_group, elapsed)
         observation = Observation(
@@ -292,12 +317,23 @@ class _ProxyHandler:
         return response, Captured(observation, capture.overflowed)
 
 
-def _is_upgrade(request: web.Request) -> bool:
-    return "upgrade" in request.headers.get("Connection", "").lower() and bool(
-        request.headers.get("Upgrade")
-    )
+_ANY_METHOD = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
-def detail_response(status: int, detail: str, side: Side) -> web.Response:
+def _allow_response(spec: RouteSpec, side: Side, rid: str) -> web.Response:
+    """The proxy's own answer to OPTIONS: the route's methods, or any for an unknown route."""
+    methods = set(spec.methods or _ANY_METHOD) | {"OPTIONS"}
+    if "GET" in methods:
+        methods.add("HEAD")
+    headers = {"Allow": ", ".join(sorted(methods)), AUTHORITATIVE_MARK: side, REQUEST_ID: rid}
+    return web.Response(status=200, headers=headers)
+
+
+def detail_response(
+    status: int, detail: str, side: Side, *, request_id: str | None = None
+) -> web.Response:
     """FastAPI-style error body, so a dashboard parses the proxy's errors like the backends'."""
-    return web.json_response({"detail": detail}, status=status, headers={AUTHORITATIVE_MARK: side})
+    headers = {AUTHORITATIVE_MARK: side.value}
+    if request_id is not None:
+        headers[REQUEST_ID] = request_id
+    return web.json_response({"detail": detail}, status=status, headers=headers)

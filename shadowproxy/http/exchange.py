@@ -15,6 +15,37 @@ from multidict import CIMultiDict
 from shadowproxy.http.headers import REQUEST_ID, upstream_headers
 from shadowproxy.types import Exchange, ExchangeKind, RouteMatch, Side
 
+_REQUEST_ID = web.RequestKey("shadowproxy_request_id", str)
+MAX_FORWARDS_METHODS = frozenset({"OPTIONS", "TRACE"})  # RFC 9110 §7.6.2
+
+
+def request_id(request: web.Request) -> str:
+    """The client's X-Request-ID, or one minted once per request (every caller gets the same)."""
+    found = request.get(_REQUEST_ID)
+    if found is None:
+        found = request[_REQUEST_ID] = request.headers.get(REQUEST_ID) or uuid.uuid4().hex
+    return found
+
+
+def origin_form(request: web.Request) -> str:
+    """The raw path and query as the backends get them (RFC 9112 §3.2): an absolute-form target
+    (`http://host/p?q`) loses its scheme and authority, and an empty path is `/`."""
+    raw = request.raw_path
+    if raw.startswith("/") or "://" not in raw:
+        return raw
+    rest = raw.partition("://")[2]
+    cut = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
+    tail = rest[cut:].partition("#")[0]
+    return tail if tail.startswith("/") else "/" + tail
+
+
+def max_forwards(request: web.Request) -> int | None:
+    """Max-Forwards of an OPTIONS or TRACE request, None when absent, unusable or not applicable."""
+    value = request.headers.get("Max-Forwards", "").strip()
+    if request.method not in MAX_FORWARDS_METHODS or not value.isdigit():
+        return None
+    return int(value)
+
 
 def shape(
     request: web.Request,
@@ -27,12 +58,12 @@ def shape(
     spec = match.spec
     return Exchange(
         comparison_id=new_comparison_id(),
-        request_id=request.headers.get(REQUEST_ID) or uuid.uuid4().hex,
+        request_id=request_id(request),
         kind=kind,
         route_group=spec.group,
         route=spec.template,
         method=request.method,
-        path=request.raw_path,
+        path=origin_form(request),
         authoritative=authoritative,
         profile=spec.profile,
         flags_version=flags_version,
@@ -40,14 +71,20 @@ def shape(
 
 
 def side_headers(request: web.Request, exchange: Exchange, *, shadow: bool) -> CIMultiDict[str]:
-    """The client's headers as one side gets them (hop-by-hop removed, forwarding added)."""
-    return upstream_headers(
+    """The client's headers as one side gets them (hop-by-hop removed, forwarding added, and
+    Max-Forwards counted down: this proxy is one hop)."""
+    headers = upstream_headers(
         request.headers,
         request_id=exchange.request_id,
         peer=request.remote,
         scheme=request.scheme,
         shadow=shadow,
+        version=(request.version.major, request.version.minor),
     )
+    hops = max_forwards(request)
+    if hops is not None and hops > 0:
+        headers["Max-Forwards"] = str(hops - 1)
+    return headers
 
 
 def new_comparison_id() -> str:

@@ -9,6 +9,7 @@ everything is a multidict end to end.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from multidict import CIMultiDict, CIMultiDictProxy
@@ -28,7 +29,7 @@ HOP_BY_HOP = frozenset(
         "upgrade",
     }
 )
-VIA = "1.1 shadowproxy"
+VIA = "1.1 shadowproxy"  # an HTTP/1.1 hop; `via(version)` names the hop's own version
 REQUEST_ID = "X-Request-ID"
 SHADOW_MARK = "X-Shadow-Request"
 AUTHORITATIVE_MARK = "X-Shadowproxy-Authoritative"
@@ -36,22 +37,61 @@ AUTHORITATIVE_MARK = "X-Shadowproxy-Authoritative"
 _REFRAMED = frozenset({"host", "content-length", "expect", SHADOW_MARK.lower(), REQUEST_ID.lower()})
 
 AnyHeaders = CIMultiDict[str] | CIMultiDictProxy[str]
+Version = tuple[int, int]
+
+# RFC 9112 §3.2 / RFC 3986 §3.2.2: Host = uri-host [ ":" port ]; uri-host is an IP-literal in
+# brackets, or a reg-name (unreserved, pct-encoded, sub-delims) that covers IPv4 addresses too.
+_HOST = re.compile(
+    r"(?:\[(?:[0-9A-Fa-f:.]+|v[0-9A-Fa-f]+\.[A-Za-z0-9\-._~!$&'()*+,;=:]+)\]"
+    r"|(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*)"
+    r"(?::[0-9]*)?"
+)
 
 
-def _connection_named(headers: AnyHeaders) -> set[str]:
-    names: set[str] = set()
-    for value in headers.getall("Connection", ()):
-        names.update(token.strip().lower() for token in value.split(",") if token.strip())
-    return names
+def via(version: Version) -> str:
+    """This hop's Via entry: the protocol version of the message received (RFC 9110 §7.6.3)."""
+    return f"{version[0]}.{version[1]} shadowproxy"
+
+
+def host_problem(headers: AnyHeaders, version: Version) -> str | None:
+    """Why the request's Host field is unacceptable (RFC 9112 §3.2), or None when it is fine."""
+    hosts = headers.getall("Host", ())
+    if len(hosts) > 1:
+        return "more than one Host header"
+    if not hosts:
+        return "missing Host header" if version >= (1, 1) else None
+    if _HOST.fullmatch(hosts[0]) is None:
+        return "invalid Host header"
+    return None
+
+
+def tokens(headers: AnyHeaders, name: str) -> set[str]:
+    """The lower-cased comma-separated tokens of every `name` field."""
+    found: set[str] = set()
+    for value in headers.getall(name, ()):
+        found.update(token.strip().lower() for token in value.split(",") if token.strip())
+    return found
+
+
+def is_websocket_upgrade(headers: AnyHeaders) -> bool:
+    """Connection names `upgrade` and Upgrade offers websocket (tokens, any case; RFC 6455)."""
+    offered = {protocol.partition("/")[0].strip() for protocol in tokens(headers, "Upgrade")}
+    return "upgrade" in tokens(headers, "Connection") and "websocket" in offered
 
 
 def end_to_end(headers: AnyHeaders, *, drop: Iterable[str] = ()) -> CIMultiDict[str]:
-    """A copy without hop-by-hop fields, the fields Connection names, and `drop`."""
-    removed = HOP_BY_HOP | _connection_named(headers) | {name.lower() for name in drop}
+    """A copy without hop-by-hop fields, the fields Connection names, and `drop`.
+
+    A repeated field is spelled as its first occurrence: aiohttp's client tells repeats from
+    replacements by the exact spelling, so `X-Dup` then `x-dup` would otherwise keep one value.
+    """
+    removed = HOP_BY_HOP | tokens(headers, "Connection") | {name.lower() for name in drop}
+    spelling: dict[str, str] = {}
     kept: CIMultiDict[str] = CIMultiDict()
     for name, value in headers.items():
-        if name.lower() not in removed:
-            kept.add(name, value)
+        lower = name.lower()
+        if lower not in removed:
+            kept.add(spelling.setdefault(lower, name), value)
     return kept
 
 
@@ -68,6 +108,7 @@ def upstream_headers(
     peer: str | None,
     scheme: str,
     shadow: bool,
+    version: Version = (1, 1),
 ) -> CIMultiDict[str]:
     """Headers for one side's request; both sides get the same X-Request-ID."""
     headers = end_to_end(client, drop=_REFRAMED)
@@ -77,17 +118,26 @@ def upstream_headers(
     host = client.get("Host")
     if host:
         headers.setdefault("X-Forwarded-Host", host)
-    _append(headers, "Via", VIA)
+    _append(headers, "Via", via(version))
     headers[REQUEST_ID] = request_id
     if shadow:
         headers[SHADOW_MARK] = "1"
     return headers
 
 
-def client_headers(upstream: AnyHeaders, *, authoritative: Side) -> CIMultiDict[str]:
-    """Headers for the client's response, marked with the side that answered."""
+def client_headers(
+    upstream: AnyHeaders,
+    *,
+    authoritative: Side,
+    request_id: str | None = None,
+    version: Version = (1, 1),
+) -> CIMultiDict[str]:
+    """Headers for the client's response, marked with the side that answered (and the request's
+    id); `version` is the protocol version of the backend's answer."""
     headers = end_to_end(upstream)
-    _append(headers, "Via", VIA)
+    _append(headers, "Via", via(version))
+    if request_id is not None:
+        headers[REQUEST_ID] = request_id
     headers[AUTHORITATIVE_MARK] = authoritative.value
     return headers
 

@@ -165,14 +165,20 @@ async def stream_answer(
     *,
     side: Side,
     capture: Capture,
+    request_id: str | None = None,
 ) -> web.StreamResponse:
-    """Stream the authoritative answer to the client while keeping a bounded copy.
+    """Stream the authoritative answer to the client while keeping a bounded copy (its headers
+    carry the request's id when given).
 
     If the side fails after the status line went out, the only honest signal left is to cut
     the client connection (no terminating chunk, or fewer bytes than Content-Length).
     """
     response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
-    response.headers.extend(client_headers(upstream.headers, authoritative=side))
+    version = (upstream.version.major, upstream.version.minor) if upstream.version else (1, 1)
+    headers = client_headers(
+        upstream.headers, authoritative=side, request_id=request_id, version=version
+    )
+    response.headers.extend(headers)
     await response.prepare(request)
     if not has_no_body(request.method, upstream.status):
         try:

@@ -1,16 +1,17 @@
 """Run the proxy and its admin API until told to stop, then shut down in order.
 
 Order matters for "never lose the client's answer": stop accepting, let in-flight client
-requests finish (aiohttp's runner shutdown, bounded by the grace period), then drain or cancel
-the background shadows (the proxy app's cleanup), and only then close the diff sink, so the
-last comparisons still reach it.
+requests finish (aiohttp's runner shutdown, bounded by the grace period) while open websockets
+get the same grace and are then closed with 1001 (going away), then drain or cancel the
+background shadows (the proxy app's cleanup), and only then close the diff sink, so the last
+comparisons still reach it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager, suppress
 
 import structlog
@@ -42,6 +43,8 @@ async def serve(
     ws_handler = ws_handler if ws_handler is not None else WsRelay()
     try:
         proxy = create_app(settings, sink=sink, registry=registry, ws_handler=ws_handler)
+        if isinstance(ws_handler, WsRelay):
+            proxy.on_shutdown.append(_websockets_closer(ws_handler, settings.shutdown_grace_s))
         proxy_runner = web.AppRunner(
             proxy,
             handler_cancellation=True,
@@ -82,6 +85,21 @@ async def serve(
     finally:
         await sink.aclose()
     log.info("shadowproxy_stopped")
+
+
+def _websockets_closer(
+    relay: WsRelay, grace_s: float
+) -> Callable[[web.Application], Awaitable[None]]:
+    """At shutdown, give open websockets the grace to end (an analysis may still send its last
+    frame), then close the rest with 1001 (going away) and let their comparisons publish."""
+
+    async def close(_: web.Application) -> None:
+        await relay.wait_closed(grace_s)
+        closed = await relay.close_all(1001, b"server shutdown")
+        if closed:
+            log.info("websockets_closed_at_shutdown", count=closed, code=1001)
+
+    return close
 
 
 async def _bind(runner: web.AppRunner, site: web.TCPSite) -> str:

@@ -21,6 +21,7 @@ shutdown. The hot path never parses a frame: it copies it into the recorder's bo
 from __future__ import annotations
 
 import asyncio
+from contextlib import suppress
 from dataclasses import dataclass
 
 import aiohttp
@@ -62,6 +63,14 @@ class WsRelay:
         self, request: web.Request, match: RouteMatch, ctx: ProxyContext
     ) -> web.StreamResponse:
         return await _Connection(request, match, ctx, self._open).run()
+
+    async def wait_closed(self, timeout_s: float) -> None:
+        """Until every open client websocket has ended by itself, or `timeout_s` passed."""
+        if self._open:
+            with suppress(TimeoutError):
+                await asyncio.wait_for(
+                    asyncio.gather(*(c.finished() for c in list(self._open))), timeout_s
+                )
 
     async def close_all(self, code: int = 1001, message: bytes = b"server shutdown") -> int:
         """Close every open client websocket (and its backends) with `code`, wait until each
