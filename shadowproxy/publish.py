@@ -80,6 +80,8 @@ class Pipeline:
                 "request_id": exchange.request_id,
                 "comparison_id": exchange.comparison_id,
             }
+            if exchange.trace is not None:
+                context["trace_id"] = exchange.trace.trace_id
         log.warning(
             "shadow_failure",
             stage=stage,

@@ -180,6 +180,24 @@ class Exchange:
     authoritative: Side
     profile: str
     flags_version: int = 0  # the flags' version when the request arrived (which flip it saw)
+    trace: Trace | None = None  # W3C trace context: the client's trace, a span per side
+
+
+@dataclass(frozen=True, slots=True)
+class Trace:
+    """The W3C trace context of one exchange: the trace the client's `traceparent` names (or
+    one the proxy started), and the child span each side's call is sent as."""
+
+    trace_id: str  # 32 lower-case hex digits
+    flags: str  # 2 hex digits, the client's (sampled `01` when the proxy started the trace)
+    legacy_span: str  # 16 hex digits each
+    app_span: str
+
+    def span(self, side: Side) -> str:
+        return self.legacy_span if side is Side.LEGACY else self.app_span
+
+    def traceparent(self, side: Side) -> str:
+        return f"00-{self.trace_id}-{self.span(side)}-{self.flags}"
 
 
 @dataclass(frozen=True, slots=True)

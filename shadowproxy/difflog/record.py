@@ -86,6 +86,12 @@ class RecordBuilder:
             "path": redact_path(exchange.path),
             "authoritative": exchange.authoritative.value,
             "flags_version": exchange.flags_version,
+            "trace_id": exchange.trace.trace_id if exchange.trace else None,
+            "spans": (
+                {"legacy": exchange.trace.legacy_span, "app": exchange.trace.app_span}
+                if exchange.trace
+                else None
+            ),
             "outcome": comparison.outcome.value,
             "legacy": _side(comparison.legacy),
             "app": _side(comparison.app),

@@ -7,13 +7,15 @@ and the authoritative side, and send the same forwarding headers.
 
 from __future__ import annotations
 
+import re
+import secrets
 import uuid
 
 from aiohttp import web
 from multidict import CIMultiDict
 
 from shadowproxy.http.headers import REQUEST_ID, upstream_headers
-from shadowproxy.types import Exchange, ExchangeKind, RouteMatch, Side
+from shadowproxy.types import Exchange, ExchangeKind, RouteMatch, Side, Trace
 
 _REQUEST_ID = web.RequestKey("shadowproxy_request_id", str)
 MAX_FORWARDS_METHODS = frozenset({"OPTIONS", "TRACE"})  # RFC 9110 §7.6.2
@@ -37,6 +39,20 @@ def origin_form(request: web.Request) -> str:
     cut = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
     tail = rest[cut:].partition("#")[0]
     return tail if tail.startswith("/") else "/" + tail
+
+
+_TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
+_ZERO_TRACE, _ZERO_SPAN = "0" * 32, "0" * 16
+
+
+def trace_of(request: web.Request) -> Trace:
+    """The client's trace (a valid version-00 `traceparent`), or a new one; a fresh child span
+    for each side, so the two calls are told apart in any tracing backend."""
+    found = _TRACEPARENT.fullmatch(request.headers.get("traceparent", "").strip())
+    valid = found is not None and found[1] != _ZERO_TRACE and found[2] != _ZERO_SPAN
+    trace_id = found[1] if found is not None and valid else secrets.token_hex(16)
+    flags = found[3] if found is not None and valid else "01"
+    return Trace(trace_id, flags, secrets.token_hex(8), secrets.token_hex(8))
 
 
 def max_forwards(request: web.Request) -> int | None:
@@ -67,6 +83,7 @@ def shape(
         authoritative=authoritative,
         profile=spec.profile,
         flags_version=flags_version,
+        trace=trace_of(request),
     )
 
 
@@ -84,6 +101,9 @@ def side_headers(request: web.Request, exchange: Exchange, *, shadow: bool) -> C
     hops = max_forwards(request)
     if hops is not None and hops > 0:
         headers["Max-Forwards"] = str(hops - 1)
+    if exchange.trace is not None:
+        side = exchange.authoritative.other if shadow else exchange.authoritative
+        headers["traceparent"] = exchange.trace.traceparent(side)
     return headers
 
 

@@ -27,7 +27,7 @@ SCHEMA = {
     "ts", "event", "comparison_id", "request_id", "kind", "route_group", "route", "method",
     "path", "authoritative", "outcome", "legacy", "app", "differences", "accepted",
     "secondary", "secondary_omitted", "reason", "task_id", "ticker", "date", "frames", "client",
-    "flags_version",
+    "flags_version", "trace_id", "spans",
 }  # fmt: skip
 START = datetime(2026, 4, 13, 23, 59, 0, tzinfo=UTC)
 
