@@ -9,7 +9,8 @@ headers trickled a line a second, or a thousand half-open connections, are held 
 - closes a connection whose first request head is not complete within
   SHADOWPROXY_HEADER_TIMEOUT_S (later requests on a kept-alive connection are bounded by the
   keep-alive timeout while idle);
-- refuses a connection beyond SHADOWPROXY_MAX_CLIENT_CONNECTIONS open at once (closed at once).
+- refuses a connection beyond SHADOWPROXY_MAX_CLIENT_CONNECTIONS open at once (closed at once);
+- answers a request whose client half-closed right after sending it, then closes.
 
 Each action is counted in `shadowproxy_client_connections_closed_total{reason}`.
 """
@@ -69,7 +70,17 @@ class _Guard(asyncio.Protocol):
         self._inner.data_received(data)
 
     def eof_received(self) -> bool | None:
-        return self._inner.eof_received()
+        """The client half-closed (it will send nothing more): answer what it asked, then close.
+
+        aiohttp's handler ignores EOF, so asyncio would close the socket at once and the answer
+        to a request sent just before the half-close were lost (nginx answers it).
+        """
+        self._inner.eof_received()
+        close = getattr(self._inner, "close", None)
+        if close is None or self._timer is not None:
+            return None  # no whole request head yet: nothing to answer, close now
+        close()  # no keep-alive: the connection ends once the current answer is written
+        return True  # keep the write side open for that answer
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()

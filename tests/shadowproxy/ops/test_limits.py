@@ -89,3 +89,18 @@ async def test_connections_beyond_the_cap_are_closed_at_once(
         counts = await closed_counts(admin)
         writer.close()
     assert counts.get("max_connections") == 1
+
+
+async def test_a_request_followed_by_a_half_close_is_answered(
+    backends: tuple[FakeBackend, FakeBackend], tmp_path: Path
+) -> None:
+    settings = proxy_settings(backends[0].url, backends[1].url, tmp_path)
+    async with running(settings, ListSink()) as (proxy, _):
+        reader, writer = await connect(proxy)
+        writer.write(b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
+        await writer.drain()
+        writer.write_eof()  # the client shuts its write side right after the request
+        answer = await asyncio.wait_for(reader.read(), 5)  # to EOF: answered, then closed
+        writer.close()
+    assert answer.startswith(b"HTTP/1.1 200")
+    assert b'"status": "ok"' in answer or b'"status":"ok"' in answer
