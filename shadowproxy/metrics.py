@@ -179,6 +179,9 @@ class ProxyMetrics:
     def failure(self, stage: str) -> None:
         self.shadow_failures.labels(stage).inc()
 
+    def rolled_back(self, group: RouteGroup, trigger: str, mode: str) -> None:
+        self.rollbacks.labels(group.value, trigger, mode).inc()
+
     def authoritative(self, group: RouteGroup, side: Side) -> None:
         self.authoritative_side.labels(group.value, side.value).set(1)
         self.authoritative_side.labels(group.value, side.other.value).set(0)

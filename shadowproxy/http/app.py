@@ -96,6 +96,7 @@ def create_app(
         settings.state_dir,
         on_change=metrics.authoritative,
         on_version=metrics.flags_version.set,
+        on_rollback=metrics.rolled_back,
     )
     app[ROUTES] = routes = build_route_table(settings.config)
     app[INSPECTOR] = Inspector(

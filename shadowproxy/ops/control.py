@@ -27,7 +27,6 @@ from shadowproxy.ops.admin_access import (
     flags_body,
     force_of,
     json_object,
-    metrics,
     readiness,
     reason_of,
     settings,
@@ -75,13 +74,7 @@ async def rollback(request: web.Request) -> web.Response:
         reason = reason_of(await json_object(request))
     except ValueError as exc:
         return detail(400, str(exc))
-    state = flags(request)
-    serving = [g for g, side in state.snapshot().items() if side is Side.APP]
-    response = _apply(request, lambda f: f.rollback(reason=reason, actor=actor(request)))
-    if response.status == 200:
-        for group in serving:
-            metrics(request).rollbacks.labels(group.value, "operator", "manual").inc()
-    return response
+    return _apply(request, lambda f: f.rollback(reason=reason, actor=actor(request)))
 
 
 async def delete_flags(request: web.Request) -> web.Response:
@@ -114,7 +107,6 @@ async def alertmanager(request: web.Request) -> web.Response:
         while len(seen) > MAX_FINGERPRINTS:
             seen.popitem(last=False)
         for group in serving:
-            metrics(request).rollbacks.labels(group.value, name, "alert").inc()
             acted.append(
                 {"route_group": group.value, "alertname": name, "fingerprint": fingerprint}
             )
@@ -173,18 +165,10 @@ def _move(
                 " anyway pass force (--force) with a reason.",
             )
         reason = f"{reason} [forced past: {held}]"
-    leaving = [
-        g for g, side in sides.items() if side is Side.LEGACY and state.authoritative(g) is Side.APP
-    ]
-    response = _apply(
+    return _apply(
         request,
         lambda f: f.set_many(sides, reason=reason, actor=actor(request), action=action),
     )
-    if response.status == 200:
-        for group in leaving:
-            trigger = "phase" if action == "phase" else "operator"
-            metrics(request).rollbacks.labels(group.value, trigger, "manual").inc()
-    return response
 
 
 def _holds(request: web.Request, groups: list[RouteGroup]) -> str:

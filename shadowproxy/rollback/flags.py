@@ -8,7 +8,9 @@ rename) on a rare admin action, so it is written inline rather than off the even
 
 Every change increments `version` (persisted too: it only grows, across restarts) and is an
 event of the audit trail (`rollback/audit.py`) naming its actor, reason and evidence; a refused
-call is recorded there as well. The time of each group's last automatic rollback (by the guard
+call is recorded there as well, and every group the change puts back on legacy is reported to
+`on_rollback(group, trigger, mode)` (the rollbacks metric, counted in this one place). The time of
+each group's last automatic rollback (by the guard
 or an alert) is kept for the cooldown before the app may answer that group again.
 """
 
@@ -59,11 +61,13 @@ class Flags:
         *,
         on_change: Callable[[RouteGroup, Side], None] | None = None,
         on_version: Callable[[int], None] | None = None,
+        on_rollback: Callable[[RouteGroup, str, str], None] | None = None,
     ) -> None:
         self._initial = {group: initial.get(group, Side.LEGACY) for group in RouteGroup}
         self._path = state_dir / FLAGS_FILE
         self._on_change = on_change
         self._on_version = on_version
+        self._on_rollback = on_rollback
         self.events = EventLog(state_dir)
         state = _read_state(self._path)
         self._overrides = state.overrides
@@ -197,6 +201,11 @@ class Flags:
             self._notify(group, side)
         if self._on_version is not None:
             self._on_version(version)
+        if self._on_rollback is not None:
+            trigger, mode = _rollback_cause(actor, action)
+            for group, side in self._sides.items():
+                if before[group] is Side.APP and side is Side.LEGACY:
+                    self._on_rollback(group, trigger, mode)
         self._record(Event(actor, action, reason, version, change, evidence))
 
     def _record(self, event: Event) -> None:
@@ -217,6 +226,18 @@ class Flags:
 
 
 _AUTOMATIC = ("auto:", "alertmanager:")
+
+
+def _rollback_cause(actor: str, action: str) -> tuple[str, str]:
+    """(trigger, mode) of a group put back on legacy: what `shadowproxy_rollbacks_total` says."""
+    kind, _, name = actor.partition(":")
+    if kind == "auto":
+        return name, "auto"
+    if kind == "alertmanager":
+        return name, "alert"
+    return (
+        "phase" if action == "phase" else "clear" if action == "clear" else "operator"
+    ), "manual"
 
 
 def _read_state(path: Path) -> _State:

@@ -169,7 +169,6 @@ class RollbackGuard:
             log.error("automatic_rollback_failed", route_group=group.value, error=str(exc))
             return "failed"
         self._windows.reset(group)  # a later flip back to the app is judged on new answers
-        self._metrics.rollbacks.labels(group.value, trigger, "auto").inc()
         return "rolled_back"
 
 

@@ -77,3 +77,24 @@ def test_a_failed_write_changes_nothing(tmp_path: Path) -> None:
     with pytest.raises(OSError, match="File exists"):
         flags.rollback(reason="x")
     assert flags.snapshot() == ENV
+
+
+def test_every_group_put_back_on_legacy_is_reported_with_its_cause(tmp_path: Path) -> None:
+    seen: list[tuple[str, str, str]] = []
+    flags = Flags(
+        dict.fromkeys(RouteGroup, Side.APP),
+        tmp_path,
+        on_rollback=lambda group, trigger, mode: seen.append((group.value, trigger, mode)),
+    )
+    flags.set_authoritative(RouteGroup.REPORTS, Side.LEGACY, reason="r", actor="auto:x")
+    flags.rollback(reason="r", actor="alertmanager:A", groups=(RouteGroup.ANALYSIS,))
+    flags.set_many({RouteGroup.SYSTEM: Side.LEGACY}, reason="r", actor="cli", action="phase")
+    flags.set_authoritative(RouteGroup.PORTFOLIO, Side.LEGACY, reason="r", actor="cli")
+    flags.set_authoritative(RouteGroup.PORTFOLIO, Side.LEGACY, reason="again", actor="cli")
+    flags.set_authoritative(RouteGroup.REPORTS, Side.APP, reason="back", actor="cli")
+    assert seen == [
+        ("reports", "x", "auto"),
+        ("analysis", "A", "alert"),
+        ("system", "phase", "manual"),
+        ("portfolio", "operator", "manual"),
+    ]  # a group already on legacy, or moving to the app, is no rollback

@@ -56,11 +56,13 @@ class Rig:
 
 def rig(tmp_path: Path, *, enabled: bool = True, side: Side = Side.APP) -> Rig:
     now = [1000.0]
-    flags = Flags(dict.fromkeys(RouteGroup, side), tmp_path)
     registry = CollectorRegistry()
+    metrics = ProxyMetrics(registry)
+    # as the app wires them: the flags count every rollback, whoever asked for it
+    flags = Flags(dict.fromkeys(RouteGroup, side), tmp_path, on_rollback=metrics.rolled_back)
     guard = RollbackGuard(
         flags,
-        ProxyMetrics(registry),
+        metrics,
         enabled=enabled,
         after=1,
         windows=WindowSettings(),  # 300 s, at least 20, 5% each
