@@ -120,7 +120,7 @@ class ProxyMetrics:
         self.rollbacks = Counter(
             "shadowproxy_rollbacks_total",
             "Route groups put back on legacy, by what asked for it: the trigger that fired "
-            "(auto), the alert (alert), or an operator (manual, trigger=operator or phase).",
+            "(auto), the alert (alert), or an operator (manual: trigger operator, phase or clear).",
             ["route_group", "trigger", "mode"],
             registry=registry,
         )
@@ -167,7 +167,7 @@ class ProxyMetrics:
         )
         self._registry = registry
         self._fields: set[str] = set()
-        self._children: dict[tuple[str, ...], Counter] = {}
+        self._children: dict[tuple[object, ...], Counter] = {}
 
     def request(self, group: RouteGroup, route: str, method: str, side: Side, code: int) -> None:
         label = method if method in KNOWN_METHODS else OTHER
@@ -206,26 +206,21 @@ class ProxyMetrics:
         Every comparison of a status route carries several breaks before a cutover, so the
         children are looked up once and kept (`labels()` costs microseconds per call).
         """
-        children = self._children
         for consumer in client.consumers:
-            key: tuple[str, ...] = ("checks", group, consumer)
-            child = children.get(key)
-            if child is None:
-                child = children[key] = self.consumer_checks.labels(group, consumer)
-            child.inc()
+            self._inc(self.consumer_checks, group, consumer)
         for found in client.breaks:
             if found.counts:
-                key = ("breaks", group, found.consumer, found.side.value, found.field)
-                child = children.get(key)
-                if child is None:
-                    child = children[key] = self.consumer_breaks.labels(*key[1:])
-                child.inc()
+                self._inc(self.consumer_breaks, group, found.consumer, found.side, found.field)
         for drift in client.drift:
-            key = ("drift", group, drift.kind.value)
-            child = children.get(key)
-            if child is None:
-                child = children[key] = self.drift_findings.labels(group, drift.kind.value)
-            child.inc()
+            self._inc(self.drift_findings, group, drift.kind)
+
+    def _inc(self, counter: Counter, *labels: str) -> None:
+        """`counter.labels(*labels).inc()`, with the child kept after its first lookup."""
+        key = (counter, *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = counter.labels(*labels)
+        child.inc()
 
     def skipped(self, group: RouteGroup, reason: SkipReason) -> None:
         """A skip decided before any shadow call: counted, but not a comparison."""

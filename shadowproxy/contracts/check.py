@@ -114,23 +114,9 @@ class Plan:
         for scope, conditions, prepared in self._scopes:
             if not scope:  # the document itself: one element, the common case, kept tight
                 holds = [all(c.holds(*_lookup(document, c.path)) for c in w) for w in conditions]
-                is_object = type(document) is dict
                 for item in prepared:
-                    if item.when >= 0 and not holds[item.when]:
+                    if (item.when >= 0 and not holds[item.when]) or item.passes(document):
                         continue
-                    key = item.key
-                    if key is not None and is_object:  # `passes`, inlined: this loop is the hot one
-                        value = document.get(key)  # type: ignore[union-attr]
-                        if value is None:
-                            if item.nullable:
-                                continue
-                        elif item.accept is None or type(value) in item.accept:
-                            words = item.words
-                            if words is None:
-                                if item.any_value:
-                                    continue
-                            elif type(value) is str and value in words:
-                                continue
                     violation = _judge(item, document)
                     if violation is not None:
                         found.append((item.index, violation))
