@@ -56,6 +56,7 @@ class Settings:
     ws_buffer_frames: int = 256  # per side and connection, frames held for the comparison
     ws_buffer_bytes: int = 8_388_608  # per side and connection, bytes held for the comparison
     ws_send_buffer_bytes: int = 1_048_576  # unsent bytes to a client before it is closed (1008)
+    ws_deflate: bool = True  # permessage-deflate on each hop whose far end offers or accepts it
     shutdown_grace_s: float = 10.0
     header_timeout_s: float = 10.0  # a client's first request head must arrive within this
     keepalive_s: float = 75.0  # an idle kept-alive client connection is closed after this
@@ -132,6 +133,7 @@ def load_settings(
         ws_buffer_frames=env.get("SHADOWPROXY_WS_BUFFER_FRAMES", _positive_int, 256),
         ws_buffer_bytes=env.get("SHADOWPROXY_WS_BUFFER_BYTES", _positive_int, 8_388_608),
         ws_send_buffer_bytes=env.get("SHADOWPROXY_WS_SEND_BUFFER_BYTES", _positive_int, 1_048_576),
+        ws_deflate=env.get("SHADOWPROXY_WS_DEFLATE", _parse_bool, True),
         shutdown_grace_s=env.get("SHADOWPROXY_SHUTDOWN_GRACE_S", _non_negative_float, 10.0),
         header_timeout_s=env.get("SHADOWPROXY_HEADER_TIMEOUT_S", _positive_float, 10.0),
         keepalive_s=env.get("SHADOWPROXY_KEEPALIVE_S", _positive_float, 75.0),

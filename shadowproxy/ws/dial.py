@@ -37,6 +37,14 @@ def requested_protocols(request: web.Request) -> tuple[str, ...]:
     return tuple(name.strip() for name in offered.split(",") if name.strip())
 
 
+def offers_deflate(request: web.Request) -> bool:
+    """Whether the client offered permessage-deflate (RFC 7692) in its handshake."""
+    offered = ",".join(request.headers.getall("Sec-WebSocket-Extensions", ()))
+    return any(
+        part.split(";", 1)[0].strip().lower() == "permessage-deflate" for part in offered.split(",")
+    )
+
+
 def side_headers(request: web.Request, exchange: Exchange, *, shadow: bool) -> CIMultiDict[str]:
     """The HTTP path's headers, less the handshake fields aiohttp writes for each connection."""
     headers = http_side_headers(request, exchange, shadow=shadow)
@@ -54,8 +62,10 @@ async def dial(
     protocols: tuple[str, ...],
     autoping: bool,
     timeout_s: float,
+    deflate: bool,
 ) -> tuple[aiohttp.ClientWebSocketResponse, Observation]:
-    """Connect, or raise an `UpstreamError`; the observation records the handshake."""
+    """Connect, or raise an `UpstreamError`; the observation records the handshake.
+    `deflate`: offer permessage-deflate (the side may decline it)."""
     started = time.perf_counter()
     with map_client_errors(side):
         try:
@@ -66,7 +76,7 @@ async def dial(
                     headers=headers,
                     autoclose=False,
                     autoping=autoping,
-                    compress=0,
+                    compress=15 if deflate else 0,
                     max_msg_size=max_msg_size(ctx.settings.ws_max_frame_bytes),
                     timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=CLOSE_TIMEOUT_S),
                 )

@@ -180,8 +180,11 @@ class Shadow:
         recorder: Recorder,
         headers: CIMultiDict[str],
         protocols: tuple[str, ...],
+        *,
+        deflate: bool,
     ) -> None:
         self._ctx = ctx
+        self._deflate = deflate
         self._match = match
         self._recorder = recorder
         self._headers = headers
@@ -253,6 +256,7 @@ class Shadow:
                 protocols=self._protocols,
                 autoping=True,
                 timeout_s=ctx.settings.shadow_timeout_s,
+                deflate=self._deflate,
             )
         except UpstreamRefused as exc:
             connections.labels(group, side.value, "refused").inc()

@@ -13,7 +13,9 @@ a message of exactly the limit passes); a client that stops reading is closed wi
 SHADOWPROXY_WS_SEND_BUFFER_BYTES are queued for it (the bound is on what is already waiting: a
 message up to the frame limit always goes to a client with nothing queued). A close code the
 client must not send (1005, 1006, 1015, reserved or out of range: RFC 6455 §7.4) closes it with
-1002, and the backends with 1000. When the proxy closes the connection itself (1008, 1009), the
+1002, and the backends with 1000; so does an unmasked client frame (`ws/masking.py`). Compression
+(permessage-deflate) is per hop: the client's socket accepts it when offered, and only then is it
+offered to the backends. When the proxy closes the connection itself (1008, 1009), the
 comparison is skipped and says so. `WsRelay.close_all` closes every open client with 1001 at
 shutdown. The hot path never parses a frame: it copies it into the recorder's bounded buffer.
 """
@@ -37,16 +39,19 @@ from shadowproxy.http.app import detail_response
 from shadowproxy.http.context import ProxyContext
 from shadowproxy.http.exchange import shape
 from shadowproxy.http.headers import AUTHORITATIVE_MARK
+from shadowproxy.settings import Settings
 from shadowproxy.types import ExchangeKind, Observation, RouteGroup, RouteMatch
 from shadowproxy.ws.dial import (
     CLOSE_TIMEOUT_S,
     dial,
     max_msg_size,
+    offers_deflate,
     requested_protocols,
     sendable,
     side_headers,
     valid_close_code,
 )
+from shadowproxy.ws.masking import ClientSocket
 from shadowproxy.ws.mirror import Recorder, Shadow
 
 TOO_SLOW = b"client too slow"
@@ -123,6 +128,9 @@ class _Connection:
         self.shadow: Shadow | None = None
         self.close: _Close | None = None  # set by whichever pump ends the connection
         self.delivered = 0  # data frames the client got from the authoritative side
+        # permessage-deflate is offered to the backends when the client offered it: each hop
+        # then compresses exactly when a direct connection would
+        self.deflate = ctx.settings.ws_deflate and offers_deflate(request)
 
     def connections(self, result: str) -> None:
         self.ctx.metrics.ws_connections.labels(
@@ -142,7 +150,7 @@ class _Connection:
     async def run(self) -> web.StreamResponse:
         ctx, request, side = self.ctx, self.request, self.side
         settings = ctx.settings
-        client = _client_socket(max_msg_size(settings.ws_max_frame_bytes), None)
+        client = _client_socket(settings, None)
         if not client.can_prepare(request).ok:
             return detail_response(400, "not a websocket upgrade", side)
         protocols = requested_protocols(request)
@@ -156,6 +164,7 @@ class _Connection:
                 protocols=protocols,
                 autoping=False,
                 timeout_s=settings.upstream_timeout_s,
+                deflate=self.deflate,
             )
         except UpstreamRefused as exc:
             self.connections("refused")
@@ -166,7 +175,7 @@ class _Connection:
         self.connections("connected")
         ctx.metrics.request(self.exchange.route_group, self.exchange.route, "GET", side, 101)
         try:
-            client = _client_socket(max_msg_size(settings.ws_max_frame_bytes), upstream.protocol)
+            client = _client_socket(settings, upstream.protocol)
             client.headers[AUTHORITATIVE_MARK] = side.value
             await client.prepare(request)
             if request.transport is not None:  # never paused below the bound we check ourselves
@@ -193,7 +202,7 @@ class _Connection:
         recorder = Recorder(ctx, self._stream())
         recorder.connected(observation)
         self.recorder = recorder
-        self.shadow = Shadow(ctx, self.match, recorder, headers, protocols)
+        self.shadow = Shadow(ctx, self.match, recorder, headers, protocols, deflate=self.deflate)
         self.comparing = ctx.spawn(recorder.run(), name=f"ws compare {exchange.comparison_id}")
         self.shadow.start()
 
@@ -373,14 +382,15 @@ class _Connection:
 _HEADER = 16  # the largest frame header
 
 
-def _client_socket(max_msg_size: int, protocol: str | None) -> web.WebSocketResponse:
-    """The client's socket: pings, pongs and closes are relayed, not answered by aiohttp."""
-    return web.WebSocketResponse(
+def _client_socket(settings: Settings, protocol: str | None) -> web.WebSocketResponse:
+    """The client's socket: pings, pongs and closes are relayed, not answered by aiohttp;
+    permessage-deflate is accepted when the client offers it (and SHADOWPROXY_WS_DEFLATE)."""
+    return ClientSocket(
         timeout=CLOSE_TIMEOUT_S,
         autoclose=False,
         autoping=False,
-        compress=False,
-        max_msg_size=max_msg_size,
+        compress=settings.ws_deflate,
+        max_msg_size=max_msg_size(settings.ws_max_frame_bytes),
         protocols=(protocol,) if protocol else (),
     )
 
