@@ -132,8 +132,9 @@ class ProxyMetrics:
         self.connections_closed = Counter(
             "shadowproxy_client_connections_closed_total",
             "Client connections the proxy closed itself: header_timeout (no complete request "
-            "head within SHADOWPROXY_HEADER_TIMEOUT_S) or max_connections (over "
-            "SHADOWPROXY_MAX_CLIENT_CONNECTIONS open at once).",
+            "head within SHADOWPROXY_HEADER_TIMEOUT_S), max_connections (over "
+            "SHADOWPROXY_MAX_CLIENT_CONNECTIONS open at once), request_target_too_long (414) or "
+            "header_fields_too_large (431).",
             ["reason"],
             registry=registry,
         )
@@ -267,7 +268,8 @@ class _DiffLogCollector(Collector):
             "shadowproxy_difflog_records",
             "Diff-log records by fate: written to disk, dropped (the writer's queue was full, or "
             "the log was closing) or failed (the record could not be built, or the disk refused "
-            "it). Any dropped or failed record is a comparison missing from the diff log.",
+            "it: full, unwritable, a file-size limit; the diff_log_write_failed log line says "
+            "why). Any dropped or failed record is a comparison missing from the diff log.",
             labels=["result"],
         )
         family.add_metric(["written"], stats.written)

@@ -1,4 +1,5 @@
-"""Limits on client connections, applied below aiohttp: a header-read timeout and a cap.
+"""Limits on client connections, applied below aiohttp: a header-read timeout, a cap, and the
+statuses of requests too large to parse.
 
 aiohttp has an idle keep-alive timeout (set from SHADOWPROXY_KEEPALIVE_S) but no limit on how
 long a client may take to send a request head, nor on how many connections it may hold open, so
@@ -12,6 +13,11 @@ headers trickled a line a second, or a thousand half-open connections, are held 
 - refuses a connection beyond SHADOWPROXY_MAX_CLIENT_CONNECTIONS open at once (closed at once);
 - answers a request whose client half-closed right after sending it, then closes.
 
+aiohttp answers every request it cannot parse with 400. A request target longer than
+`MAX_TARGET_BYTES` gets 414 and a header field longer than `MAX_FIELD_BYTES` (or more than
+`MAX_HEADERS` fields) 431 instead (RFC 9112 §3, RFC 6585 §5), with a JSON `detail`: the two limits
+differ by design, since aiohttp's error names only the limit it hit, not the part of the request.
+
 Each action is counted in `shadowproxy_client_connections_closed_total{reason}`.
 """
 
@@ -22,10 +28,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
 from aiohttp import web
+from aiohttp.http_exceptions import BadHttpMessage, LineTooLong
+
+log = structlog.get_logger(__name__)
 
 HEAD_END = b"\r\n\r\n"
 MAX_HEAD_BYTES = 256 * 1024  # past this aiohttp's own parser limits answer (431 / 400)
+MAX_TARGET_BYTES = 8190  # the request line (aiohttp's default, nginx's 8 KiB buffer)
+MAX_FIELD_BYTES = 8192  # one header field, name and value; must differ from MAX_TARGET_BYTES
+MAX_HEADERS = 128
+PARSER_LIMITS: dict[str, Any] = {
+    "max_line_size": MAX_TARGET_BYTES,
+    "max_field_size": MAX_FIELD_BYTES,
+    "max_headers": MAX_HEADERS,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +126,43 @@ class _Guard(asyncio.Protocol):
         self._head = bytearray()
 
 
+def too_large(exc: BaseException | None) -> tuple[int, str] | None:
+    """The status and reason for a request aiohttp could not parse because of its size."""
+    if isinstance(exc, LineTooLong):
+        if exc.args[1] == MAX_TARGET_BYTES:
+            return 414, "request_target_too_long"
+        return 431, "header_fields_too_large"
+    if isinstance(exc, BadHttpMessage) and "Too many headers" in exc.message:
+        return 431, "header_fields_too_large"
+    return None
+
+
+def _handler_class(closed: Callable[[str], None]) -> type[web.RequestHandler]:
+    """aiohttp's request handler, but a request too large to parse gets 414 or 431 (counted)."""
+
+    class Handler(web.RequestHandler):
+        __slots__ = ()  # the layout of aiohttp's: instances are re-classed, not rebuilt
+
+        def handle_error(
+            self,
+            request: web.BaseRequest,
+            status: int = 500,
+            exc: BaseException | None = None,
+            message: str | None = None,
+        ) -> web.StreamResponse:
+            verdict = too_large(exc) if status == 400 else None
+            if verdict is None:
+                return super().handle_error(request, status, exc, message)
+            status, reason = verdict
+            closed(reason)
+            log.info("request_refused", status=status, reason=reason)
+            response = web.json_response({"detail": reason.replace("_", " ")}, status=status)
+            response.force_close()
+            return response
+
+    return Handler
+
+
 class GuardedSite(web.TCPSite):
     """A TCPSite whose connections pass through `_Guard` (aiohttp's own start, one factory)."""
 
@@ -115,6 +170,7 @@ class GuardedSite(web.TCPSite):
         super().__init__(runner, host, port)
         self._limits = limits
         self._open = _Open()
+        self._handler = _handler_class(limits.closed)
 
     async def start(self) -> None:
         await web.BaseSite.start(self)
@@ -124,6 +180,8 @@ class GuardedSite(web.TCPSite):
 
         def factory() -> asyncio.Protocol:
             inner: Any = server()
+            if type(inner) is web.RequestHandler:
+                inner.__class__ = self._handler
             return _Guard(inner, self._limits, self._open)
 
         self._server = await loop.create_server(

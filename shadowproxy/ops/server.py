@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry
 from shadowproxy.http.app import create_app
 from shadowproxy.http.context import METRICS, WsHandler
 from shadowproxy.ops.admin import create_admin_app
-from shadowproxy.ops.limits import GuardedSite, Limits
+from shadowproxy.ops.limits import PARSER_LIMITS, GuardedSite, Limits
 from shadowproxy.settings import Settings
 from shadowproxy.types import DiffSink
 from shadowproxy.ws.relay import WsRelay
@@ -51,6 +51,7 @@ async def serve(
             shutdown_timeout=settings.shutdown_grace_s,
             access_log=None,
             keepalive_timeout=settings.keepalive_s,
+            **PARSER_LIMITS,
         )
         admin_runner = web.AppRunner(
             create_admin_app(proxy, registry=registry),

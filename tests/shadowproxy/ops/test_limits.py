@@ -104,3 +104,42 @@ async def test_a_request_followed_by_a_half_close_is_answered(
         writer.close()
     assert answer.startswith(b"HTTP/1.1 200")
     assert b'"status": "ok"' in answer or b'"status":"ok"' in answer
+
+
+async def exchange(url: str, request: bytes) -> bytes:
+    reader, writer = await connect(url)
+    try:
+        writer.write(request)
+        return await asyncio.wait_for(reader.read(), 5)  # the proxy closes after a refusal
+    finally:
+        writer.close()
+
+
+async def test_requests_too_large_to_parse_get_414_and_431_with_a_detail(
+    backends: tuple[FakeBackend, FakeBackend], tmp_path: Path
+) -> None:
+    settings = proxy_settings(backends[0].url, backends[1].url, tmp_path)
+    long_target = b"/api/analysis/tasks?q=" + b"a" * 100_000
+    long_field = b"X-Big: " + b"v" * 200_000 + b"\r\n"
+    many_fields = b"".join(b"X-F%d: 1\r\n" % n for n in range(200))
+    async with running(settings, ListSink()) as (proxy, admin):
+        target = await exchange(proxy, b"GET " + long_target + b" HTTP/1.1\r\nHost: t\r\n\r\n")
+        field = await exchange(proxy, b"GET / HTTP/1.1\r\nHost: t\r\n" + long_field + b"\r\n")
+        fields = await exchange(proxy, b"GET / HTTP/1.1\r\nHost: t\r\n" + many_fields + b"\r\n")
+        # at the limits, not over them: parsed and answered as usual
+        at_limit = b"/health?" + b"a" * (8190 - len(b"GET /health? HTTP/1.1"))
+        fine = await exchange(
+            proxy, b"GET " + at_limit + b" HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+        )
+        counts = await closed_counts(admin)
+    # aiohttp answers what it could not parse as HTTP/1.0 (it never read the version)
+    assert target.split(b" ", 2)[1] == b"414"
+    assert target.endswith(b'{"detail": "request target too long"}')
+    for answer in (field, fields):
+        assert answer.split(b" ", 2)[1] == b"431"
+        assert answer.endswith(b'{"detail": "header fields too large"}')
+    assert fine.startswith(b"HTTP/1.1 200 ")
+    assert counts.get("request_target_too_long") == 1
+    assert counts.get("header_fields_too_large") == 2
+    # none of the refused requests reached a backend (only the one at the limits did)
+    assert [path for fake in backends for path in fake.paths() if path != at_limit.decode()] == []
