@@ -220,17 +220,20 @@ class Shadow:
         except asyncio.QueueFull:
             self._recorder.overflowed()
 
-    def stop(self, code: int, reason: bytes, *, frames: int) -> None:
+    def stop(self, code: int, reason: bytes, *, frames: int, abandon: bool = False) -> None:
         """The client's connection ended after the authoritative side sent it `frames` frames.
 
-        A connected shadow lingers (at most SHADOWPROXY_WS_SETTLE_S) until it sent as many, so
-        frames it had in flight are compared; one still connecting is abandoned.
+        The shadow lingers until it sent as many (at most SHADOWPROXY_WS_SETTLE_S once
+        connected), so the frames it had in flight are compared. One still connecting goes on
+        connecting (within the shadow timeout), is sent the client's frames it missed and is
+        compared on what both sides received: short sessions are compared too. `abandon` (at
+        shutdown): one still connecting is given up instead.
         """
         self._close = (code, reason)
         self._target = frames
         self._stopping.set()
         self._check_caught_up()
-        if not self._connected and self._task is not None:
+        if abandon and not self._connected and self._task is not None:
             self._task.cancel()
 
     def _check_caught_up(self) -> None:

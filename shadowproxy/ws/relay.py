@@ -79,8 +79,8 @@ class WsRelay:
 
     async def close_all(self, code: int = 1001, message: bytes = b"server shutdown") -> int:
         """Close every open client websocket (and its backends) with `code`, wait until each
-        comparison is published (a shadow lingers at most SHADOWPROXY_WS_SETTLE_S), and say
-        how many were closed. For the app's shutdown."""
+        comparison is published (a shadow lingers at most SHADOWPROXY_WS_SETTLE_S; one still
+        connecting is given up), and say how many were closed. For the app's shutdown."""
         connections = list(self._open)
         for connection in connections:
             connection.shut(code, message)
@@ -373,7 +373,8 @@ class _Connection:
         close = self.close or _Close(WSCloseCode.GOING_AWAY.value)
         code, reason = close.backends
         if self.shadow is not None:
-            self.shadow.stop(code, reason, frames=self.delivered)
+            # a shutdown gives up a shadow still connecting; a client that left does not
+            self.shadow.stop(code, reason, frames=self.delivered, abandon=self.stopping.is_set())
         if client.prepared:
             await client.close(code=close.code, message=close.reason, drain=False)
         await upstream.close(code=code, message=reason)
