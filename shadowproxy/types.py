@@ -200,9 +200,27 @@ class Trace:
         return f"00-{self.trace_id}-{self.span(side)}-{self.flags}"
 
 
+_PLAIN_KEY = re.compile(r'[^.\[\]"]+')
+
+
+def child_path(parent: str, key: str | int) -> str:
+    """The field path of `key` (an object member or an array index) under `parent`.
+
+    Members are dotted (`result.decision`, `it's`, `é`); a key that is empty or holds a dot,
+    bracket or double quote is bracketed as a JSON string (`["600519.SS"]`, `["a[0]"]`) so that
+    every key has a path of its own; indices are `[i]`.
+    """
+    if isinstance(key, int):
+        return f"{parent}[{key}]"
+    if _PLAIN_KEY.fullmatch(key):
+        return f"{parent}.{key}" if parent else key
+    quoted = key.replace("\\", "\\\\").replace('"', '\\"')
+    return f'{parent}["{quoted}"]'
+
+
 @dataclass(frozen=True, slots=True)
 class Difference:
-    field: str  # dotted path in the canonical view, e.g. result.decision, signals[AAPL].rating
+    field: str  # dotted path in the canonical view (see child_path), e.g. result.decision
     kind: DiffKind
     legacy: JSONValue = None
     app: JSONValue = None
@@ -323,7 +341,7 @@ class DiffLogStats:
     written: int = 0
     dropped: int = 0  # the writer's queue was full, or the record came after aclose()
     failed: int = 0  # a record could not be built or rendered
-    write_errors: int = 0  # the disk refused a record
+    write_errors: int = 0  # records the disk refused (full, unwritable, a file-size limit)
 
 
 class DiffSink(Protocol):

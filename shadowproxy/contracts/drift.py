@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shadowproxy.contracts.model import type_of
-from shadowproxy.types import BreakKind, DriftFinding, JSONValue
+from shadowproxy.types import BreakKind, DriftFinding, JSONValue, child_path
 
 ELEMENTS = 16  # array elements walked per array (the shape of a list is in its first rows)
 MAX_DEPTH = 32
@@ -72,7 +72,7 @@ def flatten(document: JSONValue) -> Shape:
             continue
         if isinstance(value, dict):
             for key, item in value.items():
-                stack.append((f"{path}.{key}" if path else key, item, depth + 1))
+                stack.append((child_path(path, key), item, depth + 1))
         elif isinstance(value, list):
             for item in value[:ELEMENTS]:
                 stack.append((f"{path}[*]", item, depth + 1))

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 from shadowproxy.diff.profile import ProjectionContext
 from shadowproxy.diff.view import dig, text
-from shadowproxy.types import JSONValue
+from shadowproxy.types import JSONValue, child_path
 
 # the kernel driver prints `ANALYSIS_ERROR:<msg>` on stderr; legacy keeps the stderr tail
 _ANALYSIS_ERROR = re.compile(r"ANALYSIS_ERROR:(.*)")
@@ -19,7 +19,7 @@ CANCELLED_TEXT = "用户取消"
 
 
 class Flatten:
-    """Nested JSON to dotted leaves: `.key` for objects, `[i]` for arrays; empty ones are leaves."""
+    """Nested JSON to leaves at their field paths (`child_path`); empty ones are leaves."""
 
     def __call__(self, value: JSONValue, prefix: str = "") -> dict[str, JSONValue]:
         flat: dict[str, JSONValue] = {}
@@ -29,10 +29,10 @@ class Flatten:
     def _walk(self, value: JSONValue, path: str, flat: dict[str, JSONValue]) -> None:
         if isinstance(value, dict) and value:
             for key, child in value.items():
-                self._walk(child, f"{path}.{key}" if path else key, flat)
+                self._walk(child, child_path(path, key), flat)
         elif isinstance(value, list) and value:
             for index, child in enumerate(value):
-                self._walk(child, f"{path}[{index}]", flat)
+                self._walk(child, child_path(path, index), flat)
         else:
             flat[path or "body"] = value
 

@@ -12,12 +12,11 @@ key-field comparison has already judged it.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from deepdiff import DeepDiff
 
-from shadowproxy.types import Difference, DiffKind, JSONValue
+from shadowproxy.types import Difference, DiffKind, JSONValue, child_path
 
 MAX_BODY_BYTES = 16 * 1024
 VOLATILE_KEYS = frozenset(
@@ -35,7 +34,6 @@ VOLATILE_KEYS = frozenset(
         "path",
     }
 )
-_STEP = re.compile(r"\['((?:[^'\\]|\\.)*)'\]|\[(\d+)\]")
 _KINDS = {
     "values_changed": DiffKind.CHANGED,
     "type_changes": DiffKind.TYPE_CHANGED,
@@ -53,11 +51,11 @@ def secondary_report(legacy: JSONValue, app: JSONValue, *, limit: int) -> tuple[
         or (isinstance(legacy, list) and isinstance(app, list))
     ):
         return ()
-    report: dict[str, Any] = DeepDiff(_stable(legacy), _stable(app), verbose_level=2)
+    report = DeepDiff(_stable(legacy), _stable(app), view="tree")
     found: list[Difference] = []
     for section, kind in _KINDS.items():
-        for path, detail in dict(report.get(section, {})).items():
-            found.append(_difference(kind, str(path), detail))
+        for level in report.get(section, ()):
+            found.append(_difference(kind, field_name(level.path(output_format="list")), level))
     return tuple(found[:limit])
 
 
@@ -69,24 +67,21 @@ def _stable(value: JSONValue) -> JSONValue:
     return value
 
 
-def _difference(kind: DiffKind, path: str, detail: Any) -> Difference:
-    name = dotted(path)
+def _difference(kind: DiffKind, name: str, level: Any) -> Difference:
     if kind is DiffKind.MISSING:
-        return Difference(name, kind, legacy=_json(detail))
+        return Difference(name, kind, legacy=_json(level.t1))
     if kind is DiffKind.EXTRA:
-        return Difference(name, kind, app=_json(detail))
-    return Difference(name, kind, legacy=_json(detail["old_value"]), app=_json(detail["new_value"]))
+        return Difference(name, kind, app=_json(level.t2))
+    return Difference(name, kind, legacy=_json(level.t1), app=_json(level.t2))
 
 
-def dotted(path: str) -> str:
-    """deepdiff's `root['a'][0]['b']` as our field path `a[0].b`."""
-    parts: list[str] = []
-    for key, index in _STEP.findall(path):
-        if index:
-            parts.append(f"[{index}]")
-        else:
-            parts.append(("." if parts else "") + key.replace("\\'", "'"))
-    return "".join(parts) or "body"
+def field_name(steps: list[str | int]) -> str:
+    """deepdiff's path as a list of keys and indices (never its quoted text form, which quotes
+    a key holding an apostrophe differently) as our field path, e.g. `a[0].b`."""
+    name = ""
+    for step in steps:
+        name = child_path(name, step)
+    return name or "body"
 
 
 def _json(value: Any) -> JSONValue:

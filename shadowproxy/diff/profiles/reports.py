@@ -15,7 +15,7 @@ from __future__ import annotations
 from shadowproxy.diff.normalize import Flatten, PathTail
 from shadowproxy.diff.profile import BodyKind, Profile, ProjectionContext
 from shadowproxy.diff.view import Collection, MemberKeys, View, items, member, obj, text
-from shadowproxy.types import JSONValue
+from shadowproxy.types import JSONValue, child_path
 
 _PAGE = ("total", "limit", "offset")
 
@@ -64,7 +64,7 @@ class Csv(Profile):
             prefix = member("rows", str(index))
             for column, cell in enumerate(row):
                 name = header[column] if column < len(header) else f"column{column}"
-                fields[f"{prefix}.{name}"] = cell
+                fields[child_path(prefix, name)] = cell
         return View(
             fields=fields, collections={"rows": Collection(tuple(str(i) for i in range(len(data))))}
         )

@@ -44,7 +44,7 @@ from shadowproxy.diff.view import (
     obj,
     text,
 )
-from shadowproxy.types import JSONValue
+from shadowproxy.types import JSONValue, child_path
 
 STAGE_NAMES = ("analysts", "research", "trading", "risk", "portfolio")
 LEGACY_INEXPRESSIBLE = frozenset({"degraded", "error.code"})
@@ -111,7 +111,7 @@ class StatusDocument(Profile):
             fields["error.cancel_notice"] = error.get("message") == CANCELLED_TEXT
             if fields["error.cancel_notice"]:
                 error = {"present": False}
-        fields.update({f"error.{key}": part for key, part in error.items()})
+        fields.update({child_path("error", key): part for key, part in error.items()})
         return View(
             fields=fields,
             collections=collections,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from shadowproxy.diff.secondary import dotted, secondary_report
+from shadowproxy.diff.secondary import secondary_report
 from shadowproxy.types import Difference, DiffKind, JSONValue, Outcome, Side
 
 from ..factories import aliases, exchange, observation
@@ -37,16 +37,48 @@ def test_large_bodies_get_key_fields_but_no_secondary_report() -> None:
 
 
 @pytest.mark.parametrize(
-    ("path", "name"),
+    ("legacy", "app", "field"),
     [
-        pytest.param("root['a'][0]['b']", "a[0].b", id="nested"),
-        pytest.param("root[2]", "[2]", id="array-root"),
-        pytest.param("root['it\\'s']", "it's", id="quote"),
-        pytest.param("root", "body", id="root"),
+        pytest.param({"a": [{"b": 1}]}, {"a": [{"b": 2}]}, "a[0].b", id="nested"),
+        pytest.param([1, 2, 3], [1, 2, 4], "[2]", id="array-root"),
+        pytest.param({"it's": 1}, {"it's": 2}, "it's", id="apostrophe"),
+        pytest.param({"x": {"it's": 1}}, {"x": {"it's": 2}}, "x.it's", id="nested-apostrophe"),
+        pytest.param({"600519.SS": 1}, {"600519.SS": 2}, '["600519.SS"]', id="dot"),
+        pytest.param({"p": {"a.b": 1}}, {"p": {"a.b": 2}}, 'p["a.b"]', id="nested-dot"),
+        pytest.param({"a[0]": 1}, {"a[0]": 2}, '["a[0]"]', id="brackets"),
+        pytest.param({'say "hi"': 1}, {'say "hi"': 2}, '["say \\"hi\\""]', id="double-quote"),
+        pytest.param({"x": {"": 1}}, {"x": {"": 2}}, 'x[""]', id="empty-key"),
+        pytest.param({"决策": "BUY"}, {"决策": "SELL"}, "决策", id="non-ascii"),
+        pytest.param({"a b": 1}, {"a b": 2}, "a b", id="space"),
+        pytest.param({"back\\slash": 1}, {"back\\slash": 2}, "back\\slash", id="backslash"),
     ],
 )
-def test_deepdiff_paths_become_field_paths(path: str, name: str) -> None:
-    assert dotted(path) == name
+def test_awkward_keys_are_reported_at_their_own_path(
+    legacy: JSONValue, app: JSONValue, field: str
+) -> None:
+    [difference] = secondary_report(legacy, app, limit=5)
+    assert difference.field == field
+    assert difference.kind is DiffKind.CHANGED
+    # the key-field view (json_equal's flattening) names the same field the same way
+    comparison = ENGINE(
+        exchange(profile="json_equal"),
+        observation(Side.LEGACY, 200, legacy),
+        observation(Side.APP, 200, app),
+        aliases(),
+    )
+    assert [d.field for d in comparison.differences] == [field]
+
+
+def test_keys_that_would_collide_when_dotted_keep_their_own_fields() -> None:
+    legacy: JSONValue = {"a.b": 1, "a": {"b": 1}}
+    app: JSONValue = {"a.b": 2, "a": {"b": 1}}  # only the dotted key changed
+    comparison = ENGINE(
+        exchange(profile="json_equal"),
+        observation(Side.LEGACY, 200, legacy),
+        observation(Side.APP, 200, app),
+        aliases(),
+    )
+    assert [(d.field, d.legacy, d.app) for d in comparison.differences] == [('["a.b"]', 1, 2)]
 
 
 def test_secondary_report_needs_the_same_shape_and_respects_the_limit() -> None:

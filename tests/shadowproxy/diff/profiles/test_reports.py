@@ -51,7 +51,9 @@ def test_report_document_same_keys_same_text() -> None:
     legacy: dict[str, JSONValue] = {"report": report, "market_report.md": "market"}
     assert compare("report_document", legacy, dict(legacy)).outcome is Outcome.MATCH
     changed = compare("report_document", legacy, {"report": report.replace("OVER", "UNDER")})
-    assert fields(changed) == [("report", DiffKind.CHANGED), ("market_report.md", DiffKind.MISSING)]
+    # a file name holds a dot: bracketed, so it is never read as a nested key
+    missing = ('["market_report.md"]', DiffKind.MISSING)
+    assert fields(changed) == [("report", DiffKind.CHANGED), missing]
 
 
 def csv_body(rows: list[list[str]]) -> bytes:
