@@ -14,6 +14,7 @@ errors into the proxy's own tree (`shadowproxy.errors`), and nothing above it ca
 from __future__ import annotations
 
 import time
+import weakref
 import zlib
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -21,6 +22,9 @@ from dataclasses import dataclass
 
 import aiohttp
 from aiohttp import web
+from aiohttp.client_proto import ResponseHandler
+from aiohttp.connector import Connection
+from aiohttp.tracing import Trace
 from multidict import CIMultiDict
 from yarl import URL
 
@@ -60,9 +64,40 @@ def failed(exc: UpstreamError, started: float) -> Observation:
     )
 
 
+class _QuietPoolConnector(aiohttp.TCPConnector):
+    """Never hands out a pooled connection its backend wrote to while it sat idle.
+
+    A backend whose Content-Length is shorter than what it sent leaves bytes on the kept-alive
+    connection after its answer; aiohttp parses them into a queued response, and the next
+    request on that connection would get it as its answer: one nobody asked for, or meant for
+    another client (RFC 9112 §6.3: a client must not forward such data as a separate response).
+    Such a connection is closed instead and the next one (pooled or new) is taken; a new one is
+    always used as it is.
+    """
+
+    def __init__(self, *, limit: int) -> None:
+        super().__init__(limit=limit)
+        self._handed_out: weakref.WeakSet[ResponseHandler] = weakref.WeakSet()
+
+    async def connect(
+        self,
+        req: aiohttp.ClientRequest,
+        traces: list[Trace],
+        timeout: aiohttp.ClientTimeout,  # noqa: ASYNC109 - aiohttp's signature, its timeout
+    ) -> Connection:
+        while True:
+            connection = await super().connect(req, traces, timeout)
+            protocol = connection.protocol
+            assert protocol is not None  # a connection just handed out has its protocol
+            if protocol not in self._handed_out or not protocol.should_close:
+                self._handed_out.add(protocol)
+                return connection
+            connection.close()
+
+
 def new_session(pool_size: int) -> aiohttp.ClientSession:
     return aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=pool_size),
+        connector=_QuietPoolConnector(limit=pool_size),
         auto_decompress=False,
         cookie_jar=aiohttp.DummyCookieJar(),
         skip_auto_headers=_NO_DEFAULTS,
