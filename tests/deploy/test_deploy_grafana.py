@@ -1,10 +1,12 @@
-"""The Grafana dashboard and its provisioning: valid JSON, unique panel ids, one datasource uid
-shared with provisioning, queries only over the fixed metrics and our recordings, and the panels
-an on-call engineer needs."""
+"""The Grafana dashboard and its provisioning: valid JSON, unique panel ids, no datasource uid (the
+`datasource` variable instead), every query filtered by the `instance` variable and selecting only
+the fixed metrics and our recordings, a unit on every panel, and the panels an on-call engineer
+needs. (The panels' thresholds: test_deploy_thresholds.py.)"""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,10 @@ import pytest
 GRAFANA_DIR = Path(__file__).resolve().parents[2] / "deploy" / "grafana"
 DASHBOARD = GRAFANA_DIR / "dashboards" / "shadowproxy.json"
 LoadYaml = Callable[[Path], list[object]]
+DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
+INSTANCE = 'instance=~"$instance"'
+# Grafana unit ids the panels use; a typo would silently show raw numbers.
+UNITS = frozenset({"percentunit", "s", "reqps", "ops", "short", "none", "bytes"})
 
 
 def all_panels(panels: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
@@ -30,13 +36,10 @@ def dashboard() -> dict[str, Any]:
     return value
 
 
-@pytest.fixture
-def provisioned_uid(load_yaml: LoadYaml) -> str:
-    (doc,) = load_yaml(GRAFANA_DIR / "provisioning" / "datasources" / "prometheus.yml")
-    assert isinstance(doc, dict)
-    (source,) = doc["datasources"]
-    assert source["type"] == "prometheus"
-    return str(source["uid"])
+def variable(dashboard: dict[str, Any], name: str) -> dict[str, Any]:
+    (found,) = [v for v in dashboard["templating"]["list"] if v["name"] == name]
+    assert isinstance(found, dict)
+    return found
 
 
 def queries(dashboard: dict[str, Any]) -> Iterator[tuple[str, str]]:
@@ -57,9 +60,8 @@ def test_panel_ids_are_unique(dashboard: dict[str, Any]) -> None:
     assert len(ids) == len(set(ids))
 
 
-def test_every_datasource_reference_is_the_provisioned_uid(
-    dashboard: dict[str, Any], provisioned_uid: str
-) -> None:
+def test_every_datasource_reference_is_the_datasource_variable(dashboard: dict[str, Any]) -> None:
+    """No fixed uid anywhere: the dashboard imports into any Grafana with a Prometheus."""
     refs = []
     for panel in all_panels(dashboard["panels"]):
         if panel["type"] != "row":
@@ -67,8 +69,67 @@ def test_every_datasource_reference_is_the_provisioned_uid(
         refs.extend(target["datasource"] for target in panel.get("targets", []))
     refs.extend(v["datasource"] for v in dashboard["templating"]["list"] if "datasource" in v)
     refs.extend(annotation["datasource"] for annotation in dashboard["annotations"]["list"])
-    assert refs
-    assert {(ref["type"], ref["uid"]) for ref in refs} == {("prometheus", provisioned_uid)}
+    assert len(refs) > 20
+    assert all(ref == DATASOURCE for ref in refs)
+    source = variable(dashboard, "datasource")
+    assert (source["type"], source["query"]) == ("datasource", "prometheus")
+    assert source["current"] == {}, "a pinned current value would name a uid again"
+
+
+def test_the_provisioned_datasource_is_the_variables_default(
+    dashboard: dict[str, Any], load_yaml: LoadYaml
+) -> None:
+    """With `current` empty the variable starts on Grafana's default datasource: in compose, the
+    provisioned one. Its uid stays fixed for links, but the dashboard never names it."""
+    (doc,) = load_yaml(GRAFANA_DIR / "provisioning" / "datasources" / "prometheus.yml")
+    assert isinstance(doc, dict)
+    (source,) = doc["datasources"]
+    assert (source["type"], source["isDefault"]) == ("prometheus", True)
+    assert str(source["uid"]) not in DASHBOARD.read_text()
+
+
+def test_instance_variable_lists_the_proxies(
+    dashboard: dict[str, Any], fixed_metrics: frozenset[str]
+) -> None:
+    instance = variable(dashboard, "instance")
+    match = re.fullmatch(r"label_values\((\w+), instance\)", instance["query"]["query"])
+    assert match is not None
+    assert match[1] in fixed_metrics
+    assert instance["definition"] == instance["query"]["query"]
+    assert (instance["includeAll"], instance["multi"], instance["allValue"]) == (True, True, ".*")
+    names = [v["name"] for v in dashboard["templating"]["list"]]
+    assert names.index("datasource") < names.index("instance") < names.index("route_group")
+
+
+def test_every_query_selects_only_the_chosen_instances(
+    dashboard: dict[str, Any], promql_names: Callable[[str], set[str]]
+) -> None:
+    """Every series in every panel, annotation and variable query carries the instance matcher
+    (all but the variable that lists the instances)."""
+    checked = 0
+    for where, expr in queries(dashboard):
+        if where == "variable instance":
+            continue
+        for name in promql_names(expr):
+            selectors = re.findall(rf"(?<![\w:]){re.escape(name)}(\{{[^{{}}]*\}})?(?![\w:])", expr)
+            assert selectors, f"{where}: {name} not found in {expr!r}"
+            for matchers in selectors:
+                assert INSTANCE in matchers, f"{where}: {name}{matchers} ignores $instance"
+                checked += 1
+    assert checked > 30
+
+
+def test_every_panel_has_a_unit(dashboard: dict[str, Any]) -> None:
+    for panel in all_panels(dashboard["panels"]):
+        if panel["type"] == "row":
+            continue
+        unit = panel["fieldConfig"]["defaults"].get("unit")
+        assert unit in UNITS, f"panel {panel['id']} {panel['title']!r}: unit {unit!r}"
+        exprs = " ".join(target["expr"] for target in panel["targets"])
+        if ":ratio5m" in exprs:
+            assert unit == "percentunit", f"panel {panel['id']} draws a ratio"
+        if "duration_seconds" in exprs:
+            assert unit == "s", f"panel {panel['id']} draws seconds"
 
 
 def test_queries_use_only_fixed_metrics_and_recordings(
@@ -144,7 +205,7 @@ def test_on_call_panels_exist(dashboard: dict[str, Any], panel_type: str, needle
     [
         pytest.param(
             "Flag flips",
-            "changes(shadowproxy_flags_version[1m]) > 0",
+            'changes(shadowproxy_flags_version{instance=~"$instance"}[1m]) > 0',
             {"instance"},
             id="flag-flips",
         ),
@@ -178,7 +239,7 @@ def test_a_first_rollback_is_annotated_like_the_recordings_count_new_series(
     (annotation,) = [a for a in dashboard["annotations"]["list"] if a["name"] == "Rollbacks"]
     assert "unless shadowproxy_rollbacks_total" in annotation["expr"]
     assert "offset 1m" in annotation["expr"]
-    assert "and on (job, instance) (up offset 1m)" in annotation["expr"]
+    assert 'and on (job, instance) (up{instance=~"$instance"} offset 1m)' in annotation["expr"]
 
 
 def test_authoritative_stat_names_the_sides(dashboard: dict[str, Any]) -> None:
