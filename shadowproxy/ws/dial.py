@@ -1,8 +1,8 @@
 """Opening a websocket to one side: headers, the handshake bound, and its three endings.
 
 The handshake either upgrades (101), gets an HTTP answer instead (`UpstreamRefused`, with the
-status the client must see), or fails in transport (another `UpstreamError`, through
-`map_client_errors`).
+status the client must see), or fails in transport or with a broken 101 (another
+`UpstreamError`: 502/504, through `map_client_errors`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict
 
-from shadowproxy.errors import UpstreamRefused
+from shadowproxy.errors import UpstreamRefused, UpstreamUnavailable
 from shadowproxy.http.context import ProxyContext
 from shadowproxy.http.exchange import side_headers as http_side_headers
 from shadowproxy.http.upstream import map_client_errors
@@ -81,6 +81,9 @@ async def dial(
                     timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=CLOSE_TIMEOUT_S),
                 )
         except aiohttp.WSServerHandshakeError as exc:
+            if exc.status == 101:  # a 101 whose handshake is broken (bad Accept, no Upgrade)
+                detail = f"broken websocket handshake: {exc.message}"
+                raise UpstreamUnavailable(side, detail) from exc
             raise UpstreamRefused(side, exc.status) from exc
     return ws, Observation(side=side, status=101, latency_s=time.perf_counter() - started)
 

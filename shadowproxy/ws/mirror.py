@@ -330,6 +330,9 @@ class Shadow:
                 error = f"connection lost ({type(message.data).__name__})"
                 self._recorder.lost(side, error)
                 break
-            elif message.type in (WSMsgType.CLOSING, WSMsgType.CLOSED):
+            elif message.type is WSMsgType.CLOSED:  # broke without a close frame (reset, EOF)
+                self._recorder.lost(side, "connection lost")
+                break
+            elif message.type is WSMsgType.CLOSING:
                 break
         self._caught_up.set()  # it will send nothing more

@@ -124,6 +124,7 @@ class _Connection:
         frames = ctx.metrics.ws_frames
         self.sent = frames.labels(group, self.side.value, "sent")
         self.received = frames.labels(group, self.side.value, "received")
+        self.open = ctx.metrics.ws_open.labels(group)
         self.recorder: Recorder | None = None
         self.shadow: Shadow | None = None
         self.close: _Close | None = None  # set by whichever pump ends the connection
@@ -182,13 +183,16 @@ class _Connection:
                 high = settings.ws_send_buffer_bytes + settings.ws_max_frame_bytes + _HEADER
                 request.transport.set_write_buffer_limits(high=high)
             self.registry.add(self)
+            self.open.inc()
             self._start_shadow(observation, protocols)
             await self._relay(client, upstream)
         finally:
             try:
                 await self._teardown(client, upstream)
             finally:
-                self.registry.discard(self)
+                if self in self.registry:
+                    self.registry.discard(self)
+                    self.open.dec()
                 self.done.set()
         return client
 
@@ -344,7 +348,13 @@ class _Connection:
                     else:
                         self._end(WSCloseCode.BAD_GATEWAY.value)
                     return
-                else:
+                else:  # CLOSING, CLOSED
+                    if kind is WSMsgType.CLOSED and self.close is None:
+                        # aiohttp's word for a connection that broke without a close frame
+                        # (reset or EOF), unless the other pump is closing it
+                        if self.recorder is not None:
+                            self.recorder.lost(side, "connection lost")
+                        self._end(WSCloseCode.BAD_GATEWAY.value)
                     return
         except (ConnectionError, aiohttp.ClientError):
             self._end(WSCloseCode.GOING_AWAY.value)

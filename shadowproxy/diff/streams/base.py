@@ -30,6 +30,13 @@ from shadowproxy.types import (
 )
 
 SIDES = (Side.LEGACY, Side.APP)
+# close codes with which a side says it failed (RFC 6455 §7.4.1 and the IANA registry)
+FAILURE_CLOSES = {
+    1011: "internal error",
+    1012: "service restart",
+    1013: "try again later",
+    1014: "bad gateway",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,10 +106,15 @@ class Stream(ABC):
             )
 
     def closed(self, side: Side, code: int) -> None:
-        """The side sent a close frame (before the proxy closed it)."""
+        """The side sent a close frame (before the proxy closed it). A code that says the
+        side failed (1011-1014: internal error, restarting, overloaded, bad gateway) is that
+        side's error, as a broken connection is, not a difference between the sides."""
         record = self.records[side]
         if record.closed is None:
             record.closed = code
+        failure = FAILURE_CLOSES.get(code)
+        if failure is not None:
+            self.lost(side, f"closed with {code} ({failure})")
 
     def ended(self, side: Side) -> bool:
         """The side will send nothing more: it closed, broke, or never connected."""

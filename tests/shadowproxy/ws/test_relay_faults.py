@@ -10,10 +10,9 @@ upgrade is a 502/504 with a JSON `detail` or the side's own status, never later 
 upstream timeout (plus BOUND_S's slack); an authoritative socket breaking mid-stream closes the
 client at once; healed, the next session is the reference again; nothing is left behind (fds,
 tasks).
-
-The comparisons of a side that vanishes mid-stream (a reset, or a FIN without a close frame)
-or closes 1011, and of an upgrade answered with a bad Sec-WebSocket-Accept, are expected
-failures (strict xfail): they show defects of the relay, named in each reason.
+A side that vanishes mid-stream (a reset, or a FIN without a close frame), closes 1011, or
+answers the upgrade with a broken 101 (a bad Sec-WebSocket-Accept) is compared as that side's
+error; the client of a vanished authoritative side is closed with 1014 (bad gateway).
 """
 
 from __future__ import annotations
@@ -63,24 +62,6 @@ UPGRADE = {
     "Sec-WebSocket-Version": "13",
     "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
 }
-
-LOST = (
-    "relay defect: aiohttp 3.14 reports a websocket connection that broke without a close frame"
-    " (TCP reset or FIN) as a CLOSED message, never ERROR; ws/mirror.py (Shadow._receive_all)"
-    " and ws/relay.py (_to_client) treat CLOSED as a clean end, so `lost` is never recorded and"
-    " the loss is compared as a frames.count mismatch, not as that side's error"
-)
-CLOSED_1011 = (
-    "relay defect: a side closing 1011 (internal error) is compared as a close_code/frames.count"
-    " mismatch: diff/streams/base.py only knows transport failures and the upgrade status as"
-    " side failures, so an error close counts against parity instead of the side's error rate"
-)
-BAD_ACCEPT = (
-    "relay defect: ws/dial.py maps aiohttp's WSServerHandshakeError to UpstreamRefused(status)"
-    " even when the status is 101 (a bad Sec-WebSocket-Accept), so the relay answers the client"
-    " `101` with a JSON body and no Upgrade (instead of a 502), and the shadow's broken upgrade"
-    " is observed as a successful 101"
-)
 
 
 @dataclass(frozen=True)
@@ -216,28 +197,24 @@ async def test_a_broken_shadow_websocket_never_reaches_the_client(
             Outcome.SHADOW_ERROR,
             None,
             id="ws_bad_accept",
-            marks=pytest.mark.xfail(strict=True, reason=BAD_ACCEPT),
         ),
         pytest.param(
             Fault.WS_RESET,
             Outcome.SHADOW_ERROR,
             None,
             id="ws_reset",
-            marks=pytest.mark.xfail(strict=True, reason=LOST),
         ),
         pytest.param(
             Fault.WS_EOF,
             Outcome.SHADOW_ERROR,
             None,
             id="ws_eof",
-            marks=pytest.mark.xfail(strict=True, reason=LOST),
         ),
         pytest.param(
             Fault.WS_1011,
             Outcome.SHADOW_ERROR,
             None,
             id="ws_1011",
-            marks=pytest.mark.xfail(strict=True, reason=CLOSED_1011),
         ),
     ],
 )
@@ -281,7 +258,6 @@ async def test_a_broken_shadow_websocket_is_compared_as_the_shadows_error(
             502,
             None,
             id="ws_bad_accept",
-            marks=pytest.mark.xfail(strict=True, reason=BAD_ACCEPT),
         ),
     ],
 )
@@ -315,8 +291,8 @@ async def test_a_broken_authoritative_upgrade_is_a_json_error_then_the_proxy_rec
 
 
 MID_STREAM = {  # what the client sees when the authoritative side breaks after half the frames
-    Fault.WS_RESET: Watched(FRAMES[:HALF], "proxy", 1001, ""),  # going away
-    Fault.WS_EOF: Watched(FRAMES[:HALF], "proxy", 1001, ""),
+    Fault.WS_RESET: Watched(FRAMES[:HALF], "proxy", 1014, ""),  # bad gateway
+    Fault.WS_EOF: Watched(FRAMES[:HALF], "proxy", 1014, ""),
     Fault.WS_1011: Watched(FRAMES[:HALF], "proxy", 1011, "boom"),  # passed through
     Fault.WS_FLOOD: Watched(frames_sent(Fault.WS_FLOOD), "client", 1000, ""),  # every frame
 }
@@ -352,19 +328,16 @@ async def test_an_authoritative_websocket_breaking_mid_stream_closes_the_client_
             Fault.WS_RESET,
             Outcome.AUTHORITATIVE_ERROR,
             id="ws_reset",
-            marks=pytest.mark.xfail(strict=True, reason=LOST),
         ),
         pytest.param(
             Fault.WS_EOF,
             Outcome.AUTHORITATIVE_ERROR,
             id="ws_eof",
-            marks=pytest.mark.xfail(strict=True, reason=LOST),
         ),
         pytest.param(
             Fault.WS_1011,
             Outcome.AUTHORITATIVE_ERROR,
             id="ws_1011",
-            marks=pytest.mark.xfail(strict=True, reason=CLOSED_1011),
         ),
     ],
 )
