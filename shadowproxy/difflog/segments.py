@@ -2,20 +2,32 @@
 
 One proxy writes one folder. `diff-YYYY-MM-DD.jsonl` is the day's active segment; closed segments
 are `diff-YYYY-MM-DD.N.jsonl.gz` with N = 1, 2, ... in write order (a closed segment without
-`.gz` is one a crash left uncompressed; the next start compresses it). With `keep_days`, closed
-segments older than that many days are deleted when a new day's segment opens. The writer
-(`Segments`, owned by the sink's thread) and the reader (`segment_files`) share these patterns.
+`.gz` is one a crash or a failed compression left uncompressed; the next start compresses it).
+With `keep_days`, closed segments older than that many days are deleted when a new day's segment
+opens. The writer (`Segments`, owned by the sink's thread) and the reader (`segment_files`) share
+these patterns.
+
+Disk trouble (the folder full, unwritable, removed or replaced, a file-size limit) loses records,
+never the writer: each record is written whole with unbuffered writes or not at all (a short
+write is cut back, so no torn line is left for the next record to run into), a record the disk
+refused is counted in `write_errors`, and the segment is reopened at most every `retry_s` seconds
+until the disk takes records again. One `diff_log_write_failed` error is logged per episode (and
+per change of errno), one `diff_log_write_recovered` warning with the records lost when it ends.
 """
 
 from __future__ import annotations
 
+import errno
 import gzip
+import io
 import os
 import re
 import shutil
+import time
+from contextlib import suppress
 from datetime import date, timedelta
 from pathlib import Path
-from typing import BinaryIO
+from typing import Final
 
 import structlog
 
@@ -23,6 +35,7 @@ log = structlog.get_logger(__name__)
 
 ACTIVE = re.compile(r"^diff-(\d{4}-\d{2}-\d{2})\.jsonl$")
 CLOSED = re.compile(r"^diff-(\d{4}-\d{2}-\d{2})\.(\d+)\.jsonl(\.gz)?$")
+DEFAULT_RETRY_S: Final = 1.0
 
 
 def segment_files(directory: Path) -> list[Path]:
@@ -42,15 +55,26 @@ def _order(name: str) -> tuple[str, int] | None:
 class Segments:
     """The files of one diff-log folder. Used by the writer thread only."""
 
-    def __init__(self, directory: Path, max_bytes: int, keep_days: int | None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        max_bytes: int,
+        keep_days: int | None,
+        *,
+        retry_s: float = DEFAULT_RETRY_S,
+    ) -> None:
         self.directory = directory
         self.max_bytes = max_bytes
         self.keep_days = keep_days
+        self.retry_s = retry_s
         self.written = 0
-        self.write_errors = 0
-        self._file: BinaryIO | None = None
+        self.write_errors = 0  # records lost to disk trouble
+        self._file: io.FileIO | None = None
         self._day = ""
         self._size = 0
+        self._retry_at = 0.0  # after a refusal, no new attempt before this (monotonic seconds)
+        self._trouble: str | None = None  # the errno of the disk trouble under way
+        self._lost = 0  # records refused since the trouble began
 
     def recover(self) -> None:
         """Compress segments a previous run renamed but did not finish compressing."""
@@ -63,48 +87,91 @@ class Segments:
             self._report(exc)
 
     def write(self, lines: list[tuple[str, bytes]]) -> None:
-        """Append a batch; a disk error loses that record and is counted, never fatal."""
+        """Append a batch, record by record; what the disk refuses is counted, never fatal."""
+        if self._file is not None and not self._still_in_place():
+            self.close()  # the folder or the segment was moved or removed: reopen by name
         for day, line in lines:
+            if self._file is None and time.monotonic() < self._retry_at:
+                self._refused()
+                continue
             try:
-                self._append(day, line)
+                self._append(day, line + b"\n")
             except OSError as exc:
-                self._failed_io(exc)
+                self.close()
+                self._retry_at = time.monotonic() + self.retry_s
+                self._refused(exc)
             else:
                 self.written += 1
-        try:
-            if self._file is not None:
-                self._file.flush()
-        except OSError as exc:
-            self._failed_io(exc)
+                if self._trouble is not None:
+                    log.warning(
+                        "diff_log_write_recovered", lost=self._lost, directory=str(self.directory)
+                    )
+                    self._trouble = None
+                    self._lost = 0
 
     def close(self) -> None:
         if self._file is not None:
-            try:
+            with suppress(OSError):  # unbuffered: nothing is left to flush, nothing to lose
                 self._file.close()
-            except OSError as exc:
-                self._report(exc)
             self._file = None
 
-    def _report(self, exc: OSError) -> None:
+    def _refused(self, exc: OSError | None = None) -> None:
+        """One record lost; the first refusal of an episode (or a new errno) is logged."""
         self.write_errors += 1
-        log.error("diff_log_write_failed", error=str(exc), directory=str(self.directory))
+        self._lost += 1
+        if exc is None:
+            return
+        name = _errno_name(exc)
+        if name != self._trouble:
+            self._trouble = name
+            log.error(
+                "diff_log_write_failed",
+                errno=name,
+                error=exc.strerror or str(exc),
+                path=str(exc.filename or self.directory),
+                directory=str(self.directory),
+                retry_s=self.retry_s,
+            )
 
-    def _failed_io(self, exc: OSError) -> None:
-        self._report(exc)
-        self.close()  # reopen on the next record
+    def _report(self, exc: OSError) -> None:
+        """Trouble with closed segments (compression, retention): no record is lost by it."""
+        log.error(
+            "diff_log_housekeeping_failed",
+            errno=_errno_name(exc),
+            error=exc.strerror or str(exc),
+            path=str(exc.filename or self.directory),
+            directory=str(self.directory),
+        )
 
-    def _append(self, day: str, line: bytes) -> None:
+    def _still_in_place(self) -> bool:
+        """Whether the open segment is still the file its name leads to."""
+        assert self._file is not None
+        try:
+            named = os.stat(self.directory / f"diff-{self._day}.jsonl")
+        except OSError:
+            return False
+        opened = os.fstat(self._file.fileno())
+        return (named.st_dev, named.st_ino) == (opened.st_dev, opened.st_ino)
+
+    def _append(self, day: str, record: bytes) -> None:
         if self._file is not None and (
-            day != self._day or (self._size > 0 and self._size + len(line) + 1 > self.max_bytes)
+            day != self._day or (self._size > 0 and self._size + len(record) > self.max_bytes)
         ):
             self._rotate_active()
         if self._file is None:
             self._open(day)
         assert self._file is not None  # _open sets it or raises
-        self._file.write(line + b"\n")
-        self._size += len(line) + 1
+        try:
+            written = 0
+            while written < len(record):  # a short write is followed by one that raises
+                written += self._file.write(record[written:])
+        except OSError:
+            self._file.truncate(self._size)  # no torn line: the next record starts a line
+            raise
+        self._size += len(record)
 
     def _open(self, day: str) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)  # removed to free space: made again
         for path in sorted(self.directory.glob("diff-*.jsonl")):
             match = ACTIVE.match(path.name)
             if match and match.group(1) != day:  # another day's segment nobody writes any more
@@ -114,8 +181,7 @@ class Segments:
                     self._report(exc)
         if self.keep_days is not None:
             self._expire(date.fromisoformat(day) - timedelta(days=self.keep_days - 1))
-        path = self.directory / f"diff-{day}.jsonl"
-        self._file = path.open("ab")
+        self._file = io.FileIO(self.directory / f"diff-{day}.jsonl", "ab")
         self._day = day
         self._size = os.fstat(self._file.fileno()).st_size
 
@@ -130,11 +196,13 @@ class Segments:
                     self._report(exc)
 
     def _rotate_active(self) -> None:
-        assert self._file is not None
-        self._file.close()
-        self._file = None
+        self.close()
         active = self.directory / f"diff-{self._day}.jsonl"
-        self._compress(self._rename_closed(active, self._day))
+        closed = self._rename_closed(active, self._day)
+        try:
+            self._compress(closed)
+        except OSError as exc:  # kept uncompressed (the next start compresses it)
+            self._report(exc)
 
     def _rename_closed(self, active: Path, day: str) -> Path:
         numbers = [
@@ -149,7 +217,16 @@ class Segments:
     def _compress(self, path: Path) -> None:
         target = path.with_name(path.name + ".gz")
         partial = path.with_name(path.name + ".gz.partial")
-        with path.open("rb") as source, gzip.open(partial, "wb") as sink:
-            shutil.copyfileobj(source, sink)
+        try:
+            with path.open("rb") as source, gzip.open(partial, "wb") as sink:
+                shutil.copyfileobj(source, sink)
+        except OSError:
+            with suppress(OSError):  # a full disk must get the space of a half copy back
+                partial.unlink()
+            raise
         partial.replace(target)
         path.unlink()
+
+
+def _errno_name(exc: OSError) -> str:
+    return errno.errorcode.get(exc.errno, str(exc.errno)) if exc.errno is not None else "unknown"

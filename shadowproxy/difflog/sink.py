@@ -6,7 +6,9 @@ drops and counts) and never raises (the shadow can never hurt the client). One w
 the files: it appends, rotates by size and by UTC day, and gzips closed segments, so a slow or
 hung disk stalls only that thread. `aclose()` drains the queue and flushes.
 
-The files of a folder (names, rotation, compression, retention) are `segments.Segments`'s concern.
+The files of a folder (names, rotation, compression, retention) and what a full or unwritable
+disk does to them (records lost and counted, one log line per episode, writes resumed without a
+restart once the disk takes them) are `segments.Segments`'s concern.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import orjson
 import structlog
 
 from shadowproxy.difflog.record import RecordBuilder, should_record
-from shadowproxy.difflog.segments import Segments
+from shadowproxy.difflog.segments import DEFAULT_RETRY_S, Segments
 from shadowproxy.types import AcceptedDifference, Comparison, DiffLogStats
 
 log = structlog.get_logger(__name__)
@@ -51,6 +53,7 @@ class JsonlDiffSink:
         max_bytes: int = DEFAULT_MAX_BYTES,
         queue_size: int = DEFAULT_QUEUE_SIZE,
         keep_days: int | None = None,
+        retry_s: float = DEFAULT_RETRY_S,
         clock: Callable[[], datetime] = _utc_now,
     ) -> None:
         if max_bytes <= 0 or queue_size <= 0:
@@ -63,7 +66,7 @@ class JsonlDiffSink:
         self._log_matches = log_matches
         self._clock = clock
         self._queue: queue.Queue[object] = queue.Queue(maxsize=queue_size)
-        self._segments = Segments(directory, max_bytes, keep_days)
+        self._segments = Segments(directory, max_bytes, keep_days, retry_s=retry_s)
         self._closed = False
         self._dropped = 0
         self._failed = 0

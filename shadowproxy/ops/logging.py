@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import MutableMapping
+from contextlib import suppress
 from typing import Any, BinaryIO
 
 import orjson
@@ -30,11 +31,21 @@ SERVICE = "shadowproxy"
 
 
 class NamedBytesLogger(structlog.BytesLogger):
-    """A `BytesLogger` that keeps the name it was asked for, for `add_logger_name`."""
+    """A `BytesLogger` that keeps the name it was asked for, for `add_logger_name`, and that
+    never raises: a line its stream refuses (stderr on a full disk) is lost, as the standard
+    library's handlers lose it, instead of failing whatever logged it (the diff-log writer thread
+    ended on its own `diff_log_write_failed` line and never wrote again)."""
 
     def __init__(self, file: BinaryIO | None = None, *, name: str | None = None) -> None:
         super().__init__(file)
         self.name = name
+
+    def msg(self, message: bytes) -> None:
+        with suppress(OSError):
+            super().msg(message)
+
+    log = debug = info = warn = warning = msg
+    fatal = failure = err = error = critical = exception = msg
 
 
 class NamedBytesLoggerFactory:

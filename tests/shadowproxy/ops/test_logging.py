@@ -1,5 +1,7 @@
 """structlog configuration, in a subprocess: it is process-global, the CLI sets it once."""
 
+import errno
+import io
 import subprocess
 import sys
 
@@ -40,3 +42,19 @@ def test_unknown_level_is_a_sentence(level: str) -> None:
 
     with pytest.raises(ValueError, match="log level must be one of"):
         configure_logging(level=level)
+
+
+class FullDisk(io.BytesIO):
+    """stderr redirected to a file on a full disk: the buffered line cannot be flushed."""
+
+    def flush(self) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_a_line_the_stream_refuses_is_lost_not_raised() -> None:
+    """Logging must not fail its caller (it ended the diff-log writer thread)."""
+    from shadowproxy.ops.logging import NamedBytesLogger
+
+    logger = NamedBytesLogger(FullDisk(), name="t")
+    logger.error(b'{"event":"diff_log_write_failed"}')
+    logger.info(b'{"event":"later"}')
