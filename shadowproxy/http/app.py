@@ -44,6 +44,7 @@ from shadowproxy.http.headers import (
     as_tuple,
     host_problem,
     is_websocket_upgrade,
+    upgrades_connection,
 )
 from shadowproxy.http.shadow import Captured, ShadowDispatcher
 from shadowproxy.http.upstream import (
@@ -112,8 +113,24 @@ def create_app(
     )
     app.cleanup_ctx.append(_Lifecycle(sink))
     app.cleanup_ctx.append(_keep_shapes)
-    app.router.add_route("*", "/{tail:.*}", _ProxyHandler(ws_handler).handle)
+    app.router.add_route(
+        "*", "/{tail:.*}", _ProxyHandler(ws_handler).handle, expect_handler=_expect
+    )
     return app
+
+
+async def _expect(request: web.Request) -> None:
+    """An HTTP/1.1 `Expect: 100-continue` gets 100 Continue before the body is read; any other
+    expectation is refused with 417 (RFC 9110 §10.1.1). aiohttp's own handler quotes the value in
+    its 417 and fails with a 500 on a value that is not UTF-8."""
+    if request.version != aiohttp.HttpVersion11:
+        return
+    if request.headers.get("Expect", "").lower() == "100-continue":
+        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        return
+    raise web.HTTPExpectationFailed(
+        text='{"detail": "unsupported expectation"}', content_type="application/json"
+    )
 
 
 class _Lifecycle:
@@ -133,6 +150,7 @@ class _Lifecycle:
             for side in Side
         }
         correlation = CorrelationMap(settings.state_dir)
+        metrics.correlation_entries.set_function(lambda: len(correlation))
         windows = WindowSettings(
             window_s=settings.parity_window_s,
             min_comparisons=settings.parity_min_comparisons,
@@ -228,11 +246,29 @@ async def _keep_shapes(app: web.Application) -> AsyncIterator[None]:
         await save()
 
 
+_HTTP_1 = (aiohttp.HttpVersion10, aiohttp.HttpVersion11)
+
+
 class _ProxyHandler:
     def __init__(self, ws_handler: WsHandler | None) -> None:
         self._ws_handler = ws_handler
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        if request.version not in _HTTP_1:
+            # aiohttp answers in the version the request line named, and no client reads an
+            # `HTTP/2.0 505` status line: answer in HTTP/1.1, then close
+            request._cache["version"] = aiohttp.HttpVersion11  # where aiohttp's reify keeps it
+            refused = web.json_response({"detail": "HTTP version not supported"}, status=505)
+            refused.force_close()
+            return refused
+        response = await self._handle(request)
+        if upgrades_connection(request.headers):
+            # aiohttp's parser drops what follows a request to upgrade in the same read (parses
+            # nothing more after a websocket one): no other request is safe here, so close
+            response.force_close()
+        return response
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
         ctx = request.app[CONTEXT]
         match = ctx.routes.match(request.method, origin_form(request).partition("?")[0])
         spec = match.spec

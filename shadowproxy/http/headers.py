@@ -73,10 +73,16 @@ def tokens(headers: AnyHeaders, name: str) -> set[str]:
     return found
 
 
+def upgrades_connection(headers: AnyHeaders) -> bool:
+    """Connection names `upgrade` and an Upgrade field is present: a request to switch protocols
+    (aiohttp's parser treats what follows it on the connection as another protocol's bytes)."""
+    return "upgrade" in tokens(headers, "Connection") and "Upgrade" in headers
+
+
 def is_websocket_upgrade(headers: AnyHeaders) -> bool:
-    """Connection names `upgrade` and Upgrade offers websocket (tokens, any case; RFC 6455)."""
+    """An upgrade whose Upgrade field offers websocket (tokens, any case; RFC 6455)."""
     offered = {protocol.partition("/")[0].strip() for protocol in tokens(headers, "Upgrade")}
-    return "upgrade" in tokens(headers, "Connection") and "websocket" in offered
+    return upgrades_connection(headers) and "websocket" in offered
 
 
 def end_to_end(headers: AnyHeaders, *, drop: Iterable[str] = ()) -> CIMultiDict[str]:

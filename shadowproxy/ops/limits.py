@@ -39,6 +39,7 @@ MAX_HEAD_BYTES = 256 * 1024  # past this aiohttp's own parser limits answer (431
 MAX_TARGET_BYTES = 8190  # the request line (aiohttp's default, nginx's 8 KiB buffer)
 MAX_FIELD_BYTES = 8192  # one header field, name and value; must differ from MAX_TARGET_BYTES
 MAX_HEADERS = 128
+EOF_CHECK_S = 0.1  # how often a half-closed connection checks it still has an answer to write
 PARSER_LIMITS: dict[str, Any] = {
     "max_line_size": MAX_TARGET_BYTES,
     "max_field_size": MAX_FIELD_BYTES,
@@ -65,6 +66,7 @@ class _Guard(asyncio.Protocol):
         self._open = open_
         self._transport: Any = None  # asyncio's or uvloop's (not an asyncio.Transport subclass)
         self._timer: asyncio.TimerHandle | None = None
+        self._eof_check: asyncio.Handle | None = None
         self._head = bytearray()
         self._counted = False
 
@@ -91,17 +93,36 @@ class _Guard(asyncio.Protocol):
         """The client half-closed (it will send nothing more): answer what it asked, then close.
 
         aiohttp's handler ignores EOF, so asyncio would close the socket at once and the answer
-        to a request sent just before the half-close were lost (nginx answers it).
+        to a request sent just before the half-close were lost (nginx answers it). But aiohttp's
+        keep-alive timer only closes a handler that waits, so a connection kept open for an
+        answer that never comes would sit in CLOSE_WAIT for ever: an idle connection is closed
+        at once, and until the connection ends `_after_eof` checks that a request is still being
+        answered (a body the EOF cut short never will be: closed, aiohttp fails the read).
         """
         self._inner.eof_received()
         close = getattr(self._inner, "close", None)
-        if close is None or self._timer is not None:
-            return None  # no whole request head yet: nothing to answer, close now
+        if close is None or self._timer is not None or _idle(self._inner):
+            return None  # no whole request head, or nothing asked: close now
         close()  # no keep-alive: the connection ends once the current answer is written
+        self._eof_check = asyncio.get_running_loop().call_soon(self._after_eof)
         return True  # keep the write side open for that answer
+
+    def _after_eof(self) -> None:
+        self._eof_check = None
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        current = getattr(self._inner, "_current_request", None)
+        if _idle(self._inner) or (current is not None and not current.content.is_eof()):
+            transport.close()  # nothing more to answer, or a body that can never be whole
+            return
+        self._eof_check = asyncio.get_running_loop().call_later(EOF_CHECK_S, self._after_eof)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        if self._eof_check is not None:
+            self._eof_check.cancel()
+            self._eof_check = None
         if self._counted:
             self._open.count -= 1
             self._counted = False
@@ -161,6 +182,13 @@ def _handler_class(closed: Callable[[str], None]) -> type[web.RequestHandler]:
             return response
 
     return Handler
+
+
+def _idle(handler: Any) -> bool:
+    """Whether aiohttp's handler waits for a request with none queued (reads two internals of
+    it, pinned by the half-close tests in tests/shadowproxy/ops/test_limits.py)."""
+    waiter = getattr(handler, "_waiter", None)
+    return waiter is not None and not waiter.done() and not getattr(handler, "_messages", ())
 
 
 class GuardedSite(web.TCPSite):

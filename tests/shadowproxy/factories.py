@@ -5,6 +5,7 @@
   one), plus its admin app. `proxy_settings` makes the Settings for it. The `make_proxy` fixture
   (`ProxyFactory`), `ws_fakes.start_proxy` and `dashboards.start_stack` only differ in what they
   serve it with; `running` is the exception: it runs the real `serve()`, which builds its own.
+  `proxy_process` goes one step further: a real `shadowproxy run` subprocess, its log collected.
 - The backends of `make_proxy` are `FakeBackend`s: real aiohttp servers on port 0 that record
   every request they receive (`Seen`) and answer differently per side on purpose.
 - Value objects with sensible defaults, overridden by keyword: `exchange`, `observation`,
@@ -16,6 +17,10 @@ from __future__ import annotations
 import asyncio
 import gzip
 import itertools
+import os
+import re
+import signal
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
@@ -23,10 +28,11 @@ from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar, overload
 
 import orjson
-from aiohttp import web
+from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestClient, TestServer
 from multidict import CIMultiDictProxy
 from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
 
 from shadowproxy.correlation import AppAliases
 from shadowproxy.diff.config import DEFAULT_CONFIG, DiffConfig
@@ -443,3 +449,92 @@ async def running(settings: Settings, sink: ListSink) -> AsyncIterator[tuple[str
     finally:
         stop.set()
         await asyncio.wait_for(task, timeout=20)
+
+
+READY = re.compile(rb"shadowproxy listening on (\S+) \(admin (\S+)\)")
+
+
+@dataclass
+class ProxyProcess:
+    """A real `shadowproxy run` subprocess and the lines it logged (warnings and errors) so far."""
+
+    process: asyncio.subprocess.Process
+    url: str
+    admin_url: str
+    log: list[bytes] = field(default_factory=list)
+
+    def events(self, event: str) -> list[dict[str, Any]]:
+        """The JSON log lines of one event, in order (a crash's traceback is not JSON)."""
+        found = []
+        for line in self.log:
+            try:
+                parsed = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(parsed, dict) and parsed.get("event") == event:
+                found.append(parsed)
+        return found
+
+    async def metric(self, name: str, **labels: str) -> float:
+        """One sample of the admin API's /metrics page, 0 when it is not there."""
+        async with ClientSession() as session, session.get(f"{self.admin_url}/metrics") as page:
+            text = await page.text()
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == name and sample.labels == labels:
+                    return sample.value
+        return 0.0
+
+
+@asynccontextmanager
+async def proxy_process(
+    legacy_url: str,
+    app_url: str,
+    workdir: Path,
+    env: Mapping[str, str] | None = None,
+    *,
+    stderr: Path | None = None,
+) -> AsyncIterator[ProxyProcess]:
+    """`shadowproxy run` on ports 0 in front of two URLs, its state and diff log (`diff_logs/`)
+    in `workdir`, logging warnings and errors into `ProxyProcess.log` (or to the file `stderr`,
+    read into `log` once it exited). SIGTERM on exit (SIGKILL if it still runs 30 s later)."""
+    log_file = None if stderr is None else os.open(stderr, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    try:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "shadowproxy", "run", "--legacy", legacy_url, "--app", app_url,
+            "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--log-level", "warning",
+            "--diff-log-dir", str(workdir / "diff_logs"), "--state-dir", str(workdir / "state"),
+            env={**os.environ, **(env or {})},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE if log_file is None else log_file,
+        )  # fmt: skip
+    finally:
+        if log_file is not None:
+            os.close(log_file)  # the child has its own copy
+    assert process.stdout is not None
+    log: list[bytes] = []
+    collecting = (
+        None if process.stderr is None else asyncio.ensure_future(_collect(process.stderr, log))
+    )
+    try:
+        line = await asyncio.wait_for(process.stdout.readline(), 30)
+        ready = READY.search(line)
+        assert ready is not None, f"shadowproxy run did not start: {line!r} {log}"
+        yield ProxyProcess(process, ready[1].decode(), ready[2].decode(), log)
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(process.wait(), 30)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+        if collecting is not None:
+            await collecting
+        elif stderr is not None:  # it exited: the file is complete
+            log.extend((await asyncio.to_thread(stderr.read_bytes)).splitlines())
+
+
+async def _collect(stream: asyncio.StreamReader, into: list[bytes]) -> None:
+    while line := await stream.readline():
+        into.append(line.rstrip(b"\n"))
