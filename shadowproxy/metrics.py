@@ -9,10 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    PlatformCollector,
+    ProcessCollector,
+    disable_created_metrics,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from shadowproxy.build import build_info
 from shadowproxy.types import (
     ClientFindings,
     Comparison,
@@ -34,6 +44,23 @@ _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.
 
 class ProxyMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
+        # no `_created` series: nobody queries them, and they are a third of the exposition
+        # (prometheus-client's switch is process-wide; every registry here wants it off)
+        disable_created_metrics()  # type: ignore[no-untyped-call]
+        Info("shadowproxy_build", "The running build.", registry=registry).info(build_info())
+        ProcessCollector(registry=registry)  # process_cpu_seconds_total, RSS, open fds…
+        PlatformCollector(registry=registry)  # python_info
+        self.ws_open = Gauge(
+            "shadowproxy_ws_connections_open",
+            "Client websockets open now (relayed to the authoritative side).",
+            ["route_group"],
+            registry=registry,
+        )
+        self.correlation_entries = Gauge(
+            "shadowproxy_correlation_entries",
+            "Pairs of task ids (legacy's and the app's) the correlation map holds now.",
+            registry=registry,
+        )
         self.requests = Counter(
             "shadowproxy_requests_total",
             "Client requests answered, by route and the authoritative side that answered.",

@@ -18,7 +18,8 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
+from prometheus_client.aiohttp import make_aiohttp_handler
 
 from shadowproxy.errors import UpstreamError
 from shadowproxy.http.context import INSPECTOR
@@ -52,7 +53,9 @@ def create_admin_app(proxy: web.Application, *, registry: CollectorRegistry) -> 
     app[PROXY] = proxy
     app[SEEN_FINGERPRINTS] = OrderedDict()
     app.cleanup_ctx.append(_probe_session)
-    app.router.add_get("/metrics", _metrics)
+    # prometheus-client's own handler: the text or OpenMetrics format as the scraper asks,
+    # gzip when it accepts it, `name[]=` to select families
+    app.router.add_get("/metrics", make_aiohttp_handler(registry))
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
     app.router.add_get("/flags", _get_flags)
@@ -75,13 +78,6 @@ async def _probe_session(app: web.Application) -> AsyncIterator[None]:
     async with aiohttp.ClientSession(timeout=timeout, trust_env=False) as session:
         app[_PROBE] = session
         yield
-
-
-async def _metrics(request: web.Request) -> web.Response:
-    body = generate_latest(request.app[REGISTRY])
-    response = web.Response(body=body)
-    response.headers["Content-Type"] = CONTENT_TYPE_LATEST
-    return response
 
 
 async def _healthz(_: web.Request) -> web.Response:
