@@ -9,9 +9,11 @@
     │   ├── UpstreamUnavailable      refused, reset or a broken response: 502
     │   ├── UpstreamTimeout          no answer in time: 504
     │   └── UpstreamRefused          a websocket upgrade answered with an HTTP status instead
-    └── RunError                     a command could not finish: exit code 1, a report
-        ├── StackError               `shadowproxy up`: a child failed to start or died
-        └── DemoError                `shadowproxy demo`: a step of the session failed
+    ├── RunError                     a command could not finish: exit code 1, a report
+    │   ├── UnreadableFile           a file or folder the operator named cannot be read
+    │   ├── StackError               `shadowproxy up`: a child failed to start or died
+    │   └── DemoError                `shadowproxy demo`: a step of the session failed
+    └── GateFailed                   a check the command makes did not pass: exit code 3
 
 Pure: aiohttp's and asyncio's errors are translated into this tree only at the network edge
 (`shadowproxy.http.upstream.map_client_errors`), so everything above the edge, the websocket
@@ -83,9 +85,17 @@ class RunError(ShadowproxyError):
     """A command could not finish; the message is the report for the operator."""
 
 
+class UnreadableFile(RunError):
+    """A file or folder the operator named cannot be read; the message names it."""
+
+
 class StackError(RunError):
     """A child failed to start or died; the message is the report for the operator."""
 
 
 class DemoError(RunError):
     """The session could not go on; the message says which step and why."""
+
+
+class GateFailed(ShadowproxyError):
+    """A gate refused: e.g. the admin API will not move a group whose cutover is blocked."""

@@ -3,6 +3,7 @@
 Only the CLI reads `os.environ`; it passes the mapping here together with its own options
 (upstream URLs, listen addresses, paths). Every bad value becomes a `SettingsError` whose
 sentence names the variable, so the CLI can print it and exit without a traceback.
+Each variable is read through `variables.variable()`, which knows every one by name.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from shadowproxy.contracts.builtin import BUILTIN_CONTRACTS
 from shadowproxy.contracts.drift import DriftSettings
 from shadowproxy.contracts.model import Contract
 from shadowproxy.diff.config import DEFAULT_CONFIG, DiffConfig, load_config
-from shadowproxy.errors import ConfigError, SettingsError
+from shadowproxy.errors import ConfigError, SettingsError, UnreadableFile
 from shadowproxy.routing import build_route_table
 from shadowproxy.types import RouteGroup, Side
+from shadowproxy.variables import authoritative_variable, variable
 
 T = TypeVar("T")
 
@@ -80,10 +82,6 @@ class Settings:
 
     def upstream_url(self, side: Side) -> str:
         return self.legacy_url if side is Side.LEGACY else self.app_url
-
-
-def authoritative_variable(group: RouteGroup) -> str:
-    return f"TA_AUTHORITATIVE_{group.name}"
 
 
 def load_settings(
@@ -160,11 +158,11 @@ class _Env:
         self._environ = environ
 
     def get(self, name: str, parse: Callable[[str], T], default: T) -> T:
-        raw = self._environ.get(name)
-        if raw is None or raw.strip() == "":
+        raw = variable(self._environ, name)
+        if not raw:
             return default
         try:
-            return parse(raw.strip())
+            return parse(raw)
         except ValueError as exc:
             raise SettingsError(f"{name}: {exc}") from None
 
@@ -174,17 +172,19 @@ MIN_TOKEN_CHARS = 16
 
 def _admin_token(environ: Mapping[str, str]) -> str | None:
     """SHADOWPROXY_ADMIN_TOKEN, or the content of SHADOWPROXY_ADMIN_TOKEN_FILE; never logged."""
-    direct = environ.get("SHADOWPROXY_ADMIN_TOKEN", "").strip()
-    path = environ.get("SHADOWPROXY_ADMIN_TOKEN_FILE", "").strip()
+    direct = variable(environ, "SHADOWPROXY_ADMIN_TOKEN")
+    path = variable(environ, "SHADOWPROXY_ADMIN_TOKEN_FILE")
     if direct and path:
         raise SettingsError("set SHADOWPROXY_ADMIN_TOKEN or SHADOWPROXY_ADMIN_TOKEN_FILE, not both")
     if path:
         try:
             direct = Path(path).read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise SettingsError(
-                f"SHADOWPROXY_ADMIN_TOKEN_FILE: cannot read {path} ({exc})"
+        except OSError as exc:
+            raise UnreadableFile(
+                f"SHADOWPROXY_ADMIN_TOKEN_FILE: cannot read {path} ({exc.strerror or exc})"
             ) from None
+        except UnicodeDecodeError:
+            raise SettingsError(f"SHADOWPROXY_ADMIN_TOKEN_FILE: {path} is not UTF-8 text") from None
         if not direct:
             raise SettingsError(f"SHADOWPROXY_ADMIN_TOKEN_FILE: {path} is empty")
     if direct and (len(direct) < MIN_TOKEN_CHARS or any(c.isspace() for c in direct)):

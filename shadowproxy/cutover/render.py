@@ -1,11 +1,28 @@
-"""The cutover readiness report (`Readiness.report()`) as the text `shadowproxy cutover` prints."""
+"""The cutover readiness report (`Readiness.report()`) as `shadowproxy cutover` reads it: the text
+it prints, and its gate (`ready`)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
+from shadowproxy.cutover.readiness import READY
+
 MAX_ROWS = 8  # breaks and drift rows per group; `--json` has them all
+
+
+def ready(report: Mapping[str, Any], groups: Collection[str] = ()) -> bool:
+    """Whether every consumer verdict of `groups` (default: every group that has one) is ready.
+
+    No verdict is no evidence: a chosen group without one, or a report without any, is not ready.
+    """
+    found: Mapping[str, Any] = report.get("groups", {})
+    chosen = groups or [name for name, group in found.items() if group.get("consumers")]
+    verdicts = [
+        [row.get("verdict") for row in found.get(name, {}).get("consumers", {}).values()]
+        for name in chosen
+    ]
+    return bool(verdicts) and all(v and all(word == READY for word in v) for v in verdicts)
 
 
 def render(report: Mapping[str, Any]) -> str:

@@ -74,7 +74,7 @@ from typing import Any
 from shadowproxy.contracts.load import load_consumers, located, toml_line
 from shadowproxy.contracts.model import Contract
 from shadowproxy.diff.profiles import PROFILES
-from shadowproxy.errors import ConfigError
+from shadowproxy.errors import ConfigError, UnreadableFile
 from shadowproxy.types import AcceptedDifference, RouteGroup, RouteSpec
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -133,11 +133,14 @@ DEFAULT_CONFIG = DiffConfig(known_differences=BUILTIN_KNOWN_DIFFERENCES)
 
 
 def load_config(path: Path) -> DiffConfig:
-    """Read and check one TOML file; every problem is a `ConfigError` naming file and key."""
+    """Read and check one TOML file; every problem with its text is a `ConfigError` naming file
+    and key, a file that cannot be read an `UnreadableFile`."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the config file ({exc.strerror or exc}).") from None
+        raise UnreadableFile(
+            f"{path}: cannot read the config file ({exc.strerror or exc})."
+        ) from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: the config file is not UTF-8 text.") from None
     try:

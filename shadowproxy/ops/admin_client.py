@@ -2,7 +2,9 @@
 
 The token comes from `--token-file FILE` or `SHADOWPROXY_ADMIN_TOKEN` (a file wins); it is sent
 as `Authorization: Bearer ...` and never printed. Every call says it comes from the CLI, which
-the audit trail records as the actor `cli`.
+the audit trail records as the actor `cli`. A failed call raises from the exception tree, so the
+CLI's exit code follows: a 4xx answer is the operator's to fix (`UsageError`), a 409 a refusal
+by a gate (`GateFailed`: a cooldown, a blocked cutover), anything else a `RunError`.
 """
 
 from __future__ import annotations
@@ -14,30 +16,25 @@ from typing import Any
 import aiohttp
 import orjson
 
+from shadowproxy.errors import GateFailed, RunError, UnreadableFile, UsageError
 from shadowproxy.ops.admin_access import CLIENT_HEADER
-
-
-class AdminError(Exception):
-    def __init__(self, message: str, code: int) -> None:
-        super().__init__(message)
-        self.code = code
+from shadowproxy.variables import variable
 
 
 def admin_token(token_file: Path | None, environ: Mapping[str, str]) -> str | None:
     if token_file is not None:
         try:
             return token_file.read_text(encoding="utf-8").strip() or None
-        except OSError as exc:
-            raise AdminError(
-                f"cannot read the token file {token_file}: {exc.strerror}", 2
-            ) from None
-    return environ.get("SHADOWPROXY_ADMIN_TOKEN", "").strip() or None
+        except (OSError, UnicodeDecodeError) as exc:
+            problem = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            raise UnreadableFile(f"cannot read the token file {token_file}: {problem}") from None
+    return variable(environ, "SHADOWPROXY_ADMIN_TOKEN") or None
 
 
 async def admin_call(
     admin: str, method: str, path: str, body: Any = None, *, token: str | None = None
 ) -> dict[str, Any]:
-    """One admin API call; its 4xx detail becomes a usage error, the network a runtime one."""
+    """One admin API call, its JSON object answer; raises as the module docstring says."""
     timeout = aiohttp.ClientTimeout(total=10)
     headers = {CLIENT_HEADER: "cli"}
     if token:
@@ -50,14 +47,18 @@ async def admin_call(
             payload = orjson.loads(await response.read())
     except (aiohttp.ClientError, TimeoutError, orjson.JSONDecodeError) as exc:
         problem = exc or type(exc).__name__
-        raise AdminError(f"cannot use the admin API at {admin}: {problem}", 1) from exc
+        raise RunError(f"cannot use the admin API at {admin}: {problem}") from exc
     if not isinstance(payload, dict):
-        raise AdminError(f"{admin}{path} did not answer a JSON object", 1)
+        raise RunError(f"{admin}{path} did not answer a JSON object")
+    detail = str(payload.get("detail", payload))
     if response.status == 401:
-        hint = " (pass --token-file or set SHADOWPROXY_ADMIN_TOKEN)"
-        raise AdminError(str(payload.get("detail", payload)) + hint, 2)
+        raise UsageError(detail + " (pass --token-file or set SHADOWPROXY_ADMIN_TOKEN)")
+    if response.status == 409:
+        raise GateFailed(detail)
+    if response.status >= 500:
+        raise RunError(detail)
     if response.status >= 400:
-        raise AdminError(str(payload.get("detail", payload)), 2 if response.status < 500 else 1)
+        raise UsageError(detail)
     return dict(payload)
 
 

@@ -1,8 +1,18 @@
 """The `shadowproxy` command: `run`, `up`, `demo`, `diffs`, `flags`, `cutover`.
 
 This is the one module that reads `os.environ` and configures logging; everything below it takes
-an injected mapping or value. Every error a user can cause ends as one `shadowproxy: error: ...`
-line on stderr and exit code 2; a failure while running is exit code 1.
+an injected mapping or value. What every command does the same way:
+
+- exit codes (README, "Exit codes"): 0 ok, 1 a failure while running, 2 a usage error, 3 a gate
+  failed. A command returns `Exit.OK` or `Exit.GATE` and raises from the exception tree
+  (`shadowproxy.errors`) otherwise; `main` maps each exception to its code in one place and
+  prints it as one `shadowproxy: error: ...` line on stderr, never a traceback.
+- `--json` prints one JSON document on stdout instead of the text (`_emit`); progress and errors
+  go to stderr either way.
+- `--help` shows each option's default and the environment variable that also sets it
+  (`arguments.build_parser`, which knows the options; this module runs the command named).
+- a `SHADOWPROXY_*` or `TA_*` variable that nothing reads is a warning at start (a log line for
+  the commands that log, a stderr line for the others) naming the closest known variable.
 """
 
 from __future__ import annotations
@@ -11,35 +21,52 @@ import argparse
 import asyncio
 import os
 import sys
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from enum import IntEnum
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
 
 import orjson
+import structlog
 
+from shadowproxy.cutover.render import ready as cutover_ready
 from shadowproxy.cutover.render import render as render_cutover
 from shadowproxy.difflog.sink import JsonlDiffSink
 from shadowproxy.difflog.summary import DiffFilter, as_json, parse_outcome, parse_since, render
 from shadowproxy.difflog.summary import summarize as summarize_diffs
-from shadowproxy.errors import ConfigError, SettingsError
+from shadowproxy.errors import GateFailed, RunError, UnreadableFile, UsageError
 from shadowproxy.ops.admin_client import (
-    AdminError,
     admin_call,
     admin_token,
     render_flags,
     render_history,
     render_parity,
 )
+from shadowproxy.ops.arguments import OPTION_VARIABLES, build_parser
 from shadowproxy.ops.demo import DemoOptions, run_demo
-from shadowproxy.ops.logging import LEVELS, configure_logging
+from shadowproxy.ops.logging import configure_logging
+from shadowproxy.ops.progress import ProgressBar
 from shadowproxy.ops.server import serve
 from shadowproxy.ops.stack import StackOptions, run_stack
 from shadowproxy.settings import load_settings
+from shadowproxy.variables import unknown_variables, variable
 
 T = TypeVar("T")
-USAGE_ERROR = 2
-INTERRUPTED = 130
+log = structlog.get_logger(__name__)
+
+
+class Exit(IntEnum):
+    """The exit codes, as README's "Exit codes" lists them."""
+
+    OK = 0
+    RUNTIME = 1  # a failure while running: unreachable, an admin API error, an unreadable file
+    USAGE = 2  # the command line or a setting is wrong (argparse's own errors exit 2 too)
+    GATE = 3  # a gate failed: demo mismatches, cutover not ready, a refused flip
+    INTERRUPTED = 130
+
+
+Handler = Callable[[argparse.Namespace, Mapping[str, str]], Exit]
 
 
 def run_async(coro: Coroutine[Any, Any, T]) -> T:
@@ -51,24 +78,31 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
     return uvloop.run(coro)
 
 
-def fail(message: str, code: int = USAGE_ERROR) -> int:
+def fail(message: str, code: Exit) -> int:
     print(f"shadowproxy: error: {message}", file=sys.stderr, flush=True)
-    return code
+    return int(code)
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
-    configure_logging(level=args.log_level)
+def _emit(args: argparse.Namespace, document: Any, text: str) -> None:
+    """A command's result: `document` as one JSON document under `--json`, else `text`."""
+    if args.json:
+        sys.stdout.write(orjson.dumps(document).decode() + "\n")
+    else:
+        print(text)
+
+
+def _cmd_run(args: argparse.Namespace, environ: Mapping[str, str]) -> Exit:
+    settings = load_settings(
+        environ,
+        legacy_url=args.legacy,
+        app_url=args.app,
+        listen=args.listen,
+        admin=args.admin,
+        config_path=args.config,
+        diff_log_dir=args.diff_log_dir,
+        state_dir=args.state_dir,
+    )
     try:
-        settings = load_settings(
-            os.environ,
-            legacy_url=args.legacy,
-            app_url=args.app,
-            listen=args.listen,
-            admin=args.admin,
-            config_path=args.config,
-            diff_log_dir=args.diff_log_dir,
-            state_dir=args.state_dir,
-        )
         sink = JsonlDiffSink(
             settings.diff_log_dir,
             log_matches=settings.log_matches,
@@ -76,10 +110,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
             known_differences=settings.config.known_differences,
             keep_days=args.diff_log_keep_days,
         )
-    except (SettingsError, ConfigError) as exc:
-        return fail(str(exc))
     except OSError as exc:
-        return fail(f"cannot create the diff-log folder {args.diff_log_dir}: {exc.strerror}")
+        raise RunError(
+            f"cannot create the diff-log folder {args.diff_log_dir}: {exc.strerror}"
+        ) from None
 
     def on_ready(proxy_url: str, admin_url: str) -> None:
         print(f"shadowproxy listening on {proxy_url} (admin {admin_url})", flush=True)
@@ -87,14 +121,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     try:
         run_async(serve(settings, sink=sink, on_ready=on_ready))
     except OSError as exc:  # the listen or admin address is taken or not ours
-        return fail(f"cannot start the proxy: {exc.strerror or exc}", code=1)
-    except KeyboardInterrupt:  # Ctrl-C before serve() installed its own handlers
-        return INTERRUPTED
-    return 0
+        raise RunError(f"cannot start the proxy: {exc.strerror or exc}") from None
+    return Exit.OK
 
 
-def _cmd_up(args: argparse.Namespace) -> int:
-    configure_logging(level=args.log_level)
+def _cmd_up(args: argparse.Namespace, environ: Mapping[str, str]) -> Exit:
     options = StackOptions(
         listen=args.listen,
         admin=args.admin,
@@ -106,29 +137,24 @@ def _cmd_up(args: argparse.Namespace) -> int:
         diff_log_keep_days=args.diff_log_keep_days,
         python=sys.executable,
     )
-    try:
-        return run_async(run_stack(options, environ=dict(os.environ)))
-    except KeyboardInterrupt:
-        return INTERRUPTED
+    return Exit(run_async(run_stack(options, environ=dict(environ))))
 
 
-def _cmd_demo(args: argparse.Namespace) -> int:
-    configure_logging(level=args.log_level)
+def _cmd_demo(args: argparse.Namespace, environ: Mapping[str, str]) -> Exit:
     options = DemoOptions(
         proxy_url=args.proxy.rstrip("/"),
         admin_url=args.admin.rstrip("/"),
         tickers=args.tickers,
-        api_key=args.api_key if args.api_key is not None else os.environ.get("DASHBOARD_API_KEY"),
+        api_key=args.api_key or variable(environ, OPTION_VARIABLES["api_key"]) or None,
         timeout_s=args.timeout,
         diff_log_dir=args.diff_log_dir,
     )
-    try:
-        return run_async(run_demo(options))
-    except KeyboardInterrupt:
-        return INTERRUPTED
+    report = run_async(run_demo(options))
+    _emit(args, report.document(), report.text())
+    return Exit.OK if report.passed else Exit.GATE
 
 
-def _cmd_diffs(args: argparse.Namespace) -> int:
+def _cmd_diffs(args: argparse.Namespace, environ: Mapping[str, str]) -> Exit:
     try:
         selection = DiffFilter(
             since=parse_since(args.since) if args.since else None,
@@ -136,27 +162,25 @@ def _cmd_diffs(args: argparse.Namespace) -> int:
             route=args.route,
         )
     except ValueError as exc:
-        return fail(str(exc))
+        raise UsageError(str(exc)) from None
     if not args.dir.is_dir():
-        return fail(f"diff-log folder {args.dir} does not exist (set it with --dir)")
-    show_progress = sys.stderr.isatty() and not args.json
+        raise UnreadableFile(f"diff-log folder {args.dir} does not exist (set it with --dir)")
+    bar = ProgressBar(0, stream=sys.stderr)  # on a terminal only: piped, a line per file is noise
 
     def progress(index: int, total: int, path: Path) -> None:
-        end = "\n" if index == total else ""
-        print(f"\rreading {index}/{total} {path.name:<40}", end=end, file=sys.stderr)
+        bar.update(index, total, f"reading {path.name}")
 
     try:
-        summary = summarize_diffs(args.dir, selection, progress=progress if show_progress else None)
+        summary = summarize_diffs(args.dir, selection, progress=progress if bar.tty else None)
     except OSError as exc:
-        return fail(f"cannot read {args.dir}: {exc.strerror or exc}", code=1)
-    if args.json:
-        sys.stdout.write(orjson.dumps(as_json(summary, top=args.top)).decode() + "\n")
-    else:
-        print(render(summary, args.dir, top=args.top))
-    return 0
+        raise UnreadableFile(f"cannot read {args.dir}: {exc.strerror or exc}") from None
+    finally:
+        bar.finish()
+    _emit(args, as_json(summary, top=args.top), render(summary, args.dir, top=args.top))
+    return Exit.GATE if args.fail_on_mismatch and summary.signatures else Exit.OK
 
 
-def _cmd_flags(args: argparse.Namespace) -> int:
+def _cmd_flags(args: argparse.Namespace, environ: Mapping[str, str]) -> Exit:
     call: tuple[str, str, Any] = ("GET", "/flags", None)
     if args.action == "set":
         group = quote(args.group, safe="")
@@ -174,175 +198,67 @@ def _cmd_flags(args: argparse.Namespace) -> int:
         call = ("GET", f"/events{query}", None)
     elif args.action == "parity":
         call = ("GET", f"/parity?window={quote(args.window)}", None)
-    try:
-        answer = _admin(args, *call)
-    except AdminError as exc:
-        return fail(str(exc), code=exc.code)
-    if getattr(args, "json", False):
-        sys.stdout.write(orjson.dumps(answer).decode() + "\n")
-    elif args.action == "history":
-        print(render_history(answer.get("events", [])))
+    answer = _admin(args, environ, *call)
+    if args.action == "history":
+        text = render_history(answer.get("events", []))
     elif args.action == "parity":
-        print(render_parity(answer))
+        text = render_parity(answer)
     else:
-        print(render_flags(answer))
-    return 0
+        text = render_flags(answer)
+    _emit(args, answer, text)
+    return Exit.OK
 
 
-def _admin(args: argparse.Namespace, method: str, path: str, body: Any = None) -> dict[str, Any]:
-    token = admin_token(args.token_file, os.environ)
+def _cmd_cutover(args: argparse.Namespace, environ: Mapping[str, str]) -> Exit:
+    report = _admin(args, environ, "GET", "/cutover")
+    _emit(args, report, render_cutover(report))
+    return Exit.OK if cutover_ready(report, args.group or ()) else Exit.GATE
+
+
+def _admin(
+    args: argparse.Namespace,
+    environ: Mapping[str, str],
+    method: str,
+    path: str,
+    body: Any = None,
+) -> dict[str, Any]:
+    token = admin_token(args.token_file, environ)
     return run_async(admin_call(args.admin.rstrip("/"), method, path, body, token=token))
 
 
-def _cmd_cutover(args: argparse.Namespace) -> int:
-    try:
-        report = _admin(args, "GET", "/cutover")
-    except AdminError as exc:
-        return fail(str(exc), code=exc.code)
-    if args.json:
-        sys.stdout.write(orjson.dumps(report).decode() + "\n")
-    else:
-        print(render_cutover(report))
-    return 0
+COMMANDS: dict[str, Handler] = {
+    "run": _cmd_run,
+    "up": _cmd_up,
+    "demo": _cmd_demo,
+    "diffs": _cmd_diffs,
+    "flags": _cmd_flags,
+    "cutover": _cmd_cutover,
+}
 
 
-def _bounded_int(low: int, high: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = low - 1
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must be a whole number {low}-{high}, got {text!r}")
-        return value
-
-    return parse
-
-
-_port = _bounded_int(0, 65535)
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, got {text!r}")
-    return value
-
-
-def build_parser(environ: dict[str, str]) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="shadowproxy",
-        description="Shadow every dashboard request to the legacy backend and the app service, "
-        "answer from the authoritative side, and diff the answers.",
-    )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    log_level = environ.get("SHADOWPROXY_LOG_LEVEL", "info").lower()
-
-    run = commands.add_parser("run", help="run the proxy in front of two backends")
-    run.add_argument("--legacy", required=True, metavar="URL", help="legacy backend base URL")
-    run.add_argument("--app", required=True, metavar="URL", help="app service base URL")
-    run.add_argument("--listen", default="127.0.0.1:8000", metavar="HOST:PORT")
-    run.add_argument("--admin", default="127.0.0.1:9100", metavar="HOST:PORT")
-    run.add_argument("--config", type=Path, metavar="FILE.toml", help="diff config (TOML)")
-    run.add_argument("--diff-log-dir", type=Path, default=Path("diff_logs"), metavar="DIR")
-    run.add_argument("--state-dir", type=Path, default=Path("var/shadowproxy"), metavar="DIR")
-    run.set_defaults(handler=_cmd_run)
-
-    up = commands.add_parser("up", help="start legacy backend, app service and proxy together")
-    up.add_argument("--listen", default="127.0.0.1:8000", metavar="HOST:PORT")
-    up.add_argument("--admin", default="127.0.0.1:9100", metavar="HOST:PORT")
-    up.add_argument("--legacy-port", type=_port, default=8001, metavar="PORT")
-    up.add_argument("--app-port", type=_port, default=8002, metavar="PORT")
-    up.add_argument("--var-dir", type=Path, default=Path("var"), metavar="DIR")
-    up.add_argument("--diff-log-dir", type=Path, default=Path("diff_logs"), metavar="DIR")
-    up.add_argument("--config", type=Path, metavar="FILE.toml", help="diff config (TOML)")
-    up.set_defaults(handler=_cmd_up)
-
-    demo = commands.add_parser("demo", help="drive a dashboard session and report parity")
-    demo.add_argument("--proxy", default="http://127.0.0.1:8000", metavar="URL")
-    demo.add_argument("--admin", default="http://127.0.0.1:9100", metavar="URL")
-    demo.add_argument("--tickers", type=_bounded_int(1, 8), default=3, metavar="N")
-    demo.add_argument("--api-key", metavar="K", help="dashboard key (default $DASHBOARD_API_KEY)")
-    demo.add_argument("--timeout", type=_seconds, default=180.0, metavar="S", help="per analysis")
-    demo.add_argument(
-        "--diff-log-dir",
-        type=Path,
-        default=Path("diff_logs"),
-        metavar="DIR",
-        help="the proxy's diff logs: tells settled-state mismatches from in-flight ones",
-    )
-    demo.set_defaults(handler=_cmd_demo)
-
-    diffs = commands.add_parser("diffs", help="summarise a diff-log folder")
-    diffs.add_argument("--dir", type=Path, default=Path("diff_logs"), metavar="D")
-    diffs.add_argument("--since", metavar="ISO", help="only records at or after this time (UTC)")
-    diffs.add_argument("--outcome", metavar="X", help="only this outcome, e.g. mismatch")
-    diffs.add_argument("--route", metavar="T", help="only this route template")
-    diffs.add_argument("--top", type=_bounded_int(1, 1000), default=10, metavar="N")
-    diffs.add_argument("--json", action="store_true", help="machine-readable output")
-    diffs.set_defaults(handler=_cmd_diffs)
-
-    flags = commands.add_parser("flags", help="show or flip which side is authoritative")
-    flags.add_argument("--admin", default="http://127.0.0.1:9100", metavar="URL")
-    actions = flags.add_subparsers(dest="action", metavar="ACTION")
-    flip = actions.add_parser("set", help="make SIDE authoritative for GROUP")
-    flip.add_argument("group", metavar="GROUP", help="e.g. analysis, reports, portfolio")
-    flip.add_argument("side", choices=("legacy", "app"))
-    flip.add_argument("--reason", required=True, help="why (logged and kept)")
-    flip.add_argument(
-        "--force",
-        action="store_true",
-        help="flip to the app even while the cutover verdict is blocked (recorded in the reason)",
-    )
-    back = actions.add_parser("rollback", help="every group back to legacy, in one step")
-    back.add_argument("--reason", required=True, help="why (logged and kept)")
-    actions.add_parser("clear", help="drop runtime overrides: the environment decides again")
-    phase = actions.add_parser("phase", help="move every group to a phase of the migration plan")
-    phase.add_argument("name", choices=("shadow", "reads", "websockets", "full"))
-    phase.add_argument("--reason", required=True, help="why (logged and kept)")
-    phase.add_argument("--force", action="store_true", help="past a blocked cutover or a cooldown")
-    history = actions.add_parser("history", help="the audit trail: who changed what, when, why")
-    history.add_argument("--since", metavar="ISO", help="only events at or after this time")
-    history.add_argument("--limit", type=_bounded_int(1, 1000), default=50, metavar="N")
-    parity = actions.add_parser("parity", help="per group: mismatch and error ratios, top fields")
-    parity.add_argument("--window", default="5m", metavar="D", help="e.g. 5m, 1h (default 5m)")
-    for sub in actions.choices.values():
-        sub.add_argument("--json", action="store_true", help="machine-readable output")
-    flags.set_defaults(handler=_cmd_flags)
-
-    cutover = commands.add_parser(
-        "cutover", help="is the app ready to answer each route group, for each dashboard?"
-    )
-    cutover.add_argument("--admin", default="http://127.0.0.1:9100", metavar="URL")
-    cutover.add_argument("--json", action="store_true", help="machine-readable output")
-    cutover.set_defaults(handler=_cmd_cutover)
-    for sub in (flags, cutover):
-        sub.add_argument(
-            "--token-file",
-            type=Path,
-            metavar="FILE",
-            help="the admin token (default: $SHADOWPROXY_ADMIN_TOKEN)",
-        )
-
-    for sub in (run, up, demo):
-        sub.add_argument("--log-level", choices=LEVELS, default=log_level)
-    for sub in (run, up):
-        sub.add_argument(
-            "--diff-log-keep-days",
-            type=_bounded_int(1, 36500),
-            metavar="N",
-            help="delete rotated diff logs older than N days (default: keep everything)",
-        )
-    return parser
+def _warn_unknown_variables(environ: Mapping[str, str], *, logged: bool) -> None:
+    for name, closest in unknown_variables(environ):
+        if logged:
+            log.warning("unknown_environment_variable", variable=name, did_you_mean=closest)
+        else:
+            hint = f"; did you mean {closest}?" if closest else ""
+            print(f"shadowproxy: warning: {name} is no known variable{hint}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     environ = dict(os.environ)
-    if environ.get("SHADOWPROXY_LOG_LEVEL", "info").lower() not in LEVELS:
-        return fail(f"SHADOWPROXY_LOG_LEVEL must be one of {', '.join(LEVELS)}")
-    args = build_parser(environ).parse_args(argv)
-    code: int = args.handler(args)
-    return code
+    try:
+        args = build_parser(environ).parse_args(argv)
+        level = getattr(args, "log_level", None)
+        if level is not None:
+            configure_logging(level=level)
+        _warn_unknown_variables(environ, logged=level is not None)
+        return int(COMMANDS[args.command](args, environ))
+    except UsageError as exc:
+        return fail(str(exc), Exit.USAGE)
+    except RunError as exc:
+        return fail(str(exc), Exit.RUNTIME)
+    except GateFailed as exc:
+        return fail(str(exc), Exit.GATE)
+    except KeyboardInterrupt:  # Ctrl-C before a command installed its own handlers
+        return int(Exit.INTERRUPTED)

@@ -17,8 +17,9 @@ shadow's twin finished too (see `Session.poll`); the reads after it (reports, re
 then meet two finished tasks. Every request carries its own
 X-Request-ID; at the end of the session every task, the task list and the recommendations are
 read once more, and the mismatches counted are those of requests made on settled state, looked
-up in the diff log by request id. Exit 0: no such mismatch; 1: mismatches; 2: the session could
-not run (proxy unreachable, a step failed).
+up in the diff log by request id. Exit 0: no such mismatch; 3 (a gate failed): mismatches; 1: the
+session could not run (proxy unreachable, a step failed). `DemoReport` is what the session found:
+the text a person reads, or one JSON document (`--json`).
 """
 
 from __future__ import annotations
@@ -39,8 +40,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from shadowproxy.cutover.render import render as render_cutover
 from shadowproxy.diff.lifecycle import PROGRESS_FIELDS
 from shadowproxy.diff.view import is_terminal
-from shadowproxy.difflog.summary import DiffFilter, parity_table, scan
+from shadowproxy.difflog.summary import DiffFilter, Summary, as_json, parity_table, scan
 from shadowproxy.errors import DemoError
+from shadowproxy.ops.progress import ProgressBar
 from shadowproxy.types import Outcome
 
 TICKERS = ("AAPL", "MSFT", "NVDA", "GOOGL", "AMZN", "META", "TSLA", "JPM")
@@ -59,39 +61,6 @@ class DemoOptions:
     api_key: str | None = None
     timeout_s: float = 180.0
     diff_log_dir: Path = Path("diff_logs")
-
-
-class ProgressBar:
-    """One self-rewriting line on a terminal; plain lines (one per step) when piped."""
-
-    WIDTH = 24
-
-    def __init__(self, total: int, *, stream: TextIO) -> None:
-        self.total = total
-        self.done = 0
-        self.stream = stream
-        self.tty = stream.isatty()
-
-    def advance(self, label: str) -> None:
-        self.done += 1
-        self.total = max(self.total, self.done)
-        self._show(label, final=not self.tty)
-
-    def note(self, label: str) -> None:
-        if self.tty:
-            self._show(label, final=False)
-
-    def finish(self) -> None:
-        if self.tty:
-            print(file=self.stream, flush=True)
-
-    def _show(self, label: str, *, final: bool) -> None:
-        filled = self.WIDTH * self.done // self.total
-        text = f"[{'#' * filled}{'-' * (self.WIDTH - filled)}] {self.done}/{self.total} {label}"
-        if final:
-            print(text, file=self.stream, flush=True)
-        else:
-            print(f"\r{text[:100]:<100}", end="", file=self.stream, flush=True)
 
 
 @dataclass(slots=True)
@@ -328,9 +297,81 @@ async def settled_mismatches(
         await asyncio.sleep(POLL_S)
 
 
-async def run_demo(
-    options: DemoOptions, *, out: TextIO = sys.stdout, err: TextIO = sys.stderr
-) -> int:
+@dataclass(frozen=True, slots=True)
+class DemoReport:
+    """What a session found: `text()` for a person, `document()` for `--json`."""
+
+    analyses: dict[str, str]  # the terminal status of each analysis and of the batch
+    parity: Counter[tuple[str, str]]  # comparisons per (route group, outcome) over the session
+    mismatches: int  # every mismatch the proxy counted over the session
+    settled: list[dict[str, Any]] | None  # mismatch records of settled reads; None: no diff log
+    in_flight: int  # mismatch records of in-flight reads (lifecycle skew)
+    cutover: dict[str, Any]  # the cutover readiness report at the end
+    diff_log_dir: Path
+
+    @property
+    def counted(self) -> int:
+        """The mismatches that fail the session: settled ones, or every one without a diff log."""
+        return self.mismatches if self.settled is None else len(self.settled)
+
+    @property
+    def passed(self) -> bool:
+        return self.counted == 0
+
+    def text(self) -> str:
+        lines = [
+            "analyses: " + ", ".join(f"{k} {v}" for k, v in self.analyses.items()),
+            parity_table(self.parity),
+        ]
+        if self.settled is None:
+            lines.append(f"(no diff log at {self.diff_log_dir}: every mismatch counts)")
+        else:
+            if self.in_flight:
+                lines.append(f"{self.in_flight} mismatches on in-flight reads: lifecycle skew")
+            for record in self.settled[:10]:
+                fields = ", ".join(_fields(record))
+                lines.append(
+                    f"  mismatch {record.get('route')}: {fields} [{record.get('comparison_id')}]"
+                )
+        lines += ["", render_cutover(self.cutover), ""]
+        if self.counted:
+            lines.append(f"parity: {self.counted} mismatches on settled state (shadowproxy diffs)")
+        else:
+            lines.append("parity: no mismatches on settled state")
+        return "\n".join(lines)
+
+    def document(self) -> dict[str, Any]:
+        settled = None
+        if self.settled is not None:
+            settled = [
+                {
+                    "route": record.get("route"),
+                    "fields": _fields(record),
+                    "comparison_id": record.get("comparison_id"),
+                }
+                for record in self.settled
+            ]
+        return {
+            "analyses": self.analyses,
+            "parity": as_json(Summary(counts=self.parity), top=0)["counts"],
+            "mismatches": {
+                "counted": self.counted,
+                "total": self.mismatches,
+                "in_flight": self.in_flight,
+                "settled": settled,
+            },
+            "diff_log_dir": None if self.settled is None else str(self.diff_log_dir),
+            "cutover": self.cutover,
+            "passed": self.passed,
+        }
+
+
+def _fields(record: dict[str, Any]) -> list[str]:
+    return [str(d.get("field", "?")) for d in record.get("differences", [])]
+
+
+async def run_demo(options: DemoOptions, *, err: TextIO = sys.stderr) -> DemoReport:
+    """The session and what it found; DemoError when it could not run to the end."""
     tickers = list(TICKERS[: options.tickers])
     headers = {"api-key": options.api_key} if options.api_key else {}
     bar = ProgressBar(session_steps(len(tickers)), stream=err)
@@ -348,31 +389,8 @@ async def run_demo(
             found = await settled_mismatches(session, since, total)
             readiness = await read_cutover(client, options.admin_url)
         except DemoError as exc:
+            raise DemoError(f"demo stopped: {exc}") from exc
+        finally:
             bar.finish()
-            print(f"shadowproxy: error: demo stopped: {exc}", file=err, flush=True)
-            return 2
-    bar.finish()
-    print("analyses: " + ", ".join(f"{k} {v}" for k, v in outcomes.items()), file=out)
-    print(parity_table(delta), file=out)
-    if found is None:
-        counted = total
-        print(f"(no diff log at {options.diff_log_dir}: every mismatch counts)", file=out)
-    else:
-        settled, in_flight = found
-        counted = len(settled)
-        if in_flight:
-            print(f"{in_flight} mismatches on in-flight reads: lifecycle skew", file=out)
-        for record in settled[:10]:
-            fields = ", ".join(d.get("field", "?") for d in record.get("differences", []))
-            print(
-                f"  mismatch {record.get('route')}: {fields} [{record.get('comparison_id')}]",
-                file=out,
-            )
-    print("", file=out)
-    print(render_cutover(readiness), file=out)
-    print("", file=out)
-    if counted:
-        print(f"parity: {counted} mismatches on settled state (shadowproxy diffs)", file=out)
-        return 1
-    print("parity: no mismatches on settled state", file=out)
-    return 0
+    settled, in_flight = found if found is not None else (None, 0)
+    return DemoReport(outcomes, delta, total, settled, in_flight, readiness, options.diff_log_dir)

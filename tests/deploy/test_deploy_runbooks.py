@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from shadowproxy.ops.cli import build_parser
+from shadowproxy.ops.arguments import build_parser
 
 from .test_deploy_grafana import DASHBOARD, all_panels
 from .test_deploy_prometheus import alert_blocks

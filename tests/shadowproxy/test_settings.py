@@ -7,7 +7,7 @@ from typing import TypedDict
 
 import pytest
 
-from shadowproxy.errors import SettingsError
+from shadowproxy.errors import SettingsError, UnreadableFile
 from shadowproxy.settings import load_settings
 from shadowproxy.types import RouteGroup, Side
 
@@ -149,7 +149,7 @@ def test_a_bad_config_file_is_a_settings_error(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match=r"diff\.toml: top level key 'nope'") as raised:
         load_settings({}, config_path=config, **URLS)
     assert str(raised.value).count("diff.toml") == 1  # the file is named once
-    with pytest.raises(SettingsError, match=r"missing\.toml: cannot read the config file"):
+    with pytest.raises(UnreadableFile, match=r"missing\.toml: cannot read the config file"):
         load_settings({}, config_path=tmp_path / "missing.toml", **URLS)
 
 
@@ -203,9 +203,10 @@ def test_a_non_loopback_admin_needs_a_token(tmp_path: Path) -> None:
     )
     bad = [
         ({"SHADOWPROXY_ADMIN_TOKEN": "short"}, "at least 16"),
-        ({"SHADOWPROXY_ADMIN_TOKEN_FILE": str(tmp_path / "none")}, "cannot read"),
         ({**env, "SHADOWPROXY_ADMIN_TOKEN": "x" * 20}, "not both"),
     ]
     for environ, message in bad:
         with pytest.raises(SettingsError, match=message):
             load_settings(environ, **URLS)
+    with pytest.raises(UnreadableFile, match="SHADOWPROXY_ADMIN_TOKEN_FILE: cannot read"):
+        load_settings({"SHADOWPROXY_ADMIN_TOKEN_FILE": str(tmp_path / "none")}, **URLS)

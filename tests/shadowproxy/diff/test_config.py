@@ -14,7 +14,7 @@ from shadowproxy.diff.config import (
     DiffConfig,
     load_config,
 )
-from shadowproxy.errors import ConfigError
+from shadowproxy.errors import ConfigError, UnreadableFile
 from shadowproxy.types import AcceptedDifference, RouteGroup
 
 FULL = """
@@ -249,7 +249,7 @@ def test_errors_name_the_file_and_the_key(tmp_path: Path, text: str, message: st
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="cannot read the config file"):
+    with pytest.raises(UnreadableFile, match="cannot read the config file"):
         load_config(tmp_path / "absent.toml")
 
 

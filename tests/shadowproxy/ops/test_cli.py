@@ -42,10 +42,8 @@ RUN += ["--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"]
         pytest.param(
             ["run", "--legacy", "ftp://h", "--app", "http://127.0.0.1:2"], {}, "legacy", id="url"
         ),
-        pytest.param([*RUN, "--config", "missing.toml"], {}, "missing.toml", id="config-file"),
         pytest.param(["diffs", "--since", "yesterday"], {}, "--since", id="since"),
         pytest.param(["diffs", "--outcome", "bad"], {}, "--outcome", id="outcome"),
-        pytest.param(["diffs", "--dir", "nowhere"], {}, "nowhere", id="no-folder"),
         pytest.param(["demo", "--tickers", "9"], {}, "--tickers", id="tickers"),
         pytest.param(["demo", "--timeout", "-1"], {}, "--timeout", id="timeout"),
         pytest.param(["up", "--legacy-port", "70000"], {}, "--legacy-port", id="port"),
@@ -57,6 +55,28 @@ def test_user_errors_exit_2_with_one_clear_line(
 ) -> None:
     result = shadowproxy(*args, env=env, cwd=tmp_path)
     assert result.returncode == 2
+    assert named in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "named"),
+    [
+        pytest.param([*RUN, "--config", "missing.toml"], {}, "missing.toml", id="config-file"),
+        pytest.param(
+            RUN, {"SHADOWPROXY_ADMIN_TOKEN_FILE": "gone"}, "SHADOWPROXY_ADMIN_TOKEN_FILE", id="tok"
+        ),
+        pytest.param(["diffs", "--dir", "nowhere"], {}, "nowhere", id="no-folder"),
+        pytest.param(["flags", "--token-file", "gone"], {}, "token file gone", id="token-file"),
+    ],
+)
+def test_a_file_that_cannot_be_read_exits_1(
+    tmp_path: Path, args: list[str], env: dict[str, str], named: str
+) -> None:
+    result = shadowproxy(*args, env=env, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.startswith("shadowproxy: error: ")
     assert named in result.stderr
     assert "Traceback" not in result.stderr
     assert result.stdout == ""

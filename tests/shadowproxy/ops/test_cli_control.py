@@ -11,18 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from .commands import cli
+
 TOKEN = "cli-test-token-0123456789"
-
-
-async def cli(*args: str, cwd: Path, **env: str) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "shadowproxy", *args, cwd=cwd,
-        env={k: v for k, v in {**os.environ, **env}.items() if v},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
 
 
 @pytest.fixture

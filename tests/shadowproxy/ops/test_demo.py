@@ -21,6 +21,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from .commands import cli
+
 STAGES = ("analysts", "research", "trading", "risk", "portfolio")
 DATE = "2026-04-13"
 
@@ -120,22 +122,6 @@ def fake_dashboard(behaviour: Behaviour) -> web.Application:
     return app
 
 
-async def run_cli(*args: str, cwd: Path, **env: str) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "shadowproxy",
-        *args,
-        cwd=cwd,
-        env={**os.environ, **env},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), 90)
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
-
-
 @pytest.fixture
 async def proxy_factory(
     tmp_path: Path,
@@ -180,7 +166,7 @@ async def proxy_factory(
         pytest.param(
             Behaviour(),
             Behaviour(decision="SELL"),
-            1,
+            3,
             "mismatch /api/analysis/status/{task_id}: decision",
             id="settled-decision-differs",
         ),
@@ -210,7 +196,7 @@ async def test_demo_exit_code_follows_settled_parity(
 ) -> None:
     proxy, admin = await proxy_factory(legacy, app)
     args = ["demo", "--proxy", proxy, "--admin", admin, "--tickers", "2"]
-    returncode, out, err = await run_cli(*args, "--diff-log-dir", "diff_logs", cwd=tmp_path)
+    returncode, out, err = await cli(*args, "--diff-log-dir", "diff_logs", cwd=tmp_path)
     assert returncode == code, out + err
     assert expected in out
     assert "analyses: AAPL completed, MSFT completed, portfolio batch completed" in out
@@ -219,25 +205,47 @@ async def test_demo_exit_code_follows_settled_parity(
     assert "POST /api/portfolio/positions" in err  # the progress, one line per step when piped
 
 
+async def test_demo_json_is_one_document_and_its_progress_fits_the_terminal(
+    proxy_factory: Callable[[Behaviour, Behaviour], Awaitable[tuple[str, str]]], tmp_path: Path
+) -> None:
+    proxy, admin = await proxy_factory(Behaviour(), Behaviour(decision="SELL"))
+    args = ["demo", "--proxy", proxy, "--admin", admin, "--tickers", "1", "--json"]
+    returncode, out, err = await cli(*args, cwd=tmp_path, COLUMNS="40")
+    assert returncode == 3, out + err  # the gate: mismatches on settled state
+    report = orjson.loads(out)
+    assert report["passed"] is False
+    assert report["analyses"] == {"AAPL": "completed", "portfolio batch": "completed"}
+    assert report["parity"]["analysis"]["mismatch"] >= 1
+    settled = report["mismatches"]["settled"]
+    assert report["mismatches"]["counted"] == len(settled) >= 1
+    assert "decision" in settled[0]["fields"]
+    assert report["diff_log_dir"] == "diff_logs"
+    assert "analysis" in report["cutover"]["groups"]
+    progress = err.splitlines()
+    assert len(progress) >= 20  # piped: one plain line per step
+    assert "\r" not in err
+    assert all(len(line) <= 40 for line in progress), progress
+
+
 async def test_demo_sends_the_dashboard_key(
     proxy_factory: Callable[[Behaviour, Behaviour], Awaitable[tuple[str, str]]], tmp_path: Path
 ) -> None:
     locked = Behaviour(api_key="k-123")
     proxy, admin = await proxy_factory(locked, locked)
     args = ["demo", "--proxy", proxy, "--admin", admin, "--tickers", "1"]
-    returncode, out, err = await run_cli(*args, cwd=tmp_path)
-    assert returncode == 2
+    returncode, out, err = await cli(*args, cwd=tmp_path)
+    assert returncode == 1
     assert "answered 401" in err
     assert "--api-key or DASHBOARD_API_KEY" in err
-    returncode, out, err = await run_cli(*args, "--api-key", "k-123", cwd=tmp_path)
+    returncode, out, err = await cli(*args, "--api-key", "k-123", cwd=tmp_path)
     assert returncode == 0, out + err
     assert "parity: no mismatches" in out
 
 
-async def test_demo_against_an_unreachable_proxy_exits_2(tmp_path: Path) -> None:
+async def test_demo_against_an_unreachable_proxy_exits_1(tmp_path: Path) -> None:
     args = ["demo", "--proxy", "http://127.0.0.1:9", "--admin", "http://127.0.0.1:9"]
-    returncode, out, err = await run_cli(*args, cwd=tmp_path)
-    assert returncode == 2
+    returncode, out, err = await cli(*args, cwd=tmp_path)
+    assert returncode == 1
     assert "shadowproxy: error: demo stopped: cannot read http://127.0.0.1:9/metrics" in err
     assert out == ""
 
@@ -303,7 +311,7 @@ async def test_demo_drives_the_real_stack(tmp_path: Path, authoritative: str) ->
         assert proxy
         assert admin
         args = ["demo", "--proxy", proxy[1], "--admin", admin[1], "--tickers", "3"]
-        returncode, out, err = await run_cli(*args, cwd=tmp_path, TA_STAGE_DELAY_MS="0")
+        returncode, out, err = await cli(*args, cwd=tmp_path, TA_STAGE_DELAY_MS="0")
     finally:
         up.send_signal(signal.SIGTERM)
         await asyncio.wait_for(up.wait(), 60)

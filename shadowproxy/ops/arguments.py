@@ -1,0 +1,279 @@
+"""The command line: every command's options, with their defaults and the variables that set them.
+
+`build_parser` knows the options only; `cli` runs the command named (`args.command`). Every parser
+formats its help with `HelpFormatter`, so each option's help ends with its default (the one the
+option holds, never a copy) and, when an environment variable also sets it (`OPTION_VARIABLES`),
+that variable's name. The defaults come from the options of what the command runs
+(`StackOptions`, `DemoOptions`) where there is one.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from shadowproxy.build import build_info
+from shadowproxy.errors import UsageError
+from shadowproxy.ops.demo import DemoOptions
+from shadowproxy.ops.logging import LEVELS
+from shadowproxy.ops.stack import StackOptions
+from shadowproxy.types import RouteGroup
+from shadowproxy.variables import variable
+
+# The options an environment variable also sets (its value is then the default).
+OPTION_VARIABLES = {"log_level": "SHADOWPROXY_LOG_LEVEL", "api_key": "DASHBOARD_API_KEY"}
+
+
+def _bounded_int(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be a whole number {low}-{high}, got {text!r}")
+        return value
+
+    return parse
+
+
+_port = _bounded_int(0, 65535)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, got {text!r}")
+    return value
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Each option's help ends with `(default: ...; env NAME)`: the default argparse itself holds
+    (`%(default)s`, never a copy), and the variable that also sets the option, if one does."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        notes = []
+        default = action.default
+        if (
+            action.option_strings
+            and default not in (None, argparse.SUPPRESS)
+            and default is not False
+        ):
+            notes.append("default: %(default)s")
+        if action.dest in OPTION_VARIABLES:
+            notes.append(f"env {OPTION_VARIABLES[action.dest]}")
+        if not notes:
+            return action.help
+        return f"{action.help or ''} ({'; '.join(notes)})".lstrip()
+
+
+class _Parser(argparse.ArgumentParser):
+    """Every parser and subparser formats its help with `HelpFormatter`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
+def _version_text() -> str:
+    info = build_info()
+    return f"shadowproxy {info['version']} (Python {info['python']}, aiohttp {info['aiohttp']})"
+
+
+SETTINGS_EPILOG = (
+    "The proxy's settings are environment variables (SHADOWPROXY_*, TA_AUTHORITATIVE_*, "
+    "TA_APP_SERVICE_ENABLED), read once at start; README.md, 'Settings', lists each with its "
+    "default."
+)
+
+
+def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
+    log_level = variable(environ, OPTION_VARIABLES["log_level"]).lower() or "info"
+    if log_level not in LEVELS:
+        raise UsageError(f"SHADOWPROXY_LOG_LEVEL must be one of {', '.join(LEVELS)}")
+    stack, demo_defaults = StackOptions(), DemoOptions()
+    parser = _Parser(
+        prog="shadowproxy",
+        description="Shadow every dashboard request to the legacy backend and the app service, "
+        "answer from the authoritative side, and diff the answers.",
+    )
+    parser.add_argument("--version", action="version", version=_version_text())
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser(
+        "run", help="run the proxy in front of two backends", epilog=SETTINGS_EPILOG
+    )
+    run.add_argument("--legacy", required=True, metavar="URL", help="legacy backend base URL")
+    run.add_argument("--app", required=True, metavar="URL", help="app service base URL")
+    run.add_argument(
+        "--state-dir",
+        type=Path,
+        default=Path("var/shadowproxy"),
+        metavar="DIR",
+        help="the proxy's state: runtime flags, id map, learned shapes",
+    )
+
+    up = commands.add_parser(
+        "up", help="start legacy backend, app service and proxy together", epilog=SETTINGS_EPILOG
+    )
+    up.add_argument(
+        "--legacy-port",
+        type=_port,
+        default=stack.legacy_port,
+        metavar="PORT",
+        help="the legacy backend's port",
+    )
+    up.add_argument(
+        "--app-port",
+        type=_port,
+        default=stack.app_port,
+        metavar="PORT",
+        help="the app service's port",
+    )
+    up.add_argument(
+        "--var-dir",
+        type=Path,
+        default=stack.var_dir,
+        metavar="DIR",
+        help="both backends' data and the proxy's state",
+    )
+    for sub in (run, up):
+        sub.add_argument(
+            "--listen", default=stack.listen, metavar="HOST:PORT", help="the proxy's address"
+        )
+        sub.add_argument(
+            "--admin", default=stack.admin, metavar="HOST:PORT", help="the admin API's address"
+        )
+        sub.add_argument("--config", type=Path, metavar="FILE.toml", help="diff config (TOML)")
+        sub.add_argument(
+            "--diff-log-dir",
+            type=Path,
+            default=stack.diff_log_dir,
+            metavar="DIR",
+            help="where the diff logs go",
+        )
+        sub.add_argument(
+            "--diff-log-keep-days",
+            type=_bounded_int(1, 36500),
+            metavar="N",
+            help="delete rotated diff logs older than N days (default: keep everything)",
+        )
+
+    demo = commands.add_parser("demo", help="drive a dashboard session and report parity")
+    demo.add_argument(
+        "--proxy", default=demo_defaults.proxy_url, metavar="URL", help="the proxy to drive"
+    )
+    demo.add_argument(
+        "--tickers",
+        type=_bounded_int(1, 8),
+        default=demo_defaults.tickers,
+        metavar="N",
+        help="analyses to start, 1-8",
+    )
+    demo.add_argument("--api-key", metavar="K", help="the dashboard's key")
+    demo.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=demo_defaults.timeout_s,
+        metavar="S",
+        help="seconds per analysis",
+    )
+    demo.add_argument(
+        "--diff-log-dir",
+        type=Path,
+        default=demo_defaults.diff_log_dir,
+        metavar="DIR",
+        help="the proxy's diff logs: tells settled-state mismatches from in-flight ones",
+    )
+
+    diffs = commands.add_parser("diffs", help="summarise a diff-log folder")
+    diffs.add_argument(
+        "--dir", type=Path, default=Path("diff_logs"), metavar="D", help="the diff-log folder"
+    )
+    diffs.add_argument("--since", metavar="ISO", help="only records at or after this time (UTC)")
+    diffs.add_argument("--outcome", metavar="X", help="only this outcome, e.g. mismatch")
+    diffs.add_argument("--route", metavar="T", help="only this route template")
+    diffs.add_argument(
+        "--top",
+        type=_bounded_int(1, 1000),
+        default=10,
+        metavar="N",
+        help="mismatch signatures shown",
+    )
+    diffs.add_argument(
+        "--fail-on-mismatch",
+        action="store_true",
+        help="exit 3 when the selected records hold a mismatch",
+    )
+
+    flags = commands.add_parser("flags", help="show or flip which side is authoritative")
+    actions = flags.add_subparsers(dest="action", metavar="ACTION")
+    flip = actions.add_parser("set", help="make SIDE authoritative for GROUP")
+    flip.add_argument("group", metavar="GROUP", help="e.g. analysis, reports, portfolio")
+    flip.add_argument("side", choices=("legacy", "app"))
+    flip.add_argument("--reason", required=True, help="why (logged and kept)")
+    flip.add_argument(
+        "--force",
+        action="store_true",
+        help="flip to the app even while the cutover verdict is blocked (recorded in the reason)",
+    )
+    back = actions.add_parser("rollback", help="every group back to legacy, in one step")
+    back.add_argument("--reason", required=True, help="why (logged and kept)")
+    actions.add_parser("clear", help="drop runtime overrides: the environment decides again")
+    phase = actions.add_parser("phase", help="move every group to a phase of the migration plan")
+    phase.add_argument("name", choices=("shadow", "reads", "websockets", "full"))
+    phase.add_argument("--reason", required=True, help="why (logged and kept)")
+    phase.add_argument("--force", action="store_true", help="past a blocked cutover or a cooldown")
+    history = actions.add_parser("history", help="the audit trail: who changed what, when, why")
+    history.add_argument("--since", metavar="ISO", help="only events at or after this time")
+    history.add_argument(
+        "--limit", type=_bounded_int(1, 1000), default=50, metavar="N", help="events shown"
+    )
+    parity = actions.add_parser("parity", help="per group: mismatch and error ratios, top fields")
+    parity.add_argument("--window", default="5m", metavar="D", help="e.g. 5m, 1h")
+    for sub in actions.choices.values():  # `flags ACTION --json` as well as `flags --json ACTION`
+        _json_option(sub, default=argparse.SUPPRESS)
+
+    cutover = commands.add_parser(
+        "cutover", help="is the app ready to answer each route group, for each dashboard?"
+    )
+    cutover.add_argument(
+        "--group",
+        action="append",
+        choices=[group.value for group in RouteGroup],
+        metavar="GROUP",
+        help="judge only this route group (repeatable); exit 3 unless each is ready",
+    )
+
+    for sub in (demo, flags, cutover):
+        sub.add_argument(
+            "--admin", default=demo_defaults.admin_url, metavar="URL", help="the admin API"
+        )
+    for sub in (flags, cutover):
+        sub.add_argument(
+            "--token-file",
+            type=Path,
+            metavar="FILE",
+            help="a file holding the admin token (without it: env SHADOWPROXY_ADMIN_TOKEN)",
+        )
+    for sub in (demo, diffs, flags, cutover):
+        _json_option(sub)
+    for sub in (run, up, demo):
+        sub.add_argument(
+            "--log-level", choices=LEVELS, default=log_level, help="the least level logged"
+        )
+    return parser
+
+
+def _json_option(parser: argparse.ArgumentParser, default: Any = False) -> None:
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        default=default,
+        help="print one JSON document on stdout instead of the text",
+    )
