@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint fmt typecheck imports pytest bench clean
+.PHONY: run test lint fmt typecheck imports pytest bench clean soak conformance
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -37,6 +37,15 @@ pytest: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+
+# 10 minutes of dashboard traffic and shadow faults, loopback only (SOAK_SECONDS=60 for a check)
+soak: $(STAMP)
+	$(BIN)/python -m benchmarks.soak
+
+# Autobahn|Testsuite against an echo backend, direct and through the proxy, loopback only
+# (CASES='1.*,9.*' for some cases; EXCLUDE_CASES=none to add the large-message deflate cases)
+conformance: $(STAMP)
+	$(BIN)/python -m conformance
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -10,4 +10,7 @@ in the same run on the same machine:
 - `memory`: the proxy process's peak RSS (VmHWM) in each of those runs;
 - `diff`: the diff engine's cost per status-document comparison relative to parsing the two
   bodies with orjson.
+
+`make soak` (`python -m benchmarks.soak`) is apart: the real stack for 10 minutes under dashboard
+traffic, shadow faults and backend restarts, judged on criteria rather than ratios (soak.py).
 """

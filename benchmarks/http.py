@@ -15,12 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
-from prometheus_client.parser import text_string_to_metric_families
 
 from benchmarks.backends import serve_backends
 from benchmarks.documents import LEGACY_ID
 from benchmarks.load import LoadResult, drive, merged
-from benchmarks.proxy import RunningProxy, run_proxy
+from benchmarks.proxy import RunningProxy, metric_samples, run_proxy
 
 SLOW_SHADOW_S = 1.0
 STATUS_PATH = f"/api/analysis/status/{LEGACY_ID}"
@@ -121,14 +120,11 @@ async def _teach_correlation(proxy: RunningProxy) -> None:
 
 async def _drained(admin_url: str) -> None:
     """Until the proxy has no shadow in flight (bounded: a stuck proxy fails the run)."""
-    async with asyncio.timeout(DRAIN_TIMEOUT_S), aiohttp.ClientSession() as session:
+    async with asyncio.timeout(DRAIN_TIMEOUT_S):
         while True:
-            async with session.get(admin_url + "/metrics") as r:
-                page = await r.text()
             inflight = next(
                 sample.value
-                for family in text_string_to_metric_families(page)
-                for sample in family.samples
+                for sample in await metric_samples(admin_url)
                 if sample.name == "shadowproxy_shadow_inflight"
             )
             if inflight == 0:
@@ -137,16 +133,13 @@ async def _drained(admin_url: str) -> None:
 
 
 async def _counters(admin_url: str) -> tuple[dict[str, float], dict[str, float]]:
-    async with aiohttp.ClientSession() as session, session.get(admin_url + "/metrics") as r:
-        page = await r.text()
     outcomes: dict[str, float] = {}
     skipped: dict[str, float] = {}
-    for family in text_string_to_metric_families(page):
-        for sample in family.samples:
-            if sample.name == "shadowproxy_comparisons_total":
-                key = sample.labels["outcome"]
-                outcomes[key] = outcomes.get(key, 0) + sample.value
-            elif sample.name == "shadowproxy_shadow_skipped_total":
-                key = sample.labels["reason"]
-                skipped[key] = skipped.get(key, 0) + sample.value
+    for sample in await metric_samples(admin_url):
+        if sample.name == "shadowproxy_comparisons_total":
+            key = sample.labels["outcome"]
+            outcomes[key] = outcomes.get(key, 0) + sample.value
+        elif sample.name == "shadowproxy_shadow_skipped_total":
+            key = sample.labels["reason"]
+            skipped[key] = skipped.get(key, 0) + sample.value
     return outcomes, skipped

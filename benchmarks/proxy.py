@@ -12,6 +12,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
+
 READY = re.compile(r"shadowproxy listening on (\S+) \(admin (\S+)\)")
 START_TIMEOUT_S = 30.0
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -30,28 +34,49 @@ class RunningProxy:
 
     def peak_rss_kib(self) -> int:
         """VmHWM: the most resident memory the proxy process ever had."""
+        return self._status_kib("VmHWM")
+
+    def rss_kib(self) -> int:
+        """VmRSS: the proxy process's resident memory now."""
+        return self._status_kib("VmRSS")
+
+    def _status_kib(self, field: str) -> int:
         for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1])
-        raise RuntimeError("VmHWM missing from /proc/<pid>/status")
+        raise RuntimeError(f"{field} missing from /proc/<pid>/status")
+
+
+async def metric_samples(admin_url: str) -> list[Sample]:
+    """Every sample on the proxy's admin `/metrics` page."""
+    async with aiohttp.ClientSession() as session, session.get(admin_url + "/metrics") as r:
+        page = await r.text()
+    return [sample for family in text_string_to_metric_families(page) for sample in family.samples]
 
 
 @asynccontextmanager
 async def run_proxy(
-    legacy_url: str, app_url: str, workdir: Path, env: Mapping[str, str]
+    legacy_url: str,
+    app_url: str,
+    workdir: Path,
+    env: Mapping[str, str],
+    *,
+    log: Path | None = None,
 ) -> AsyncIterator[RunningProxy]:
+    """The proxy on free loopback ports; its warnings go to `log` (default: nowhere)."""
     args = [
         "-m", "shadowproxy", "run", "--legacy", legacy_url, "--app", app_url,
         "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--log-level", "warning",
         "--diff-log-dir", str(workdir / "diff_logs"), "--state-dir", str(workdir / "state"),
     ]  # fmt: skip
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        *args,
-        env={**os.environ, **env},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
+    with (log or Path(os.devnull)).open("ab") as stderr:  # the child keeps its own copy
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            *args,
+            env={**os.environ, **env},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=stderr,
+        )
     assert process.stdout is not None
     try:
         line = (await asyncio.wait_for(process.stdout.readline(), START_TIMEOUT_S)).decode()
