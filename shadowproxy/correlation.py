@@ -105,15 +105,23 @@ class CorrelationMap:
         return legacy
 
     async def resolve(self, id_: str, side: Side, *, timeout_s: float) -> str | None:
-        """Like `twin`, but waits (bounded) while create exchanges that may mint it run."""
+        """Like `twin`, but waits (bounded) while create exchanges that may have minted it run.
+
+        Only creates already in flight when the lookup starts can have minted an id the client
+        holds (it got the id from an answer): later ones are not waited for, or on a busy proxy
+        there is always a create in flight and every uncorrelated id waited the whole timeout,
+        holding a shadow slot.
+        """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
+        earlier = set(self._creating)
         while True:
             found = self.twin(id_, side)
+            earlier = {token for token in earlier if not token.done()}
             remaining = deadline - loop.time()
-            if found is not None or not self._creating or remaining <= 0:
+            if found is not None or not earlier or remaining <= 0:
                 return found
-            await asyncio.wait(set(self._creating), timeout=remaining)
+            await asyncio.wait(earlier, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
 
     # ------------------------------------------------------------------ request targets
 

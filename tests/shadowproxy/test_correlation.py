@@ -134,3 +134,17 @@ def test_ids_are_found_and_rewritten_leaving_every_other_byte(
     assert found == expected_id
     if found is not None:
         assert rewrite_id(spec, target, found, "A/1") == rewritten
+
+
+async def test_resolve_waits_only_for_creates_begun_before_the_lookup() -> None:
+    """A busy proxy always has a create in flight: later ones cannot have minted the id the
+    client holds, so an uncorrelated id is not held for the whole timeout behind them."""
+    correlation = CorrelationMap()
+    earlier = correlation.begin_create()
+    waiter = asyncio.ensure_future(correlation.resolve("L9", Side.APP, timeout_s=30))
+    await asyncio.sleep(0)
+    later = correlation.begin_create()  # started after the lookup, and never ends here
+    correlation.end_create(earlier)
+    # settled as soon as the earlier create ended: far below the 30 s timeout
+    assert await asyncio.wait_for(waiter, 1) is None
+    correlation.end_create(later)
