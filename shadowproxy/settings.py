@@ -52,6 +52,7 @@ class Settings:
     max_ws_shadows: int = 50  # shadow websocket connections open at once (they live for minutes)
     max_diff_bytes: int = 1_048_576
     log_matches: bool = False
+    access_log: bool = False  # one `access` log line per client request
     ws_stall_s: float = 5.0
     ws_settle_s: float = 10.0  # after one side's terminal frame, how long to wait for the other's
     ws_max_frame_bytes: int = 4_194_304  # larger frames close the connection with 1009
@@ -125,6 +126,7 @@ def load_settings(
         max_ws_shadows=env.get("SHADOWPROXY_MAX_WS_SHADOWS", _positive_int, 50),
         max_diff_bytes=env.get("SHADOWPROXY_MAX_DIFF_BYTES", _positive_int, 1_048_576),
         log_matches=env.get("SHADOWPROXY_LOG_MATCHES", _parse_bool, False),
+        access_log=env.get("SHADOWPROXY_ACCESS_LOG", _parse_bool, False),
         ws_stall_s=env.get("SHADOWPROXY_WS_STALL_S", _positive_float, 5.0),
         ws_settle_s=env.get("SHADOWPROXY_WS_SETTLE_S", _positive_float, 10.0),
         ws_max_frame_bytes=env.get("SHADOWPROXY_WS_MAX_FRAME_BYTES", _positive_int, 4_194_304),

@@ -58,6 +58,7 @@ from shadowproxy.http.upstream import (
 )
 from shadowproxy.metrics import ProxyMetrics
 from shadowproxy.publish import Pipeline, Stage
+from shadowproxy.redact import redact_path
 from shadowproxy.rollback.flags import Flags
 from shadowproxy.rollback.guard import RollbackGuard
 from shadowproxy.rollback.windows import WindowSettings
@@ -249,6 +250,24 @@ async def _keep_shapes(app: web.Application) -> AsyncIterator[None]:
 _HTTP_1 = (aiohttp.HttpVersion10, aiohttp.HttpVersion11)
 
 
+def _access(request: web.Request, response: web.StreamResponse, seconds: float) -> None:
+    """SHADOWPROXY_ACCESS_LOG: one line per client request in the proxy's log shape; the route
+    template and the redacted path, never a raw query string (a websocket logs at its end)."""
+    ctx = request.app[CONTEXT]
+    spec = ctx.routes.match(request.method, origin_form(request).partition("?")[0]).spec
+    log.info(
+        "access",
+        method=request.method,
+        route=spec.template,
+        route_group=spec.group.value,
+        path=redact_path(request.raw_path),
+        status=response.status,
+        side=response.headers.get(AUTHORITATIVE_MARK),
+        latency_ms=round(seconds * 1000, 3),
+        request_id=response.headers.get(REQUEST_ID),
+    )
+
+
 class _ProxyHandler:
     def __init__(self, ws_handler: WsHandler | None) -> None:
         self._ws_handler = ws_handler
@@ -261,11 +280,14 @@ class _ProxyHandler:
             refused = web.json_response({"detail": "HTTP version not supported"}, status=505)
             refused.force_close()
             return refused
+        started = time.perf_counter()
         response = await self._handle(request)
         if upgrades_connection(request.headers):
             # aiohttp's parser drops what follows a request to upgrade in the same read (parses
             # nothing more after a websocket one): no other request is safe here, so close
             response.force_close()
+        if request.app[CONTEXT].settings.access_log:
+            _access(request, response, time.perf_counter() - started)
         return response
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
