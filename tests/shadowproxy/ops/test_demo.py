@@ -6,7 +6,6 @@ the slow one drives the real embedded stack (`shadowproxy up`).
 """
 
 import asyncio
-import os
 import re
 import signal
 import sys
@@ -21,7 +20,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from .commands import cli
+from .commands import cli, stack_up
 
 STAGES = ("analysts", "research", "trading", "risk", "portfolio")
 DATE = "2026-04-13"
@@ -286,7 +285,6 @@ def read_diff_log(directory: Path) -> list[dict[str, Any]]:
 async def test_demo_drives_the_real_stack(tmp_path: Path, authoritative: str) -> None:
     """Zero mismatches on settled state against the two real backends, either side in charge."""
     env = {
-        **os.environ,
         "TA_STAGE_DELAY_MS": "0",
         "TA_APP_SERVICE_ENABLED": "1" if authoritative == "app" else "0",
         "SHADOWPROXY_LOG_MATCHES": "1",
@@ -294,27 +292,9 @@ async def test_demo_drives_the_real_stack(tmp_path: Path, authoritative: str) ->
         # breaks on the app's answers, and its trigger would roll analysis back mid-demo
         "SHADOWPROXY_CONSUMERS": "v1alpha1-dashboard" if authoritative == "app" else "",
     }
-    up = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "shadowproxy", "up", "--listen", "127.0.0.1:0",
-        "--admin", "127.0.0.1:0", "--legacy-port", "0", "--app-port", "0", "--var-dir", "var",
-        cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
-    assert up.stdout is not None
-    try:
-        banner = ""
-        while "Ctrl-C" not in banner:
-            line = (await asyncio.wait_for(up.stdout.readline(), 60)).decode()
-            assert line, f"shadowproxy up exited before its banner: {banner!r}"
-            banner += line
-        proxy = re.search(r"^\s+proxy\s+(\S+)", banner, re.MULTILINE)
-        admin = re.search(r"^\s+admin\s+(\S+)", banner, re.MULTILINE)
-        assert proxy
-        assert admin
-        args = ["demo", "--proxy", proxy[1], "--admin", admin[1], "--tickers", "3"]
+    async with stack_up(tmp_path, env) as (proxy, admin):
+        args = ["demo", "--proxy", proxy, "--admin", admin, "--tickers", "3"]
         returncode, out, err = await cli(*args, cwd=tmp_path, TA_STAGE_DELAY_MS="0")
-    finally:
-        up.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(up.wait(), 60)
     assert returncode == 0, out + err
     assert "parity: no mismatches on settled state" in out
     finished = "analyses: AAPL completed, MSFT completed, NVDA completed, portfolio batch completed"
