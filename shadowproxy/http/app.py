@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import structlog
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from multidict import CIMultiDict
 from prometheus_client import CollectorRegistry
 
@@ -88,7 +89,7 @@ def create_app(
     ws_handler: WsHandler | None = None,
 ) -> web.Application:
     """The proxy. Raises FlagStateError (a SettingsError) when flags.json is unusable."""
-    app = web.Application()
+    app = web.Application(middlewares=[_http_1_only])
     metrics = ProxyMetrics(registry)
     metrics.watch_difflog(lambda: sink.stats)
     app[SETTINGS] = settings
@@ -250,6 +251,19 @@ async def _keep_shapes(app: web.Application) -> AsyncIterator[None]:
 _HTTP_1 = (aiohttp.HttpVersion10, aiohttp.HttpVersion11)
 
 
+@web.middleware
+async def _http_1_only(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A request line naming HTTP/2.0 or HTTP/0.9 gets 505, before routing (a target the route
+    table cannot match would get aiohttp's own 404). aiohttp answers in the version the request
+    line named, and no client reads an `HTTP/2.0 505` status line: answer in HTTP/1.1, close."""
+    if request.version in _HTTP_1:
+        return await handler(request)
+    request._cache["version"] = aiohttp.HttpVersion11  # where aiohttp's reify keeps it
+    refused = web.json_response({"detail": "HTTP version not supported"}, status=505)
+    refused.force_close()
+    return refused
+
+
 def _access(request: web.Request, response: web.StreamResponse, seconds: float) -> None:
     """SHADOWPROXY_ACCESS_LOG: one line per client request in the proxy's log shape; the route
     template and the redacted path, never a raw query string (a websocket logs at its end)."""
@@ -273,13 +287,6 @@ class _ProxyHandler:
         self._ws_handler = ws_handler
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        if request.version not in _HTTP_1:
-            # aiohttp answers in the version the request line named, and no client reads an
-            # `HTTP/2.0 505` status line: answer in HTTP/1.1, then close
-            request._cache["version"] = aiohttp.HttpVersion11  # where aiohttp's reify keeps it
-            refused = web.json_response({"detail": "HTTP version not supported"}, status=505)
-            refused.force_close()
-            return refused
         started = time.perf_counter()
         response = await self._handle(request)
         if upgrades_connection(request.headers):

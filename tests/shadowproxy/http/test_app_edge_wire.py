@@ -104,4 +104,14 @@ async def test_the_answer_is_http_1_1_whatever_version_the_request_line_names(
 ) -> None:
     request = Draft(b"GET", b"/fuzz/m-1", version, [(b"Host", b"fuzz")])
     (answer,) = (await exchange(proxy, Case(1, request.wire(), None))).answers
-    assert answer.version == b"HTTP/1.1"
+    assert (answer.version, answer.status) == (b"HTTP/1.1", 505)
+
+
+async def test_a_request_line_no_route_matches_is_answered_in_http_1_1_too(
+    proxy: ProxyProcess,
+) -> None:
+    """`CONNECT  HTTP/1.1` (no target) parses as an HTTP/0.9 request for `HTTP/1.1`, which no
+    route matches: aiohttp's own 404 came back as `HTTP/0.9 404` (the fuzz, seed 165140527)."""
+    data = b"CONNECT  HTTP/1.1\r\nHost: fuzz\r\n\r\n"
+    (answer,) = (await exchange(proxy, Case(1, data, None))).answers
+    assert (answer.version, answer.status) == (b"HTTP/1.1", 505)
