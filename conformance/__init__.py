@@ -1,0 +1,1 @@
+"""`make conformance`: Autobahn|Testsuite against an echo backend, direct and through the proxy."""
