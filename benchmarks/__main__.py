@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from benchmarks import contracts, diff, http, ws
+from benchmarks import contracts, diff, difflog, http, ws
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,12 +23,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--requests must be at least 20 and --concurrency at least 1")
     requests = 200 if args.quick else args.requests
     iterations = 200 if args.quick else 5000
+    records = 20_000 if args.quick else 1_000_000
 
     rows = asyncio.run(http.measure(requests=requests, concurrency=args.concurrency))
     ws_rows = asyncio.run(ws.measure(round_trips=requests))
     cost = diff.measure(iterations=iterations)
     checks = contracts.measure(iterations=iterations)
     report = _report(rows, ws_rows, cost, checks, requests=requests, concurrency=args.concurrency)
+    report["diff_log_reading"] = difflog.report(difflog.measure(count=records))
     _print(report)
     if args.json is not None:
         args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
@@ -171,6 +173,7 @@ def _print(report: dict[str, Any]) -> None:
         out.write(f"  {name:<44} {value}\n")
     out.write(f"\ndiff engine, microseconds per status document: {report['diff_engine_us']}\n")
     _print_contracts(report["consumer_contracts_us"])
+    difflog.print_report(report["diff_log_reading"])
     out.flush()
 
 

@@ -67,8 +67,8 @@ from benchmarks.load import LoadResult
 from benchmarks.proxy import RunningProxy, metric_samples, run_proxy
 from benchmarks.tap import Tap
 from benchmarks.traffic import REQUEST_TIMEOUT_S, Call, Dashboard, Watch
+from shadowproxy.difflog.read import Skips, read_records
 from shadowproxy.difflog.segments import segment_files
-from shadowproxy.difflog.summary import DiffFilter, scan
 from shadowproxy.errors import StackError
 from shadowproxy.ops.stack import APP_READY, LEGACY_READY, Stack, StackOptions
 from shadowproxy.publish import PUBLISH_STAGE
@@ -190,11 +190,10 @@ class LogCount:
     @classmethod
     def read(cls, directory: Path) -> LogCount:
         count, seen = cls(), set[str]()
-        count.files = {path.name: path.stat().st_size for path in segment_files(directory)}
-        for record in scan(directory, DiffFilter()):
-            if record is None:
-                count.unreadable += 1
-                continue
+        files = segment_files(directory)
+        count.files = {path.name: path.stat().st_size for path in files}
+        skips = Skips()
+        for record in read_records(files, skips):
             key = (record["route_group"], record["route"], record["outcome"])
             count.records[key] += 1
             count.kinds[record["kind"]] += 1
@@ -203,6 +202,7 @@ class LogCount:
             if record["comparison_id"] in seen:
                 count.duplicate_ids += 1
             seen.add(record["comparison_id"])
+        count.unreadable = sum(skips.lines.values()) + len(skips.files)
         return count
 
 

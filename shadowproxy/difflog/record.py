@@ -27,6 +27,18 @@ from shadowproxy.types import (
 )
 
 EVENT = "shadow_comparison"
+# The record schema's version: a reader skips (and counts) records of a newer one. Records
+# written before the field existed are version 1.
+SCHEMA_VERSION = 1
+# Every top-level field of a record of SCHEMA_VERSION (diff_logs/README.md, "Record schema").
+FIELDS = frozenset(
+    {
+        "ts", "event", "schema", "comparison_id", "request_id", "kind", "route_group", "route",
+        "method", "path", "authoritative", "flags_version", "trace_id", "spans", "outcome",
+        "legacy", "app", "differences", "accepted", "secondary", "secondary_omitted", "reason",
+        "task_id", "ticker", "date", "frames", "client",
+    }
+)  # fmt: skip
 # Outcomes that are noise in steady state: written only when the operator asks for matches.
 QUIET_OUTCOMES = frozenset({Outcome.MATCH, Outcome.INFLIGHT_SKEW})
 MAX_SECONDARY = 20
@@ -77,6 +89,7 @@ class RecordBuilder:
         return {
             "ts": format_ts(moment),
             "event": EVENT,
+            "schema": SCHEMA_VERSION,
             "comparison_id": exchange.comparison_id,
             "request_id": exchange.request_id,
             "kind": exchange.kind.value,

@@ -44,6 +44,19 @@ def segment_files(directory: Path) -> list[Path]:
     return [path for _, path in sorted(keyed)]
 
 
+def segment_day(path: Path) -> str:
+    """The UTC day a segment's records are of, `YYYY-MM-DD` (from its name)."""
+    order = _order(path.name)
+    assert order is not None, f"{path.name} is no diff-log segment"
+    return order[0]
+
+
+def active_segment(directory: Path) -> Path | None:
+    """The newest day's active segment, the one the writer appends to; None when there is none."""
+    actives = [path for path in segment_files(directory) if ACTIVE.match(path.name)]
+    return actives[-1] if actives else None
+
+
 def _order(name: str) -> tuple[str, int] | None:
     if match := CLOSED.match(name):
         return match.group(1), int(match.group(2))

@@ -1,206 +1,238 @@
-"""`shadowproxy diffs`: the anti-flood view of a diff-log folder.
+"""`shadowproxy diffs summary`: what the selected records say, per route group and per route.
 
-A busy proxy writes thousands of near-identical mismatch records; nobody reads them one by one
-(docs/architecture.md, "Design rules"). This groups them: counts per route group and outcome,
-and mismatches by signature — route + the set of differing fields + the status pair — with one
-exemplar comparison id each to `grep` for. Reads the active segments and the rotated `.gz` ones.
+Per route group and per route: the records (comparisons recorded), matches, mismatches,
+in-flight skews, accepted, errors (the three error outcomes together), skipped by reason, and
+the records whose answer breaks a dashboard consumer (per consumer). Then the fields that
+differ most (`differences` only, list indexes folded into families, per route): in how many
+records, first and last seen, and the first comparison id to look at (`diffs show ID`).
+
+One pass, memory bounded by the number of routes and field families, never by the records.
+`parity_table` (and `parity_rows`) also print `shadowproxy demo`'s parity from its counts.
 """
 
 from __future__ import annotations
 
-import gzip
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-import orjson
+from shadowproxy.difflog.read import Record, broken_consumers, family
+from shadowproxy.difflog.table import ID_CHARS, Column, table
+from shadowproxy.types import Outcome
 
-from shadowproxy.difflog.segments import segment_files
-from shadowproxy.types import Outcome, field_family
-
+Key = TypeVar("Key", bound=Hashable)
 ERROR_OUTCOMES = (Outcome.SHADOW_ERROR, Outcome.AUTHORITATIVE_ERROR, Outcome.BOTH_ERROR)
 # The parity table's columns (`diffs` and `demo`): the three error outcomes share one column.
 COLUMNS = ("match", "mismatch", "inflight_skew", "accepted", "errors", "skipped")
 
 
-def parse_since(text: str) -> datetime:
-    """ISO date or date-time; naive means UTC (the diff log's clock)."""
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise ValueError(
-            f"--since must be an ISO date or date-time like 2026-04-13T12:00Z, got {text!r}"
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def parse_outcome(text: str) -> Outcome:
-    try:
-        return Outcome(text.strip().lower())
-    except ValueError:
-        choices = ", ".join(o.value for o in Outcome)
-        raise ValueError(f"--outcome must be one of {choices}, got {text!r}") from None
-
-
-@dataclass(frozen=True, slots=True)
-class DiffFilter:
-    since: datetime | None = None
-    outcome: Outcome | None = None
-    route: str | None = None
-
-    def accepts(self, record: dict[str, Any]) -> bool:
-        if self.outcome is not None and record.get("outcome") != self.outcome.value:
-            return False
-        if self.route is not None and record.get("route") != self.route:
-            return False
-        if self.since is not None:
-            ts = record.get("ts")
-            return isinstance(ts, str) and datetime.fromisoformat(ts) >= self.since
-        return True
-
-
-@dataclass(frozen=True, slots=True, order=True)
-class Signature:
-    route: str
-    fields: tuple[str, ...]
-    statuses: tuple[int | None, int | None]
-
-
-@dataclass(slots=True)
-class Summary:
-    files: int = 0
-    records: int = 0
-    unreadable: int = 0
-    counts: Counter[tuple[str, str]] = field(default_factory=Counter)
-    signatures: Counter[Signature] = field(default_factory=Counter)
-    exemplars: dict[Signature, str] = field(default_factory=dict)
-
-
-def signature(record: dict[str, Any]) -> Signature:
-    fields = sorted({field_family(str(d.get("field"))) for d in record.get("differences", [])})
-    return Signature(
-        str(record.get("route")),
-        tuple(fields),
-        (_status(record.get("legacy")), _status(record.get("app"))),
-    )
-
-
-def _status(side: object) -> int | None:
-    status = side.get("status") if isinstance(side, dict) else None
-    return status if isinstance(status, int) else None
-
-
-def _lines(path: Path) -> Iterator[bytes]:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as handle:
-        yield from handle
-
-
-def scan(
-    directory: Path,
-    selection: DiffFilter,
-    *,
-    progress: Callable[[int, int, Path], None] | None = None,
-) -> Iterator[dict[str, Any] | None]:
-    """Selected records in write order; None for each unreadable line or truncated file.
-
-    Raises OSError for an unreadable folder.
-    """
-    files = segment_files(directory)
-    since_day = selection.since.astimezone(UTC).date().isoformat() if selection.since else ""
-    for index, path in enumerate(files, start=1):
-        if progress is not None:
-            progress(index, len(files), path)
-        if path.name[5:15] < since_day:  # the file's day is wholly before --since
-            continue
-        try:
-            for line in _lines(path):
-                try:
-                    record = orjson.loads(line)
-                    if isinstance(record, dict) and selection.accepts(record):
-                        yield record
-                except ValueError:  # orjson.JSONDecodeError, or a bad `ts` under --since
-                    yield None
-        except (OSError, EOFError):  # a truncated .gz (crash mid-compress) ends that file
-            yield None
-
-
-def summarize(
-    directory: Path,
-    selection: DiffFilter,
-    *,
-    progress: Callable[[int, int, Path], None] | None = None,
-) -> Summary:
-    summary = Summary(files=len(segment_files(directory)))
-    for record in scan(directory, selection, progress=progress):
-        if record is None:
-            summary.unreadable += 1
-            continue
-        summary.records += 1
-        outcome = str(record.get("outcome"))
-        summary.counts[(str(record.get("route_group")), outcome)] += 1
-        if outcome == Outcome.MISMATCH:
-            key = signature(record)
-            summary.signatures[key] += 1
-            summary.exemplars.setdefault(key, str(record.get("comparison_id")))
-    return summary
-
-
-def render(summary: Summary, directory: Path, *, top: int) -> str:
-    lines = [
-        f"{summary.records} records in {summary.files} files under {directory}"
-        + (f" ({summary.unreadable} unreadable lines skipped)" if summary.unreadable else "")
-    ]
-    if not summary.records:
-        return "\n".join(lines)
-    lines += ["", parity_table(summary.counts)]
-    if summary.signatures:
-        lines += ["", f"top mismatch signatures ({len(summary.signatures)} distinct):"]
-        lines.append(f"{'count':>7}  {'route':<40} {'legacy/app':<11} fields  [exemplar]")
-        for key, count in summary.signatures.most_common(top):
-            statuses = "/".join("-" if s is None else str(s) for s in key.statuses)
-            fields = ", ".join(key.fields) or "(status only)"
-            lines.append(
-                f"{count:>7}  {key.route:<40} {statuses:<11} {fields}  [{summary.exemplars[key]}]"
-            )
-    return "\n".join(lines)
-
-
-def _row(counts: Counter[tuple[str, str]], group: str) -> dict[str, int]:
-    row = {outcome.value: counts[(group, outcome.value)] for outcome in Outcome}
+def parity_row(outcomes: Mapping[str, int]) -> dict[str, int]:
+    """Counts per outcome as the parity columns: the error outcomes summed into `errors`."""
+    row = {outcome.value: outcomes.get(outcome.value, 0) for outcome in Outcome}
     row["errors"] = sum(row.pop(outcome.value) for outcome in ERROR_OUTCOMES)
-    return row
+    return {name: row[name] for name in COLUMNS}
+
+
+def parity_rows(counts: Counter[tuple[str, str]]) -> dict[str, dict[str, int]]:
+    """Counts per (route group, outcome) as one parity row per route group."""
+    groups = sorted({group for group, _ in counts})
+    return {
+        group: parity_row({o: n for (g, o), n in counts.items() if g == group}) for group in groups
+    }
 
 
 def parity_table(counts: Counter[tuple[str, str]]) -> str:
     """Counts per (route group, outcome) as a text table, one row per route group."""
     lines = [f"{'route group':<16}" + "".join(f"{c:>15}" for c in COLUMNS)]
-    for group in sorted({group for group, _ in counts}):
-        row = _row(counts, group)
+    for group, row in parity_rows(counts).items():
         lines.append(f"{group:<16}" + "".join(f"{row[c]:>15}" for c in COLUMNS))
     return "\n".join(lines)
 
 
-def as_json(summary: Summary, *, top: int) -> dict[str, Any]:
-    """The same summary for scripts (`--json`)."""
-    groups = sorted({group for group, _ in summary.counts})
-    return {
-        "files": summary.files,
-        "records": summary.records,
-        "unreadable": summary.unreadable,
-        "counts": {group: _row(summary.counts, group) for group in groups},
-        "signatures": [
-            {
-                "route": key.route,
-                "fields": list(key.fields),
-                "legacy_status": key.statuses[0],
-                "app_status": key.statuses[1],
-                "count": count,
-                "exemplar": summary.exemplars[key],
-            }
-            for key, count in summary.signatures.most_common(top)
-        ],
-    }
+@dataclass(slots=True)
+class Counts:
+    """The records of one route group or one route."""
+
+    records: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    skipped: Counter[str] = field(default_factory=Counter)  # `skipped` records by reason
+    breaks: Counter[str] = field(default_factory=Counter)  # records breaking each consumer
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "records": self.records,
+            **parity_row(self.outcomes),
+            "skipped_by_reason": dict(self.skipped.most_common()),
+            "breaks": dict(self.breaks.most_common()),
+        }
+
+
+@dataclass(slots=True)
+class Seen:
+    """One differing field family of one route."""
+
+    count: int
+    first: str
+    last: str
+    example: str  # the comparison id of the first record seen with it
+
+
+SKIPPED = Outcome.SKIPPED.value
+
+
+@dataclass(slots=True)
+class Summary:
+    """Tallies by (group, route, outcome, skip reason) and (group, route, consumer), one
+    counter update per record; `groups()` and `routes()` fold them once at the end."""
+
+    tally: Counter[tuple[str, str, str, str | None]] = field(default_factory=Counter)
+    broken: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    fields: dict[tuple[str, str], Seen] = field(default_factory=dict)  # (route, family)
+    first: str = ""
+    last: str = ""
+
+    @property
+    def mismatches(self) -> int:
+        """Mismatches not accepted as known differences: what `--fail-on-mismatch` gates on."""
+        return sum(n for (_, _, outcome, _), n in self.tally.items() if outcome == "mismatch")
+
+    def add(self, record: Record) -> None:
+        ts, outcome = record["ts"], record["outcome"]
+        group, route = record["route_group"], record["route"]
+        reason = str(record.get("reason") or "?") if outcome == SKIPPED else None
+        self.tally[group, route, outcome, reason] += 1
+        if record.get("client"):
+            for consumer in broken_consumers(record):
+                self.broken[group, route, consumer] += 1
+        if ts > self.last:
+            self.last = ts
+        if ts < self.first or not self.first:
+            self.first = ts
+        differences = record.get("differences")
+        if not differences:
+            return
+        for name in {family(entry["field"]) for entry in differences}:
+            seen = self.fields.get((route, name))
+            if seen is None:
+                self.fields[route, name] = Seen(1, ts, ts, record["comparison_id"])
+                continue
+            seen.count += 1
+            if ts < seen.first:
+                seen.first, seen.example = ts, record["comparison_id"]
+            if ts > seen.last:
+                seen.last = ts
+
+    def groups(self) -> dict[str, Counts]:
+        return self._fold(lambda group, route: group)
+
+    def routes(self) -> dict[tuple[str, str], Counts]:
+        return self._fold(lambda group, route: (group, route))
+
+    def _fold(self, by: Callable[[str, str], Key]) -> dict[Key, Counts]:
+        folded: dict[Key, Counts] = {}
+        for (group, route, outcome, reason), n in self.tally.items():
+            counts = folded.setdefault(by(group, route), Counts())
+            counts.records += n
+            counts.outcomes[outcome] += n
+            if reason is not None:
+                counts.skipped[reason] += n
+        for (group, route, consumer), n in self.broken.items():
+            folded[by(group, route)].breaks[consumer] += n
+        return dict(sorted(folded.items()))
+
+    def top_fields(self, top: int) -> list[tuple[tuple[str, str], Seen]]:
+        ranked = sorted(self.fields.items(), key=lambda item: (-item[1].count, item[0]))
+        return ranked[:top]
+
+    def document(self, *, top: int) -> dict[str, Any]:
+        return {
+            "first": self.first or None,
+            "last": self.last or None,
+            "mismatches": self.mismatches,
+            "counts": {group: counts.document() for group, counts in self.groups().items()},
+            "routes": [
+                {"route_group": group, "route": route, **counts.document()}
+                for (group, route), counts in self.routes().items()
+            ],
+            "fields": [
+                {
+                    "route": route,
+                    "field": name,
+                    "count": seen.count,
+                    "first_seen": seen.first,
+                    "last_seen": seen.last,
+                    "example": seen.example,
+                }
+                for (route, name), seen in self.top_fields(top)
+            ],
+            "distinct_fields": len(self.fields),
+        }
+
+    def render(self, *, top: int, width: int | None) -> str:
+        if not self.tally:
+            return ""
+        groups = table(
+            [
+                Column("route group"),
+                *(Column(name, ">") for name in ("records", *COLUMNS)),
+                Column("consumer breaks", flex=True, drop=1),
+            ],
+            [_group_row(group, counts) for group, counts in self.groups().items()],
+            width,
+        )
+        routes = table(
+            [
+                Column("route", flex=True, least=16),
+                Column("group", drop=3),
+                *(Column(name, ">") for name in ("records", "mismatch", "accepted", "errors")),
+                Column("skipped by reason", flex=True, drop=2),
+                Column("consumer breaks", flex=True, drop=1),
+            ],
+            [_route_row(key, counts) for key, counts in self.routes().items()],
+            width,
+        )
+        lines = [groups, "", routes]
+        if self.fields:
+            fields = table(
+                [
+                    Column("field", flex=True, least=16),
+                    Column("route", flex=True, least=16, drop=1),
+                    Column("records", ">"),
+                    Column("first seen"),
+                    Column("last seen"),
+                    Column("example"),
+                ],
+                [_field_row(key, seen) for key, seen in self.top_fields(top)],
+                width,
+            )
+            heading = f"top differing fields ({len(self.fields)} distinct per route):"
+            lines += ["", heading, fields]
+        return "\n".join(lines)
+
+
+def _group_row(group: str, counts: Counts) -> list[str]:
+    numbers = [counts.records, *parity_row(counts.outcomes).values()]
+    return [group, *map(str, numbers), _counted(counts.breaks)]
+
+
+def _route_row(key: tuple[str, str], counts: Counts) -> list[str]:
+    group, route = key
+    row = parity_row(counts.outcomes)
+    numbers = [counts.records, row["mismatch"], row["accepted"], row["errors"]]
+    return [route, group, *map(str, numbers), _counted(counts.skipped), _counted(counts.breaks)]
+
+
+def _field_row(key: tuple[str, str], seen: Seen) -> list[str]:
+    route, name = key
+    first, last = short_ts(seen.first), short_ts(seen.last)
+    return [name, route, str(seen.count), first, last, seen.example[:ID_CHARS]]
+
+
+def _counted(counts: Counter[str]) -> str:
+    return ", ".join(f"{name} {n}" for name, n in counts.most_common())
+
+
+def short_ts(ts: str) -> str:
+    """`2026-04-13T12:00:03.120Z` as `04-13 12:00:03`, for tables (`--json` has it whole)."""
+    return ts[5:19].replace("T", " ")

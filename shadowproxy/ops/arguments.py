@@ -10,14 +10,18 @@ that variable's name. The defaults come from the options of what the command run
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Mapping
+import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from shadowproxy.build import build_info
 from shadowproxy.errors import UsageError
 from shadowproxy.ops.demo import DemoOptions
+from shadowproxy.ops.diffs import register as register_diffs
+from shadowproxy.ops.diffs_report import register as register_report
 from shadowproxy.ops.logging import LEVELS
+from shadowproxy.ops.options import bounded_int, json_option
 from shadowproxy.ops.stack import StackOptions
 from shadowproxy.types import RouteGroup
 from shadowproxy.variables import variable
@@ -26,20 +30,7 @@ from shadowproxy.variables import variable
 OPTION_VARIABLES = {"log_level": "SHADOWPROXY_LOG_LEVEL", "api_key": "DASHBOARD_API_KEY"}
 
 
-def _bounded_int(low: int, high: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = low - 1
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must be a whole number {low}-{high}, got {text!r}")
-        return value
-
-    return parse
-
-
-_port = _bounded_int(0, 65535)
+_port = bounded_int(0, 65535)
 
 
 def _seconds(text: str) -> float:
@@ -73,11 +64,25 @@ class HelpFormatter(argparse.HelpFormatter):
 
 
 class _Parser(argparse.ArgumentParser):
-    """Every parser and subparser formats its help with `HelpFormatter`."""
+    """Every parser and subparser formats its help with `HelpFormatter`.
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    `implied` (an `add_parser` keyword) names the subcommand that runs when none is given:
+    `diffs [OPTIONS]` is `diffs summary [OPTIONS]`, as before `diffs` had subcommands.
+    """
+
+    def __init__(self, *args: Any, implied: str | None = None, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", HelpFormatter)
         super().__init__(*args, **kwargs)
+        self.implied = implied
+
+    def parse_known_args(  # type: ignore[override]  # one signature for typeshed's overloads
+        self, args: Sequence[str] | None = None, namespace: Any = None
+    ) -> tuple[Any, list[str]]:
+        if self.implied is not None:
+            given = list(sys.argv[1:] if args is None else args)
+            if not given or (given[0].startswith("-") and given[0] not in ("-h", "--help")):
+                args = [self.implied, *given]
+        return super().parse_known_args(args, namespace)
 
 
 def _version_text() -> str:
@@ -159,7 +164,7 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         )
         sub.add_argument(
             "--diff-log-keep-days",
-            type=_bounded_int(1, 36500),
+            type=bounded_int(1, 36500),
             metavar="N",
             help="delete rotated diff logs older than N days (default: keep everything)",
         )
@@ -170,7 +175,7 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--tickers",
-        type=_bounded_int(1, 8),
+        type=bounded_int(1, 8),
         default=demo_defaults.tickers,
         metavar="N",
         help="analyses to start, 1-8",
@@ -191,25 +196,7 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         help="the proxy's diff logs: tells settled-state mismatches from in-flight ones",
     )
 
-    diffs = commands.add_parser("diffs", help="summarise a diff-log folder")
-    diffs.add_argument(
-        "--dir", type=Path, default=Path("diff_logs"), metavar="D", help="the diff-log folder"
-    )
-    diffs.add_argument("--since", metavar="ISO", help="only records at or after this time (UTC)")
-    diffs.add_argument("--outcome", metavar="X", help="only this outcome, e.g. mismatch")
-    diffs.add_argument("--route", metavar="T", help="only this route template")
-    diffs.add_argument(
-        "--top",
-        type=_bounded_int(1, 1000),
-        default=10,
-        metavar="N",
-        help="mismatch signatures shown",
-    )
-    diffs.add_argument(
-        "--fail-on-mismatch",
-        action="store_true",
-        help="exit 3 when the selected records hold a mismatch",
-    )
+    register_report(register_diffs(commands))  # `diffs report`, beside the reading commands
 
     flags = commands.add_parser("flags", help="show or flip which side is authoritative")
     actions = flags.add_subparsers(dest="action", metavar="ACTION")
@@ -232,12 +219,12 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     history = actions.add_parser("history", help="the audit trail: who changed what, when, why")
     history.add_argument("--since", metavar="ISO", help="only events at or after this time")
     history.add_argument(
-        "--limit", type=_bounded_int(1, 1000), default=50, metavar="N", help="events shown"
+        "--limit", type=bounded_int(1, 1000), default=50, metavar="N", help="events shown"
     )
     parity = actions.add_parser("parity", help="per group: mismatch and error ratios, top fields")
     parity.add_argument("--window", default="5m", metavar="D", help="e.g. 5m, 1h")
     for sub in actions.choices.values():  # `flags ACTION --json` as well as `flags --json ACTION`
-        _json_option(sub, default=argparse.SUPPRESS)
+        json_option(sub, default=argparse.SUPPRESS)
 
     cutover = commands.add_parser(
         "cutover", help="is the app ready to answer each route group, for each dashboard?"
@@ -261,19 +248,10 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
             metavar="FILE",
             help="a file holding the admin token (without it: env SHADOWPROXY_ADMIN_TOKEN)",
         )
-    for sub in (demo, diffs, flags, cutover):
-        _json_option(sub)
+    for sub in (demo, flags, cutover):
+        json_option(sub)
     for sub in (run, up, demo):
         sub.add_argument(
             "--log-level", choices=LEVELS, default=log_level, help="the least level logged"
         )
     return parser
-
-
-def _json_option(parser: argparse.ArgumentParser, default: Any = False) -> None:
-    parser.add_argument(
-        "--json",
-        action="store_true",
-        default=default,
-        help="print one JSON document on stdout instead of the text",
-    )

@@ -6,9 +6,10 @@ an injected mapping or value. What every command does the same way:
 - exit codes (README, "Exit codes"): 0 ok, 1 a failure while running, 2 a usage error, 3 a gate
   failed. A command returns `Exit.OK` or `Exit.GATE` and raises from the exception tree
   (`shadowproxy.errors`) otherwise; `main` maps each exception to its code in one place and
-  prints it as one `shadowproxy: error: ...` line on stderr, never a traceback.
-- `--json` prints one JSON document on stdout instead of the text (`_emit`); progress and errors
-  go to stderr either way.
+  prints it as one `shadowproxy: error: ...` line on stderr, never a traceback. A command whose
+  parser is built by its own module (`diffs`: `ops/diffs.py`) sets `func`, `args.func(args)`.
+- `--json` prints one JSON document on stdout instead of the text (`options.emit`); progress
+  and errors go to stderr either way.
 - `--help` shows each option's default and the environment variable that also sets it
   (`arguments.build_parser`, which knows the options; this module runs the command named).
 - a `SHADOWPROXY_*` or `TA_*` variable that nothing reads is a warning at start (a log line for
@@ -23,19 +24,15 @@ import os
 import sys
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from enum import IntEnum
-from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-import orjson
 import structlog
 
 from shadowproxy.cutover.render import ready as cutover_ready
 from shadowproxy.cutover.render import render as render_cutover
 from shadowproxy.difflog.sink import JsonlDiffSink
-from shadowproxy.difflog.summary import DiffFilter, as_json, parse_outcome, parse_since, render
-from shadowproxy.difflog.summary import summarize as summarize_diffs
-from shadowproxy.errors import GateFailed, RunError, UnreadableFile, UsageError
+from shadowproxy.errors import GateFailed, RunError, UsageError
 from shadowproxy.ops.admin_client import (
     admin_call,
     admin_token,
@@ -46,7 +43,7 @@ from shadowproxy.ops.admin_client import (
 from shadowproxy.ops.arguments import OPTION_VARIABLES, build_parser
 from shadowproxy.ops.demo import DemoOptions, run_demo
 from shadowproxy.ops.logging import configure_logging
-from shadowproxy.ops.progress import ProgressBar
+from shadowproxy.ops.options import emit
 from shadowproxy.ops.server import serve
 from shadowproxy.ops.stack import StackOptions, run_stack
 from shadowproxy.settings import load_settings
@@ -81,14 +78,6 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
 def fail(message: str, code: Exit) -> int:
     print(f"shadowproxy: error: {message}", file=sys.stderr, flush=True)
     return int(code)
-
-
-def _emit(args: argparse.Namespace, document: Any, text: str) -> None:
-    """A command's result: `document` as one JSON document under `--json`, else `text`."""
-    if args.json:
-        sys.stdout.write(orjson.dumps(document).decode() + "\n")
-    else:
-        print(text)
 
 
 def _cmd_run(args: argparse.Namespace, environ: Mapping[str, str]) -> Exit:
@@ -150,34 +139,8 @@ def _cmd_demo(args: argparse.Namespace, environ: Mapping[str, str]) -> Exit:
         diff_log_dir=args.diff_log_dir,
     )
     report = run_async(run_demo(options))
-    _emit(args, report.document(), report.text())
+    emit(args, report.document(), report.text())
     return Exit.OK if report.passed else Exit.GATE
-
-
-def _cmd_diffs(args: argparse.Namespace, environ: Mapping[str, str]) -> Exit:
-    try:
-        selection = DiffFilter(
-            since=parse_since(args.since) if args.since else None,
-            outcome=parse_outcome(args.outcome) if args.outcome else None,
-            route=args.route,
-        )
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    if not args.dir.is_dir():
-        raise UnreadableFile(f"diff-log folder {args.dir} does not exist (set it with --dir)")
-    bar = ProgressBar(0, stream=sys.stderr)  # on a terminal only: piped, a line per file is noise
-
-    def progress(index: int, total: int, path: Path) -> None:
-        bar.update(index, total, f"reading {path.name}")
-
-    try:
-        summary = summarize_diffs(args.dir, selection, progress=progress if bar.tty else None)
-    except OSError as exc:
-        raise UnreadableFile(f"cannot read {args.dir}: {exc.strerror or exc}") from None
-    finally:
-        bar.finish()
-    _emit(args, as_json(summary, top=args.top), render(summary, args.dir, top=args.top))
-    return Exit.GATE if args.fail_on_mismatch and summary.signatures else Exit.OK
 
 
 def _cmd_flags(args: argparse.Namespace, environ: Mapping[str, str]) -> Exit:
@@ -205,13 +168,13 @@ def _cmd_flags(args: argparse.Namespace, environ: Mapping[str, str]) -> Exit:
         text = render_parity(answer)
     else:
         text = render_flags(answer)
-    _emit(args, answer, text)
+    emit(args, answer, text)
     return Exit.OK
 
 
 def _cmd_cutover(args: argparse.Namespace, environ: Mapping[str, str]) -> Exit:
     report = _admin(args, environ, "GET", "/cutover")
-    _emit(args, report, render_cutover(report))
+    emit(args, report, render_cutover(report))
     return Exit.OK if cutover_ready(report, args.group or ()) else Exit.GATE
 
 
@@ -230,7 +193,6 @@ COMMANDS: dict[str, Handler] = {
     "run": _cmd_run,
     "up": _cmd_up,
     "demo": _cmd_demo,
-    "diffs": _cmd_diffs,
     "flags": _cmd_flags,
     "cutover": _cmd_cutover,
 }
@@ -253,6 +215,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if level is not None:
             configure_logging(level=level)
         _warn_unknown_variables(environ, logged=level is not None)
+        if hasattr(args, "func"):  # a command registered with its own parser (`diffs`)
+            return int(args.func(args))
         return int(COMMANDS[args.command](args, environ))
     except UsageError as exc:
         return fail(str(exc), Exit.USAGE)

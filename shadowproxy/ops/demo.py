@@ -40,7 +40,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from shadowproxy.cutover.render import render as render_cutover
 from shadowproxy.diff.lifecycle import PROGRESS_FIELDS
 from shadowproxy.diff.view import is_terminal
-from shadowproxy.difflog.summary import DiffFilter, Summary, as_json, parity_table, scan
+from shadowproxy.difflog.filters import Selection, Tally, selected
+from shadowproxy.difflog.read import Skips
+from shadowproxy.difflog.segments import segment_files
+from shadowproxy.difflog.summary import parity_rows, parity_table
 from shadowproxy.errors import DemoError
 from shadowproxy.ops.progress import ProgressBar
 from shadowproxy.types import Outcome
@@ -281,14 +284,17 @@ async def settled_mismatches(
     The sink writes off the event loop, so wait (bounded) until all `expected` records landed.
     """
     directory = session.options.diff_log_dir
-    selection = DiffFilter(since=since, outcome=Outcome.MISMATCH)
+    selection = Selection(since=since, outcome=Outcome.MISMATCH)
     ours = session.settled | session.in_flight
+
+    def read() -> list[dict[str, Any]]:
+        records = selected(segment_files(directory), selection, Skips(), Tally())
+        return [record for record in records if record.get("request_id") in ours]
+
     deadline = asyncio.get_running_loop().time() + 5.0
     while True:
         try:
-            records = await asyncio.to_thread(
-                lambda: [r for r in scan(directory, selection) if r and r.get("request_id") in ours]
-            )
+            records = await asyncio.to_thread(read)
         except OSError:
             return None
         if len(records) >= expected or asyncio.get_running_loop().time() > deadline:
@@ -353,7 +359,7 @@ class DemoReport:
             ]
         return {
             "analyses": self.analyses,
-            "parity": as_json(Summary(counts=self.parity), top=0)["counts"],
+            "parity": parity_rows(self.parity),
             "mismatches": {
                 "counted": self.counted,
                 "total": self.mismatches,

@@ -75,3 +75,13 @@ def test_quick_benchmark_run_reports_every_scenario(tmp_path: Path) -> None:
     assert checks["drift_findings"] > 0  # the app document lacks legacy's flat result fields
     assert "consumer contracts, microseconds, the status route" in done.stdout
     assert "drift learner, microseconds per comparison" in done.stdout
+    # reading the diff log back: every generated record read by both commands, memory flat
+    reading = report["diff_log_reading"]
+    assert reading["records"] == 20_000
+    assert reading["files"] >= 2  # a day's segment closed and compressed, the active one
+    for command in ("summary", "signatures"):
+        measured, empty = reading["commands"][command], reading["baseline"][command]
+        assert measured["records"] == 20_000
+        assert measured["records_per_s"] > 0
+        assert measured["peak_rss_mib"] < empty["peak_rss_mib"] + 64
+    assert "diff-log reading: 20000 records" in done.stdout

@@ -24,8 +24,8 @@ from shadowproxy.types import (
 from ..factories import exchange, observation
 
 SCHEMA = {
-    "ts", "event", "comparison_id", "request_id", "kind", "route_group", "route", "method",
-    "path", "authoritative", "outcome", "legacy", "app", "differences", "accepted",
+    "ts", "event", "schema", "comparison_id", "request_id", "kind", "route_group", "route",
+    "method", "path", "authoritative", "outcome", "legacy", "app", "differences", "accepted",
     "secondary", "secondary_omitted", "reason", "task_id", "ticker", "date", "frames", "client",
     "flags_version", "trace_id", "spans",
 }  # fmt: skip

@@ -49,7 +49,9 @@ def write_diff_log(folder: Path, *outcomes: str) -> Path:
             "outcome": outcome,
             "legacy": {"status": 200},
             "app": {"status": 200},
-            "differences": [{"field": "decision"}] if outcome == "mismatch" else [],
+            "differences": [{"field": "decision", "kind": "changed"}]
+            if outcome == "mismatch"
+            else [],
         }
         (folder / f"diff-2026-04-13.{n}.jsonl").write_bytes(orjson.dumps(record) + b"\n")
     return folder
@@ -88,7 +90,8 @@ def test_every_help_shows_each_default_and_the_variable_that_sets_it(
             if action.default is not False:  # a switch's default goes without saying
                 assert f"default: {action.default}" in text, (parser.prog, action.dest)
                 defaults += 1
-    assert len(helps) == 13  # shadowproxy, its 6 commands and the 6 actions of flags
+    # shadowproxy, its 6 commands, the 6 actions of flags and the 6 subcommands of diffs
+    assert len(helps) == 19
     assert {f"shadowproxy {name}" for name in COMMANDS} <= set(helps)  # each one runs
     assert defaults >= 20
     for command in ("run", "up", "demo"):
@@ -108,7 +111,7 @@ async def test_diffs_json_is_one_document(tmp_path: Path) -> None:
     assert code == 0
     summary = orjson.loads(out)
     assert (summary["records"], summary["counts"]["analysis"]["mismatch"]) == (2, 1)
-    assert summary["signatures"][0]["fields"] == ["decision"]
+    assert summary["fields"][0]["field"] == "decision"
 
 
 FLAGS_JSON = [
@@ -287,7 +290,7 @@ def test_diffs_progress_on_a_real_terminal_fits_it(tmp_path: Path) -> None:
     shown = screen.decode()
     assert "3/3 reading diff-2026-04-13" in shown
     assert all(len(line) <= 40 for line in screen_lines(shown)), screen_lines(shown)
-    assert b"3 records in 3 files" in result.stdout  # the report itself is on stdout, whole
+    assert b"3 records in 3 files" in result.stdout  # the report itself is on stdout
 
 
 # ---------------------------------------------------------------- unknown variables

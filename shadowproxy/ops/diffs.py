@@ -1,0 +1,379 @@
+"""`shadowproxy diffs`: review a diff-log folder from a terminal.
+
+`register(subparsers)` builds the `diffs` parser and its subcommands, each setting `func`
+(`args.func(args) -> int`), and returns the subcommands' action so that more of them can be
+registered beside these. Without a subcommand, `diffs [OPTIONS]` is `diffs summary [OPTIONS]`
+(what `diffs` did before it had subcommands: the parser's `implied` subcommand, which the CLI's
+parser class, `arguments._Parser`, supports).
+
+- `summary`: per route group and route, the records by outcome, skip reason and consumer break,
+  and the top differing fields; `--fail-on-mismatch` exits 3 on an unaccepted mismatch.
+- `signatures`: mismatches grouped by signature (difflog/signatures.py).
+- `show ID`: one record in full; a unique prefix of a comparison id will do.
+- `tail [-n N] [--follow]`: the last records one line each, then (`--follow`) new ones as they
+  are written, across rotation, until Ctrl-C.
+- `export --format csv|jsonl`: the selected records, streamed.
+
+Every subcommand takes the same filters (difflog/filters.py) and `--dir`; `--json` prints one
+JSON document (`tail` and `export`: one record per line). Tables fit the terminal (stdout's
+width, or `COLUMNS`; piped, lines are kept whole) and only a terminal gets colour. Lines the
+reader skips are counted and named in one `N lines skipped: ...` line, never a traceback; a
+folder that is missing or cannot be listed is exit 1 (`UnreadableFile`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import orjson
+
+from shadowproxy.difflog.export import write_csv, write_jsonl
+from shadowproxy.difflog.filters import Selection, Tally, parse_moment, select, selected
+from shadowproxy.difflog.follow import Follower, last_records
+from shadowproxy.difflog.read import Record, Skips
+from shadowproxy.difflog.segments import segment_files
+from shadowproxy.difflog.show import full, line
+from shadowproxy.difflog.signatures import Signatures
+from shadowproxy.difflog.summary import Summary
+from shadowproxy.difflog.table import Style, prose
+from shadowproxy.errors import GateFailed, RunError, UnreadableFile, UsageError
+from shadowproxy.ops.options import bounded_int, emit, json_option
+from shadowproxy.ops.progress import ProgressBar
+from shadowproxy.types import Outcome, RouteGroup
+
+POLL_S = 0.5  # how often `tail --follow` looks for new records
+SHOWN_MATCHES = 5  # comparison ids named when a prefix is ambiguous
+Parser = TypeVar("Parser", bound=argparse.ArgumentParser)
+
+
+def register(
+    subparsers: argparse._SubParsersAction[Parser],
+) -> argparse._SubParsersAction[Parser]:
+    """The `diffs` command and its subcommands; returns the subcommands' action."""
+    diffs = subparsers.add_parser(
+        "diffs",
+        help="review a diff-log folder: summary, signatures, show, tail, export",
+        description="Review a diff-log folder (its schema: diff_logs/README.md). Without a "
+        "subcommand, `diffs [OPTIONS]` is `diffs summary [OPTIONS]`.",
+        implied="summary",  # the parser class (arguments._Parser) prepends it when none is named
+    )
+    commands = diffs.add_subparsers(dest="diffs_command", required=True, metavar="SUBCOMMAND")
+
+    summary = commands.add_parser(
+        "summary", help="per route group and route: outcomes, skips, breaks, top fields"
+    )
+    _top(summary, "differing fields shown")
+    summary.add_argument(
+        "--fail-on-mismatch",
+        action="store_true",
+        help="exit 3 when the selected records hold a mismatch not accepted",
+    )
+    summary.set_defaults(func=_summary)
+
+    signatures = commands.add_parser(
+        "signatures", help="mismatches grouped by signature: one row per divergence"
+    )
+    _top(signatures, "signatures shown")
+    signatures.add_argument(
+        "--recent",
+        type=bounded_int(1, 100_000),
+        default=10,
+        metavar="MIN",
+        help="still occurring: seen in the last MIN minutes before the newest record",
+    )
+    signatures.set_defaults(func=_signatures)
+
+    show = commands.add_parser("show", help="one record in full")
+    show.add_argument("id", metavar="ID", help="a comparison id, or a unique prefix of one")
+    show.set_defaults(func=_show)
+
+    tail = commands.add_parser("tail", help="the last records, one line each")
+    tail.add_argument(
+        "-n",
+        "--lines",
+        type=bounded_int(0, 100_000),
+        default=10,
+        metavar="N",
+        help="how many of the last records",
+    )
+    tail.add_argument(
+        "--follow", action="store_true", help="then print new records as written, until Ctrl-C"
+    )
+    tail.set_defaults(func=_tail)
+
+    export = commands.add_parser("export", help="the selected records, streamed")
+    export.add_argument(
+        "--format",
+        choices=("csv", "jsonl"),
+        default="jsonl",
+        help="jsonl: the records as written; csv: the columns in diff_logs/README.md",
+    )
+    export.set_defaults(func=_export)
+
+    streams = "print one JSON record per line (as written) instead of the text"
+    for name, sub in commands.choices.items():
+        filter_options(sub)
+        json_option(sub, help=streams if name in ("tail", "export") else None)
+    return commands
+
+
+def filter_options(parser: argparse.ArgumentParser) -> None:
+    """`--dir` and the filters every `diffs` subcommand takes."""
+    parser.add_argument(
+        "--dir", type=Path, default=Path("diff_logs"), metavar="DIR", help="the diff-log folder"
+    )
+    moment = "an age (30m, 1h, 2d) or an ISO date or date-time, UTC unless it says otherwise"
+    parser.add_argument("--since", metavar="WHEN", help=f"from then on: {moment}")
+    parser.add_argument("--until", metavar="WHEN", help=f"before then: {moment}")
+    parser.add_argument(
+        "--group", choices=[g.value for g in RouteGroup], metavar="GROUP", help="one route group"
+    )
+    parser.add_argument("--route", metavar="TEMPLATE", help="one route template")
+    parser.add_argument(
+        "--outcome",
+        type=str.lower,
+        choices=[o.value for o in Outcome],
+        metavar="OUTCOME",
+        help="one outcome, e.g. mismatch",
+    )
+    parser.add_argument(
+        "--field",
+        metavar="FIELD",
+        help="records where this field differs, or a field of this family (tasks[].decision)",
+    )
+    parser.add_argument(
+        "--consumer",
+        metavar="NAME",
+        help="records whose answer breaks this dashboard consumer, e.g. legacy-dashboard",
+    )
+
+
+def _top(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--top", type=bounded_int(1, 1000), default=10, metavar="N", help=f"the most {what}"
+    )
+
+
+def selection(args: argparse.Namespace) -> Selection:
+    """The filters given; a bad `--since` or `--until` is a usage error (exit 2)."""
+    now = datetime.now(UTC)  # both ages count back from the same moment
+    since, until = (_moment(args, name, now) for name in ("since", "until"))
+    if since is not None and until is not None and until <= since:
+        raise UsageError("--until must be later than --since")
+    return Selection(
+        since=since,
+        until=until,
+        group=args.group,
+        route=args.route,
+        outcome=args.outcome,
+        field=args.field,
+        consumer=args.consumer,
+    )
+
+
+def _moment(args: argparse.Namespace, name: str, now: datetime) -> datetime | None:
+    text = getattr(args, name)
+    try:
+        return None if text is None else parse_moment(text, now=now)
+    except ValueError as exc:
+        raise UsageError(f"--{name} {exc}") from None
+
+
+def segments(directory: Path) -> list[Path]:
+    """The folder's segments; UnreadableFile when it is missing or cannot be listed."""
+    if not directory.is_dir():
+        raise UnreadableFile(f"diff-log folder {directory} does not exist (set it with --dir)")
+    try:
+        return segment_files(directory)
+    except OSError as exc:
+        raise UnreadableFile(f"cannot read {directory}: {exc.strerror or exc}") from None
+
+
+def width() -> int | None:
+    """Stdout's terminal width, or `COLUMNS`; None (lines kept whole) when piped."""
+    return shutil.get_terminal_size((0, 0)).columns or None
+
+
+def style() -> Style:
+    return Style(colour=sys.stdout.isatty())
+
+
+class Report:
+    """One full read of the selected records (`records()`, once), and what the report's header
+    and JSON document say about it: the folder, its segments, records read and selected, skips.
+    """
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.directory: Path = args.dir
+        self.choice = selection(args)
+        self.files = segments(self.directory)
+        self.skips = Skips()
+        self.tally = Tally()
+
+    def records(self) -> Iterator[Record]:
+        """The selected records, with a progress bar on a terminal's stderr."""
+        bar = ProgressBar(0, stream=sys.stderr)
+
+        def progress(index: int, total: int, path: Path) -> None:
+            bar.update(index, total, f"reading {path.name}")
+
+        try:
+            yield from selected(
+                self.files,
+                self.choice,
+                self.skips,
+                self.tally,
+                progress=progress if bar.tty else None,
+            )
+        finally:
+            bar.finish()
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "dir": str(self.directory),
+            "files": len(self.files),
+            "read": self.tally.read,
+            "records": self.tally.selected,
+            "skipped": self.skips.document(),
+        }
+
+    def header(self) -> str:
+        count = f"{self.tally.selected} records"
+        if self.tally.selected != self.tally.read:
+            count += f" selected of {self.tally.read}"
+        lines = [f"{count} in {len(self.files)} files under {self.directory}"]
+        if self.skips:
+            lines.append(self.skips.message())
+        fit = width()
+        return "\n".join(prose(text, fit) for text in lines)
+
+
+def _summary(args: argparse.Namespace) -> int:
+    report, summary = Report(args), Summary()
+    for record in report.records():
+        summary.add(record)
+    tables = summary.render(top=args.top, width=width())
+    text = report.header() + (f"\n\n{tables}" if tables else "")
+    emit(args, {**report.document(), **summary.document(top=args.top)}, text)
+    if args.fail_on_mismatch and summary.mismatches:
+        raise GateFailed(f"{summary.mismatches} mismatches not accepted in the selected records")
+    return 0
+
+
+def _signatures(args: argparse.Namespace) -> int:
+    report, signatures = Report(args), Signatures()
+    for record in report.records():
+        signatures.add(record)
+    newest, recent = report.tally.newest, args.recent
+    document = signatures.document(top=args.top, newest=newest, recent_minutes=recent)
+    table = signatures.render(top=args.top, newest=newest, recent_minutes=recent, width=width())
+    emit(args, {**report.document(), **document}, f"{report.header()}\n\n{table}")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    report = Report(args)
+    wanted: str = args.id.strip()
+    if not wanted:
+        raise UsageError("give a comparison id, or the first characters of one")
+    exact = first = None
+    others: dict[str, None] = {}  # other comparison ids the prefix matches, a few
+    for record in report.records():
+        comparison = record["comparison_id"]
+        if comparison == wanted:
+            exact = record
+            break
+        if comparison.startswith(wanted):
+            if first is None:
+                first = record
+            elif comparison != first["comparison_id"] and len(others) < SHOWN_MATCHES:
+                others[comparison] = None
+    _warn(report.skips)
+    found = exact or first
+    if found is None:
+        raise RunError(
+            f"no comparison {wanted} among the {report.tally.selected} records selected"
+            f" under {report.directory}"
+        )
+    if exact is None and others:
+        ids = ", ".join([found["comparison_id"], *others])
+        raise UsageError(f"{wanted} starts more than one comparison id ({ids}): give more of it")
+    emit(args, found, full(found, width=width(), style=style()))
+    return 0
+
+
+def _tail(args: argparse.Namespace) -> int:
+    choice, skips = selection(args), Skips()
+    directory: Path = args.dir
+    segments(directory)  # a folder that is missing or cannot be listed: exit 1
+    write = _writer(args)
+    try:
+        with Follower(directory, skips) as follower:
+            try:
+                recent = last_records(directory, args.lines, choice, skips, follower)
+            except OSError as exc:
+                raise UnreadableFile(f"cannot read {directory}: {exc.strerror or exc}") from None
+            for record in recent:
+                write(record)
+            tally = Tally()
+            while args.follow:  # until Ctrl-C (exit 130)
+                time.sleep(POLL_S)
+                for record in select(follower.records(), choice, tally):
+                    write(record)
+    except BrokenPipeError:
+        _stdout_gone()
+    finally:
+        _warn(skips)
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    if args.json and args.format == "csv":
+        raise UsageError("--json is --format jsonl; it cannot go with --format csv")
+    report = Report(args)
+    try:
+        if args.json or args.format == "jsonl":
+            write_jsonl(report.records(), sys.stdout.buffer)
+        else:
+            write_csv(report.records(), sys.stdout)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _stdout_gone()
+    _warn(report.skips)
+    return 0
+
+
+def _writer(args: argparse.Namespace) -> Callable[[Record], None]:
+    if args.json:
+
+        def write_json(record: Record) -> None:
+            sys.stdout.buffer.write(orjson.dumps(record) + b"\n")
+            sys.stdout.buffer.flush()
+
+        return write_json
+    fit, paint = width(), style()
+
+    def write_line(record: Record) -> None:
+        print(line(record, width=fit, style=paint), flush=True)
+
+    return write_line
+
+
+def _warn(skips: Skips) -> None:
+    if skips:
+        print(f"shadowproxy: warning: {skips.message()}", file=sys.stderr, flush=True)
+
+
+def _stdout_gone() -> None:
+    """The reader of stdout went away (`| head`): stop writing, quietly."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
