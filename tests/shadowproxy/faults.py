@@ -70,6 +70,15 @@ class Fault(StrEnum):
         return self.value.startswith("ws_")
 
 
+SHADOW_TIMEOUT_S = 0.25  # a third of how long TRICKLE takes
+UPSTREAM_TIMEOUT_S = 0.5  # a read timeout: far above TRICKLE's gaps
+BOUND_S = UPSTREAM_TIMEOUT_S + 2.0  # the latest any answer may come (slack for a busy machine)
+# the proxy's settings for the fault tests: short timeouts, so a hang costs half a second
+ENV = {
+    "SHADOWPROXY_SHADOW_TIMEOUT_S": str(SHADOW_TIMEOUT_S),
+    "SHADOWPROXY_UPSTREAM_TIMEOUT_S": str(UPSTREAM_TIMEOUT_S),
+    "SHADOWPROXY_SHUTDOWN_GRACE_S": "1",
+}
 TRICKLE_BYTES = 4
 TRICKLE_GAP_S = 0.03  # the healthy answer (107 bytes for a short target) takes about 0.8 s
 SMUGGLE_DELAY_S = 0.05  # SHORT_LENGTH: ages after the reader took its answer (same event loop)

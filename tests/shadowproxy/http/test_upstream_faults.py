@@ -24,6 +24,8 @@ from shadowproxy.types import Comparison, Outcome, Side
 
 from ..factories import ServerFactory
 from ..faults import (
+    BOUND_S,
+    ENV,
     ERROR_BODY,
     Fault,
     FaultyProxy,
@@ -34,15 +36,7 @@ from ..faults import (
     resources,
 )
 
-SHADOW_TIMEOUT_S = 0.25  # a third of how long TRICKLE takes
-UPSTREAM_TIMEOUT_S = 0.5  # a read timeout: far above TRICKLE's gaps
 HEAL_TRIES = 3
-BOUND_S = UPSTREAM_TIMEOUT_S + 2.0  # the latest any answer may come (slack for a busy machine)
-ENV = {
-    "SHADOWPROXY_SHADOW_TIMEOUT_S": str(SHADOW_TIMEOUT_S),
-    "SHADOWPROXY_UPSTREAM_TIMEOUT_S": str(UPSTREAM_TIMEOUT_S),
-    "SHADOWPROXY_SHUTDOWN_GRACE_S": "1",
-}
 REPEAT = 2  # exchanges with the side broken: a leak per exchange shows twice
 TARGET = "/faults/probe"  # an unknown route: group system, shadowed, compared as bytes
 REQUEST_ID = "fault-probe"  # sent by the client, so every answer carries the same one

@@ -31,6 +31,7 @@ from shadowproxy.types import Comparison, Outcome, Side, SkipReason
 
 from ..factories import ServerFactory
 from ..faults import (
+    BOUND_S,
     FRAMES,
     HALF,
     Fault,
@@ -41,19 +42,12 @@ from ..faults import (
     refused,
     resources,
 )
+from ..faults import ENV as FAULT_ENV
 from ..ws_fakes import until
 
 T = TypeVar("T")
 
-SHADOW_TIMEOUT_S = 0.25
-UPSTREAM_TIMEOUT_S = 0.5
-BOUND_S = UPSTREAM_TIMEOUT_S + 2.0  # the latest a session may end (slack for a busy machine)
-ENV = {
-    "SHADOWPROXY_SHADOW_TIMEOUT_S": str(SHADOW_TIMEOUT_S),
-    "SHADOWPROXY_UPSTREAM_TIMEOUT_S": str(UPSTREAM_TIMEOUT_S),
-    "SHADOWPROXY_WS_SETTLE_S": "0.3",
-    "SHADOWPROXY_SHUTDOWN_GRACE_S": "1",
-}
+ENV = {**FAULT_ENV, "SHADOWPROXY_WS_SETTLE_S": "0.3"}
 REPEAT = 2  # sessions with the side broken: a leak per session shows twice
 ROUTE = "/ws/feed"  # no route of the table: group system, the generic stream
 UPGRADE = {
