@@ -1,6 +1,7 @@
 """`diffs report` over a generated log of 200 000 records (benchmarks/report.py; `python -m
-benchmarks.report` runs the 1 000 000 of the issue): the command finishes in bounded time, and the
-page stays small however many records went in, because the aggregation is bounded."""
+benchmarks.report` runs the 1 000 000 of the issue and reports its time): the page stays small
+however many records went in, because the aggregation is bounded. How long it takes is the
+benchmark's to report, never asserted here."""
 
 from __future__ import annotations
 
@@ -11,14 +12,10 @@ from benchmarks.report import measure
 
 RECORDS = 200_000
 MAX_PAGE_BYTES = 3 * 1024 * 1024
-# About 4 s of CPU (1 000 000 records: 15 s); CPU time, which a busy machine does not inflate as
-# it does the wall clock. The bound catches a pass that is no longer one streaming pass.
-MAX_REPORT_CPU_S = 15.0
 
 
-def test_200k_records_make_a_small_page_in_bounded_time(tmp_path: Path) -> None:
+def test_200k_records_make_a_small_page(tmp_path: Path) -> None:
     cost = measure(RECORDS, tmp_path)
-    assert cost.report_cpu_s < MAX_REPORT_CPU_S
     assert cost.html_bytes < MAX_PAGE_BYTES
     html = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert re.search(r'<p class="meta">200,000 records, 2026-04-13 12:00:00 to 2026-04-16', html)
