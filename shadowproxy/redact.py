@@ -112,6 +112,11 @@ class Redactor:
     def from_paths(cls, paths: Iterable[str]) -> Redactor:
         return cls(tuple(parse_json_path(path) for path in paths))
 
+    def value(self, document: JSONValue) -> JSONValue:
+        """A whole JSON document (a request body): the configured paths from its root, secret
+        names and text secrets."""
+        return redact_value(document, self.json_paths)
+
     def difference(self, difference: Difference) -> Difference:
         segments = field_segments(difference.field)
         tails: list[tuple[str, ...]] = []

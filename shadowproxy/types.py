@@ -224,6 +224,7 @@ class Difference:
     kind: DiffKind
     legacy: JSONValue = None
     app: JSONValue = None
+    reason: str | None = None  # set on an accepted difference: the known difference's reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +236,20 @@ class AcceptedDifference:
     reason: str
     expires: str | None = None  # ISO date; after it the difference counts as a mismatch again
     owner: str | None = None  # who answers for it (a person or a team), shown when it expires
+    kinds: frozenset[str] = frozenset()  # DiffKind values it accepts; empty: every kind
+    # an acceptance made at runtime through the admin API (`diffs accept`): its id, who, when
+    accepted_by: str | None = None
+    accepted_at: str | None = None
+    signature: str | None = None  # the diff-log signature it was accepted from, if any
+
+
+@dataclass(frozen=True, slots=True)
+class SentRequest:
+    """What the shadow was sent, minus what the proxy adds per hop (forwarding headers, the
+    request id, the trace span): kept on a comparison so its record can be replayed."""
+
+    headers: Headers
+    body: bytes | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +268,7 @@ class Comparison:
     date: str | None = None
     frames: Mapping[str, int] = field(default_factory=dict)  # ws only: frames per side
     client: ClientFindings | None = None  # consumer contracts and wire drift, when checked
+    request: SentRequest | None = None  # HTTP comparisons: the request, for fixtures and replay
 
 
 class ContractBreak(NamedTuple):

@@ -2,9 +2,15 @@
 
 A difference is accepted when an unexpired entry names its route template (or `*`) and its field;
 `*` in a field pattern matches any run of characters (`tasks[*].error.code`), everything else is
-literal, so the brackets of collection members need no escaping. An entry expires at the end of
-its `expires` day; after that the same difference is a mismatch again, which is the point: a known
-difference is a debt with a due date, not a permanent mute.
+literal, so the brackets of collection members need no escaping; an entry with `kinds` accepts
+only differences of those kinds (a `changed` decision accepted is not a `missing` one). An entry
+expires at the end of its `expires` day; after that the same difference is a mismatch again,
+which is the point: a known difference is a debt with a due date, not a permanent mute.
+
+The configured entries are fixed for the process; entries accepted at runtime (the admin API's
+`POST /known`, what `shadowproxy diffs accept` calls) are added and withdrawn by `add` and
+`withdraw`, which swap the whole entry tuple, so a comparison running meanwhile sees the old set
+or the new one, never half of a change. Each accepted difference carries its entry's reason.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from shadowproxy.types import AcceptedDifference, Difference
 
@@ -21,9 +27,26 @@ from shadowproxy.types import AcceptedDifference, Difference
 class _Entry:
     route: str
     field: re.Pattern[str]
+    kinds: frozenset[str]
     expires: dt.date | None
     reason: str
     source: AcceptedDifference
+
+    @classmethod
+    def of(cls, entry: AcceptedDifference) -> _Entry:
+        return cls(
+            route=entry.route,
+            field=re.compile(".*".join(re.escape(part) for part in entry.field.split("*"))),
+            kinds=entry.kinds,
+            expires=_expiry(entry),
+            reason=entry.reason,
+            source=entry,
+        )
+
+    def accepts(self, difference: Difference) -> bool:
+        return (not self.kinds or difference.kind.value in self.kinds) and bool(
+            self.field.fullmatch(difference.field)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,16 +61,20 @@ class KnownDifferences:
         self, entries: Iterable[AcceptedDifference], today: Callable[[], dt.date] = dt.date.today
     ) -> None:
         self._today = today
-        self._entries = tuple(
-            _Entry(
-                route=entry.route,
-                field=re.compile(".*".join(re.escape(part) for part in entry.field.split("*"))),
-                expires=_expiry(entry),
-                reason=entry.reason,
-                source=entry,
-            )
-            for entry in entries
-        )
+        self._entries = tuple(_Entry.of(entry) for entry in entries)
+
+    def entries(self) -> tuple[AcceptedDifference, ...]:
+        return tuple(e.source for e in self._entries)
+
+    def add(self, entries: Iterable[AcceptedDifference]) -> None:
+        """Accept more differences from now on; raises ValueError for a bad `expires`."""
+        self._entries = (*self._entries, *(_Entry.of(entry) for entry in entries))
+
+    def withdraw(self, signature: str) -> tuple[AcceptedDifference, ...]:
+        """Drop the runtime entries accepted under `signature`; the ones dropped."""
+        gone = tuple(e.source for e in self._entries if e.source.signature == signature)
+        self._entries = tuple(e for e in self._entries if e.source.signature != signature)
+        return gone
 
     def expired(self) -> tuple[AcceptedDifference, ...]:
         """The entries past their `expires` day: they no longer accept anything."""
@@ -71,11 +98,11 @@ class KnownDifferences:
         accepted: list[Difference] = []
         reasons: list[str] = []
         for difference in differences:
-            entry = next((e for e in active if e.field.fullmatch(difference.field)), None)
+            entry = next((e for e in active if e.accepts(difference)), None)
             if entry is None:
                 remaining.append(difference)
                 continue
-            accepted.append(difference)
+            accepted.append(replace(difference, reason=entry.reason))
             if entry.reason not in reasons:
                 reasons.append(entry.reason)
         return Split(tuple(remaining), tuple(accepted), tuple(reasons))

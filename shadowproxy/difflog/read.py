@@ -82,8 +82,8 @@ def problem(record: object) -> str | None:
     """
     if type(record) is not dict:
         return "not a JSON object"
-    if "schema" in record and record["schema"] != SCHEMA_VERSION:
-        schema = record["schema"]
+    schema = record.get("schema", 1)
+    if type(schema) is not int or not 1 <= schema <= SCHEMA_VERSION:
         if type(schema) is int and schema > SCHEMA_VERSION:
             return f"schema version {schema} (this reader knows {SCHEMA_VERSION})"
         return "malformed 'schema'"

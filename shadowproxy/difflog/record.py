@@ -7,14 +7,16 @@ in `diff_logs/README.md`; keep the two in step.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import base64
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from shadowproxy.redact import Redactor, redact_path, redact_text
+import orjson
+
+from shadowproxy.redact import SECRET_HEADERS, Redactor, redact_path, redact_text
 from shadowproxy.types import (
-    AcceptedDifference,
     ClientFindings,
     Comparison,
     ContractBreak,
@@ -24,25 +26,27 @@ from shadowproxy.types import (
     Observation,
     Outcome,
     Role,
+    SentRequest,
 )
 
 EVENT = "shadow_comparison"
 # The record schema's version: a reader skips (and counts) records of a newer one. Records
 # written before the field existed are version 1.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2 added `request`
 # Every top-level field of a record of SCHEMA_VERSION (diff_logs/README.md, "Record schema").
 FIELDS = frozenset(
     {
         "ts", "event", "schema", "comparison_id", "request_id", "kind", "route_group", "route",
         "method", "path", "authoritative", "flags_version", "trace_id", "spans", "outcome",
         "legacy", "app", "differences", "accepted", "secondary", "secondary_omitted", "reason",
-        "task_id", "ticker", "date", "frames", "client",
+        "task_id", "ticker", "date", "frames", "client", "request",
     }
 )  # fmt: skip
 # Outcomes that are noise in steady state: written only when the operator asks for matches.
 QUIET_OUTCOMES = frozenset({Outcome.MATCH, Outcome.INFLIGHT_SKEW})
 MAX_SECONDARY = 20
 MAX_TEXT = 2048  # a difference in a whole report body must not make one line megabytes long
+MAX_REQUEST_BODY = 64 * 1024  # a larger request body is not kept: its record is not replayable
 
 
 def should_log(outcome: Outcome, *, log_matches: bool) -> bool:
@@ -69,19 +73,13 @@ def format_ts(moment: datetime) -> str:
 
 @dataclass(frozen=True, slots=True)
 class RecordBuilder:
-    """Builds records with one redaction policy and the reasons of known differences."""
+    """Builds records with one redaction policy."""
 
     redactor: Redactor
-    reasons: Mapping[tuple[str, str], str]
 
     @classmethod
-    def create(
-        cls, redact_json_paths: Iterable[str], known: Iterable[AcceptedDifference] = ()
-    ) -> RecordBuilder:
-        return cls(
-            Redactor.from_paths(redact_json_paths),
-            {(entry.route, entry.field): entry.reason for entry in known},
-        )
+    def create(cls, redact_json_paths: Iterable[str]) -> RecordBuilder:
+        return cls(Redactor.from_paths(redact_json_paths))
 
     def build(self, comparison: Comparison, moment: datetime) -> dict[str, Any]:
         exchange = comparison.exchange
@@ -109,10 +107,7 @@ class RecordBuilder:
             "legacy": _side(comparison.legacy),
             "app": _side(comparison.app),
             "differences": [self._difference(d) for d in comparison.differences],
-            "accepted": [
-                {**self._difference(d), "reason": self._reason(exchange.route, d.field)}
-                for d in comparison.accepted
-            ],
+            "accepted": [{**self._difference(d), "reason": d.reason} for d in comparison.accepted],
             "secondary": [self._difference(d) for d in secondary],
             "secondary_omitted": len(comparison.secondary) - len(secondary),
             "reason": _text(comparison.reason),
@@ -121,7 +116,36 @@ class RecordBuilder:
             "date": comparison.date,
             "frames": dict(comparison.frames) if exchange.kind is ExchangeKind.WS else None,
             "client": None if comparison.client is None else _client(comparison.client),
+            "request": None if comparison.request is None else self._request(comparison.request),
         }
+
+    def _request(self, sent: SentRequest) -> dict[str, JSONValue]:
+        """The headers minus secrets (their names kept in `withheld`) and the body, redacted
+        like every other value: parsed JSON when it is JSON, else text, else base64."""
+        secret = {name.lower() for name, _ in sent.headers} & SECRET_HEADERS
+        section: dict[str, JSONValue] = {
+            "headers": [
+                [name, redact_text(value)]
+                for name, value in sent.headers
+                if name.lower() not in SECRET_HEADERS
+            ],
+            "withheld": [*sorted(secret)],
+            "body_bytes": None if sent.body is None else len(sent.body),
+            "encoding": None,
+            "body": None,
+        }
+        body = sent.body
+        if not body or len(body) > MAX_REQUEST_BODY:
+            return section
+        try:
+            text = body.decode()
+        except UnicodeDecodeError:
+            return section | {"encoding": "base64", "body": base64.b64encode(body).decode()}
+        try:
+            parsed = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return section | {"encoding": "text", "body": redact_text(text)}
+        return section | {"encoding": "json", "body": self.redactor.value(parsed)}
 
     def _difference(self, difference: Difference) -> dict[str, JSONValue]:
         clean = self.redactor.difference(difference)
@@ -131,9 +155,6 @@ class RecordBuilder:
             "legacy": _truncate(clean.legacy),
             "app": _truncate(clean.app),
         }
-
-    def _reason(self, route: str, field: str) -> str | None:
-        return self.reasons.get((route, field)) or self.reasons.get(("*", field))
 
 
 def _client(client: ClientFindings) -> dict[str, JSONValue]:

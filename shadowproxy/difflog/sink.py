@@ -26,7 +26,7 @@ import structlog
 
 from shadowproxy.difflog.record import RecordBuilder, should_record
 from shadowproxy.difflog.segments import DEFAULT_RETRY_S, Segments
-from shadowproxy.types import AcceptedDifference, Comparison, DiffLogStats
+from shadowproxy.types import Comparison, DiffLogStats
 
 log = structlog.get_logger(__name__)
 
@@ -49,7 +49,6 @@ class JsonlDiffSink:
         *,
         log_matches: bool,
         redact_json_paths: Iterable[str] = (),
-        known_differences: Iterable[AcceptedDifference] = (),
         max_bytes: int = DEFAULT_MAX_BYTES,
         queue_size: int = DEFAULT_QUEUE_SIZE,
         keep_days: int | None = None,
@@ -61,7 +60,7 @@ class JsonlDiffSink:
         if keep_days is not None and keep_days < 1:
             raise ValueError(f"diff log retention must be at least 1 day, got {keep_days}")
         directory.mkdir(parents=True, exist_ok=True)
-        self._builder = RecordBuilder.create(redact_json_paths, known_differences)
+        self._builder = RecordBuilder.create(redact_json_paths)
         self._render = structlog.processors.JSONRenderer(serializer=orjson.dumps)
         self._log_matches = log_matches
         self._clock = clock

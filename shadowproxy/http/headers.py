@@ -36,6 +36,20 @@ AUTHORITATIVE_MARK = "X-Shadowproxy-Authoritative"
 # re-framed or re-decided per side: the body is already read, so no 100-continue either
 _REFRAMED = frozenset({"host", "content-length", "expect", SHADOW_MARK.lower(), REQUEST_ID.lower()})
 
+# added or rewritten per hop by upstream_headers / side_headers
+_PER_HOP = frozenset(
+    {
+        "x-forwarded-for",
+        "x-forwarded-proto",
+        "x-forwarded-host",
+        "via",
+        "max-forwards",
+        "traceparent",
+        REQUEST_ID.lower(),
+        SHADOW_MARK.lower(),
+    }
+)
+
 AnyHeaders = CIMultiDict[str] | CIMultiDictProxy[str]
 Version = tuple[int, int]
 
@@ -146,6 +160,12 @@ def client_headers(
         headers[REQUEST_ID] = request_id
     headers[AUTHORITATIVE_MARK] = authoritative.value
     return headers
+
+
+def replayable(headers: AnyHeaders) -> Headers:
+    """A side's request headers without the ones this hop added or rewrote: what a replay of
+    the request sends (through a proxy, which adds its own)."""
+    return tuple((name, value) for name, value in headers.items() if name.lower() not in _PER_HOP)
 
 
 def as_tuple(headers: AnyHeaders) -> Headers:

@@ -36,6 +36,7 @@ from shadowproxy.correlation import CorrelationMap
 from shadowproxy.diff.config import SAFE_METHODS
 from shadowproxy.errors import UpstreamError
 from shadowproxy.http.exchange import side_headers
+from shadowproxy.http.headers import replayable
 from shadowproxy.http.upstream import Body, Upstream, decoded_body, failed, observe
 from shadowproxy.metrics import ProxyMetrics
 from shadowproxy.publish import Pipeline
@@ -47,6 +48,7 @@ from shadowproxy.types import (
     Observation,
     Role,
     RouteMatch,
+    SentRequest,
     Side,
     SkipReason,
 )
@@ -276,14 +278,15 @@ class ShadowDispatcher:
                 self._learn(spec.creates_id, legacy, app)
         with self._stage("diff", exchange):
             comparison = self._engine(exchange, legacy, app, self._correlation.aliases)
+        client = None
         if self._inspector.wants(exchange.method, exchange.route):
             with self._stage("client", exchange):
                 client = self._inspector.observations(
                     exchange.method, exchange.route, exchange.authoritative, legacy, app
                 )
-            if client is not None:
-                comparison = replace(comparison, client=client)
-        self._pipeline.publish(comparison)
+        body = request.body if isinstance(request.body, bytes) else None
+        sent = SentRequest(replayable(request.headers), body)
+        self._pipeline.publish(replace(comparison, client=client, request=sent))
 
     async def _observe(
         self, request: ShadowRequest, target: Side, path: str

@@ -96,7 +96,6 @@ def _cmd_run(args: argparse.Namespace, environ: Mapping[str, str]) -> Exit:
             settings.diff_log_dir,
             log_matches=settings.log_matches,
             redact_json_paths=settings.config.redact_json_paths,
-            known_differences=settings.config.known_differences,
             keep_days=args.diff_log_keep_days,
         )
     except OSError as exc:

@@ -233,7 +233,6 @@ def start_stack(
         sink = JsonlDiffSink(
             settings.diff_log_dir,
             log_matches=settings.log_matches,
-            known_differences=settings.config.known_differences,
         )
         built = build_proxy(settings, sink=sink)
         client = await aiohttp_client(await aiohttp_server(built.app))

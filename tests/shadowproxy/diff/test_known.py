@@ -109,3 +109,43 @@ def test_expired_entries_are_listed_and_counted() -> None:
     known = KnownDifferences(entries, today=lambda: dt.date(2026, 6, 1))
     assert [(e.field, e.owner) for e in known.expired()] == [("a", "team-a")]
     assert known.counts() == (2, 1)
+
+
+def test_an_entry_with_kinds_accepts_only_those_kinds_and_each_carries_its_reason() -> None:
+    known = KnownDifferences(
+        [
+            AcceptedDifference("*", "decision", "renamed rating", kinds=frozenset({"changed"})),
+            AcceptedDifference("*", "tasks[*].stage", "stage names"),
+        ],
+        today=lambda: dt.date(2026, 1, 1),
+    )
+    split = known.split(
+        "/any",
+        [
+            Difference("decision", DiffKind.CHANGED, "BUY", "HOLD"),
+            Difference("decision", DiffKind.MISSING, "BUY", None),
+            Difference("tasks[AAPL_1].stage", DiffKind.CHANGED, "a", "b"),
+        ],
+    )
+    assert [(d.field, d.kind, d.reason) for d in split.accepted] == [
+        ("decision", DiffKind.CHANGED, "renamed rating"),
+        ("tasks[AAPL_1].stage", DiffKind.CHANGED, "stage names"),
+    ]
+    assert [(d.field, d.kind) for d in split.remaining] == [("decision", DiffKind.MISSING)]
+
+
+def test_runtime_entries_are_added_and_withdrawn_by_signature() -> None:
+    configured = AcceptedDifference("*", "confidence", "tolerance")
+    known = KnownDifferences([configured], today=lambda: dt.date(2026, 1, 1))
+    runtime = [
+        AcceptedDifference(STATUS_ROUTE, field, "racy cancel", signature="abc123abc123")
+        for field in ("decision", "stage")
+    ]
+    known.add(runtime)
+    decision = [Difference("decision", DiffKind.CHANGED)]
+    assert known.split(STATUS_ROUTE, decision).accepted
+    assert not known.split("/api/analysis/tasks", decision).accepted
+    assert known.withdraw("abc123abc123") == tuple(runtime)
+    assert known.entries() == (configured,)
+    assert not known.split(STATUS_ROUTE, decision).accepted
+    assert known.withdraw("abc123abc123") == ()

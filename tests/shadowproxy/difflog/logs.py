@@ -41,7 +41,7 @@ WS = "/ws/analysis/{task_id}"
 WATCH = "/api/portfolio/watchlist"
 SKIPPED_LINES = {
     "not JSON": 1,
-    "schema version 2 (this reader knows 1)": 1,
+    "schema version 3 (this reader knows 2)": 1,
     "unknown field 'extra'": 1,
     "missing or unknown 'outcome'": 1,
     "torn last line": 1,
@@ -80,13 +80,15 @@ def record(
 ) -> dict[str, Any]:
     """A record with every field of the schema, as the proxy writes it."""
     return {
-        "ts": when, "event": "shadow_comparison", "schema": 1, "comparison_id": cid(n),
+        "ts": when, "event": "shadow_comparison", "schema": 2, "comparison_id": cid(n),
         "request_id": f"req-{n}", "kind": "ws" if route == WS else "http", "route_group": group,
         "route": route, "method": "GET", "path": route.replace("{task_id}", "AAPL_1"),
         "authoritative": "legacy", "flags_version": 1, "trace_id": None, "spans": None,
         "outcome": outcome, "legacy": side(200, 1.5), "app": side(200, 2.5), "differences": [],
         "accepted": [], "secondary": [], "secondary_omitted": 0, "reason": None,
         "task_id": None, "ticker": None, "date": None, "frames": None, "client": None,
+        "request": {"headers": [["Accept", "application/json"]], "withheld": [], "body_bytes": None,
+                    "encoding": None, "body": None},
     } | extra  # fmt: skip
 
 
@@ -133,7 +135,7 @@ def sample(folder: Path) -> Path:
     (folder / "diff-2026-04-13.2.jsonl.gz").write_bytes(gzip.compress(lines(every[8:12])))
     bad = [
         b"{not json\n",
-        orjson.dumps(record(90, ts(13, 12, 21), "match", schema=2)) + b"\n",
+        orjson.dumps(record(90, ts(13, 12, 21), "match", schema=3)) + b"\n",
         orjson.dumps(record(91, ts(13, 12, 21), "match", extra=1)) + b"\n",
         orjson.dumps(record(92, ts(13, 12, 21), "weird")) + b"\n",
     ]

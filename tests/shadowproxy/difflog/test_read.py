@@ -53,7 +53,7 @@ def test_the_sample_reads_in_write_order_with_each_bad_line_counted(tmp_path: Pa
     assert dict(skips.lines) == SKIPPED_LINES
     assert skips.files == {}
     assert skips.message() == (
-        "5 lines skipped: 1 not JSON, 1 schema version 2 (this reader knows 1), 1 unknown "
+        "5 lines skipped: 1 not JSON, 1 schema version 3 (this reader knows 2), 1 unknown "
         "field 'extra', 1 missing or unknown 'outcome', 1 torn last line"
     )
     assert skips.document()["lines"] == 5
@@ -133,7 +133,8 @@ GOOD = record(1, ts(13, 12, 0), "mismatch", differences=[{"field": "f", "kind": 
     [
         pytest.param({}, None, id="good"),
         pytest.param({"schema": 1}, None, id="schema-1"),
-        pytest.param({"schema": 3}, "schema version 3 (this reader knows 1)", id="newer"),
+        pytest.param({"schema": 2}, None, id="schema-2"),
+        pytest.param({"schema": 3}, "schema version 3 (this reader knows 2)", id="newer"),
         pytest.param({"schema": "1"}, "malformed 'schema'", id="schema-text"),
         pytest.param({"schema": 0}, "malformed 'schema'", id="schema-0"),
         pytest.param({"colour": "red"}, "unknown field 'colour'", id="unknown-field"),

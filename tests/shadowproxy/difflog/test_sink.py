@@ -10,7 +10,6 @@ import pytest
 
 from shadowproxy.difflog.sink import JsonlDiffSink
 from shadowproxy.types import (
-    AcceptedDifference,
     Comparison,
     Difference,
     DiffKind,
@@ -27,7 +26,7 @@ SCHEMA = {
     "ts", "event", "schema", "comparison_id", "request_id", "kind", "route_group", "route",
     "method", "path", "authoritative", "outcome", "legacy", "app", "differences", "accepted",
     "secondary", "secondary_omitted", "reason", "task_id", "ticker", "date", "frames", "client",
-    "flags_version", "trace_id", "spans",
+    "flags_version", "trace_id", "spans", "request",
 }  # fmt: skip
 START = datetime(2026, 4, 13, 23, 59, 0, tzinfo=UTC)
 
@@ -101,12 +100,13 @@ async def test_record_has_every_schema_field(tmp_path: Path) -> None:
         tmp_path,
         log_matches=False,
         clock=FakeClock(),
-        known_differences=[AcceptedDifference("*", "degraded", "legacy cannot express it")],
     )
     sink.publish(
         make_comparison(
             1,
-            accepted=(Difference("degraded", DiffKind.EXTRA, None, True),),
+            accepted=(
+                Difference("degraded", DiffKind.EXTRA, None, True, "legacy cannot express it"),
+            ),
             secondary=tuple(Difference(f"f{i}", DiffKind.CHANGED, i, i + 1) for i in range(25)),
             reason="terminal decision differs",
             task_id="AAPL_1",
