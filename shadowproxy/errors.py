@@ -41,8 +41,12 @@ class SettingsError(UsageError):
     """A setting could not be parsed; the message names the variable and what was wrong."""
 
 
-class FlagStateError(SettingsError):
-    """flags.json exists but cannot be used: a startup problem reported like a bad setting."""
+class StateFileError(SettingsError):
+    """A state file exists but cannot be used: a startup problem reported like a bad setting."""
+
+
+class FlagStateError(StateFileError):
+    """flags.json exists but cannot be used."""
 
 
 class UpstreamError(ShadowproxyError):

@@ -5,6 +5,7 @@ nowhere else, through one ordered chain: metrics, then the diff log, then the ro
 The order is deliberate: the counters are the cheapest and the most relied on (alerts, parity
 panels), the diff log is what a maintainer reads, and the guard acts last, on a comparison that
 is already counted and written, so an automatic rollback always has its evidence on disk.
+Last, when given, the watches of a replay waiting for a request's verdict (difflog/watch.py).
 
 Each stage is isolated: one that raises is reported through `failure()` (logged with the stage's
 name, counted as `shadowproxy_shadow_failures_total{stage="publish"}`) and the next stage still
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 
 import structlog
 
+from shadowproxy.difflog.watch import Watches
 from shadowproxy.metrics import ProxyMetrics
 from shadowproxy.types import UNSHADOWED, Comparison, DiffSink, Exchange, Outcome, SkipReason
 
@@ -42,12 +44,16 @@ class Stage:
 class Pipeline:
     """Publishes comparisons through its stages, in order; `failure()` is the one handler."""
 
-    def __init__(self, metrics: ProxyMetrics, sink: DiffSink, *extra: Stage) -> None:
+    def __init__(
+        self, metrics: ProxyMetrics, sink: DiffSink, *extra: Stage, watches: Watches | None = None
+    ) -> None:
         self._metrics = metrics
+        self._watches = watches
         self._stages: Sequence[Stage] = (
             Stage("metrics", metrics.comparison),
             Stage("difflog", sink.publish),
             *extra,
+            *(() if watches is None else (Stage("watch", watches.publish),)),
         )
 
     def publish(self, comparison: Comparison) -> None:
@@ -61,6 +67,8 @@ class Pipeline:
         """Why an exchange is not compared; counted once, whatever the reason."""
         if reason in UNSHADOWED:
             self._metrics.skipped(exchange.route_group, reason)  # no shadow call: no comparison
+            if self._watches:  # but a replay waiting for this request learns why
+                self._watches.publish(skipped(exchange, reason))
             return
         self.publish(skipped(exchange, reason))
 

@@ -76,15 +76,18 @@ class DiffEngine:
         *,
         today: Callable[[], dt.date] = dt.date.today,
         secondary_for: Callable[[Outcome], bool] = lambda _: True,
+        known: KnownDifferences | None = None,
     ) -> None:
         """`secondary_for` says which outcomes get the (costly, informative) secondary report.
 
         The proxy passes its diff-log policy: deepdiff costs several times the whole key-field
-        comparison, so it is not run for a comparison whose record will not be written.
+        comparison, so it is not run for a comparison whose record will not be written. `known`
+        is the proxy's one set of known differences, which the admin API adds to at runtime
+        (by default, the config's).
         """
         self._config = config
         self._secondary_for = secondary_for
-        self._known = KnownDifferences(config.known_differences, today)
+        self._known = known or KnownDifferences(config.known_differences, today)
         self._by_route: dict[str, Profile] = {
             route.spec.template: JsonFields(route.key_fields)
             for route in config.routes

@@ -70,10 +70,14 @@ class KnownDifferences:
         """Accept more differences from now on; raises ValueError for a bad `expires`."""
         self._entries = (*self._entries, *(_Entry.of(entry) for entry in entries))
 
-    def withdraw(self, signature: str) -> tuple[AcceptedDifference, ...]:
-        """Drop the runtime entries accepted under `signature`; the ones dropped."""
+    def withdraw(
+        self, signature: str, replacement: Iterable[AcceptedDifference] = ()
+    ) -> tuple[AcceptedDifference, ...]:
+        """Drop the runtime entries accepted under `signature` (putting `replacement` in their
+        place, in the same swap); the ones dropped."""
         gone = tuple(e.source for e in self._entries if e.source.signature == signature)
-        self._entries = tuple(e for e in self._entries if e.source.signature != signature)
+        kept = tuple(e for e in self._entries if e.source.signature != signature)
+        self._entries = (*kept, *(_Entry.of(entry) for entry in replacement))
         return gone
 
     def expired(self) -> tuple[AcceptedDifference, ...]:

@@ -15,6 +15,7 @@ One pass; memory bounded by the number of distinct signatures.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
@@ -28,6 +29,7 @@ from shadowproxy.difflog.table import ID_CHARS, Column, prose, table
 from shadowproxy.types import Outcome
 
 Break = tuple[str, str, str, str]  # consumer, side, field, kind
+ID = re.compile(r"[0-9a-f]{12}")  # what `Key.id` is
 MISMATCH = Outcome.MISMATCH.value
 
 
@@ -116,17 +118,8 @@ class Signatures:
             "newest": newest or None,
             "recent_minutes": recent_minutes,
             "signatures": [
-                {
-                    "id": signature.id,
-                    "route_group": seen.group,
-                    "route": signature.route,
-                    "differences": [{"field": f, "kind": k} for f, k in signature.differences],
-                    "legacy_status": signature.statuses[0],
-                    "app_status": signature.statuses[1],
-                    "breaks": [
-                        dict(zip(("consumer", "side", "field", "kind"), b, strict=True))
-                        for b in signature.breaks
-                    ],
+                signature_document(signature, seen.group)
+                | {
                     "count": seen.count,
                     "first_seen": seen.first,
                     "last_seen": seen.last,
@@ -171,6 +164,22 @@ class Signatures:
             f" {recent_minutes} minutes up to {short_ts(newest)}"
         )
         return prose(heading, width) + "\n" + table(columns, rows, width)
+
+
+def signature_document(signature: Key, group: str) -> dict[str, Any]:
+    """What a signature is, as `--json` and a fixture file say it."""
+    return {
+        "id": signature.id,
+        "route_group": group,
+        "route": signature.route,
+        "differences": [{"field": f, "kind": k} for f, k in signature.differences],
+        "legacy_status": signature.statuses[0],
+        "app_status": signature.statuses[1],
+        "breaks": [
+            dict(zip(("consumer", "side", "field", "kind"), b, strict=True))
+            for b in signature.breaks
+        ],
+    }
 
 
 def describe(signature: Key) -> str:

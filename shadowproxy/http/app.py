@@ -25,9 +25,12 @@ from shadowproxy.correlation import CorrelationMap
 from shadowproxy.cutover.readiness import Readiness, consumer_groups
 from shadowproxy.cutover.shapes import SAVE_EVERY_S, ShapeFile
 from shadowproxy.diff.engine import DiffEngine
-from shadowproxy.difflog.record import should_log
+from shadowproxy.diff.known import KnownDifferences
+from shadowproxy.difflog.record import RecordBuilder, should_log
+from shadowproxy.difflog.watch import Watches
 from shadowproxy.errors import UpstreamError
 from shadowproxy.http.context import (
+    ACCEPTANCES,
     CONTEXT,
     FLAGS,
     INSPECTOR,
@@ -35,6 +38,7 @@ from shadowproxy.http.context import (
     READINESS,
     ROUTES,
     SETTINGS,
+    WATCHES,
     ProxyContext,
     WsHandler,
 )
@@ -60,6 +64,7 @@ from shadowproxy.http.upstream import (
 from shadowproxy.metrics import ProxyMetrics
 from shadowproxy.publish import Pipeline, Stage
 from shadowproxy.redact import redact_path
+from shadowproxy.rollback.accepted import Acceptances
 from shadowproxy.rollback.flags import Flags
 from shadowproxy.rollback.guard import RollbackGuard
 from shadowproxy.rollback.windows import WindowSettings
@@ -88,7 +93,8 @@ def create_app(
     registry: CollectorRegistry,
     ws_handler: WsHandler | None = None,
 ) -> web.Application:
-    """The proxy. Raises FlagStateError (a SettingsError) when flags.json is unusable."""
+    """The proxy. Raises StateFileError (a SettingsError) when flags.json or the runtime known
+    differences' file is unusable."""
     app = web.Application(middlewares=[_http_1_only])
     metrics = ProxyMetrics(registry)
     metrics.watch_difflog(lambda: sink.stats)
@@ -101,6 +107,10 @@ def create_app(
         on_version=metrics.flags_version.set,
         on_rollback=metrics.rolled_back,
     )
+    app[ACCEPTANCES] = Acceptances(
+        KnownDifferences(settings.config.known_differences), settings.state_dir
+    )
+    app[WATCHES] = Watches(RecordBuilder.create(settings.config.redact_json_paths))
     app[ROUTES] = routes = build_route_table(settings.config)
     app[INSPECTOR] = Inspector(
         settings.consumers, None if settings.drift is None else ShapeLearner(settings.drift)
@@ -171,10 +181,12 @@ class _Lifecycle:
             self._sink,
             Stage("guard", guard.publish),
             Stage("cutover", app[READINESS].publish),
+            watches=app[WATCHES],
         )
         engine = DiffEngine(
             settings.config,
             secondary_for=lambda outcome: should_log(outcome, log_matches=settings.log_matches),
+            known=app[ACCEPTANCES].known,
         )
         metrics.watch_known(engine.known.counts)
         for entry in engine.known.expired():  # a debt past its due date: say whose it is

@@ -19,10 +19,12 @@ from shadowproxy.contracts.inspect import Inspector
 from shadowproxy.correlation import CorrelationMap
 from shadowproxy.cutover.readiness import Readiness
 from shadowproxy.diff.engine import DiffEngine
+from shadowproxy.difflog.watch import Watches
 from shadowproxy.http.shadow import ShadowDispatcher
 from shadowproxy.http.upstream import Upstream
 from shadowproxy.metrics import ProxyMetrics
 from shadowproxy.publish import Pipeline
+from shadowproxy.rollback.accepted import Acceptances
 from shadowproxy.rollback.flags import Flags
 from shadowproxy.routing import RouteTable
 from shadowproxy.settings import Settings
@@ -62,3 +64,5 @@ METRICS = web.AppKey("shadowproxy.metrics", ProxyMetrics)
 ROUTES = web.AppKey("shadowproxy.routing", RouteTable)
 READINESS = web.AppKey("shadowproxy.cutover.readiness", Readiness)
 INSPECTOR = web.AppKey("shadowproxy.contracts.inspect", Inspector)
+ACCEPTANCES = web.AppKey("shadowproxy.rollback.accepted", Acceptances)
+WATCHES = web.AppKey("shadowproxy.difflog.watch", Watches)

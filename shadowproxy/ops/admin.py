@@ -6,7 +6,9 @@ because the clients never depend on it),
 the flag endpoints (`ops/control.py`: flip one group, move to a phase, roll back in one step,
 clear runtime overrides, the Alertmanager webhook), and what an operator reads: `/phase`,
 `/events` (the audit trail), `/parity` (per route group over a window), `/cutover` (readiness per
-route group and consumer) and `/drift` (the shapes learned from legacy's answers). Who may call
+route group and consumer) and `/drift` (the shapes learned from legacy's answers); the known
+differences, listed, accepted from a diff-log signature and withdrawn (`ops/known_api.py`), and
+the watches a replay waits on for its requests' verdicts (`ops/watch_api.py`). Who may call
 what is `ops/admin_access.py`. Bad input is a 400 with a FastAPI-style `{"detail": ...}` body.
 """
 
@@ -24,7 +26,7 @@ from prometheus_client.aiohttp import make_aiohttp_handler
 from shadowproxy.errors import UpstreamError
 from shadowproxy.http.context import INSPECTOR
 from shadowproxy.http.upstream import map_client_errors
-from shadowproxy.ops import control
+from shadowproxy.ops import control, known_api, watch_api
 from shadowproxy.ops.admin_access import (
     PROXY,
     REGISTRY,
@@ -69,6 +71,11 @@ def create_admin_app(proxy: web.Application, *, registry: CollectorRegistry) -> 
     app.router.add_get("/parity", _parity)
     app.router.add_get("/cutover", _cutover)
     app.router.add_get("/drift", _drift)
+    app.router.add_get("/known", known_api.list_known)
+    app.router.add_post("/known", known_api.accept)
+    app.router.add_delete("/known/{signature}", known_api.withdraw)
+    app.router.add_post("/watch", watch_api.expect)
+    app.router.add_get("/watch/{request_id}", watch_api.result)
     return app
 
 

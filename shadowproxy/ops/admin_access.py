@@ -112,10 +112,10 @@ async def json_object(request: web.Request) -> dict[str, Any]:
     return body
 
 
-def reason_of(body: dict[str, Any]) -> str:
+def reason_of(body: dict[str, Any], what: str = "the flag changes") -> str:
     reason = body.get("reason")
     if not isinstance(reason, str) or not reason.strip():
-        raise ValueError("'reason' is required: say why the flag changes (it is logged and kept)")
+        raise ValueError(f"'reason' is required: say why {what} (it is logged and kept)")
     return reason.strip()
 
 

@@ -19,9 +19,11 @@ from shadowproxy.build import build_info
 from shadowproxy.errors import UsageError
 from shadowproxy.ops.demo import DemoOptions
 from shadowproxy.ops.diffs import register as register_diffs
+from shadowproxy.ops.diffs_accept import register as register_accept
 from shadowproxy.ops.diffs_report import register as register_report
 from shadowproxy.ops.logging import LEVELS
-from shadowproxy.ops.options import bounded_int, json_option
+from shadowproxy.ops.options import admin_options, bounded_int, json_option
+from shadowproxy.ops.replay import register as register_replay
 from shadowproxy.ops.stack import StackOptions
 from shadowproxy.types import RouteGroup
 from shadowproxy.variables import variable
@@ -196,7 +198,9 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         help="the proxy's diff logs: tells settled-state mismatches from in-flight ones",
     )
 
-    register_report(register_diffs(commands))  # `diffs report`, beside the reading commands
+    # `diffs report`, `accept` and `fixtures`, beside the reading commands; then `replay`
+    register_accept(register_report(register_diffs(commands)))
+    register_replay(commands)
 
     flags = commands.add_parser("flags", help="show or flip which side is authoritative")
     actions = flags.add_subparsers(dest="action", metavar="ACTION")
@@ -237,17 +241,9 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         help="judge only this route group (repeatable); exit 3 unless each is ready",
     )
 
-    for sub in (demo, flags, cutover):
-        sub.add_argument(
-            "--admin", default=demo_defaults.admin_url, metavar="URL", help="the admin API"
-        )
+    admin_options(demo, token=False)
     for sub in (flags, cutover):
-        sub.add_argument(
-            "--token-file",
-            type=Path,
-            metavar="FILE",
-            help="a file holding the admin token (without it: env SHADOWPROXY_ADMIN_TOKEN)",
-        )
+        admin_options(sub)
     for sub in (demo, flags, cutover):
         json_option(sub)
     for sub in (run, up, demo):

@@ -45,6 +45,7 @@ from shadowproxy.difflog.read import Skips
 from shadowproxy.difflog.segments import segment_files
 from shadowproxy.difflog.summary import parity_rows, parity_table
 from shadowproxy.errors import DemoError
+from shadowproxy.ops.options import ADMIN_URL
 from shadowproxy.ops.progress import ProgressBar
 from shadowproxy.types import Outcome
 
@@ -59,7 +60,7 @@ STATUS_ROUTE = "/api/analysis/status/{task_id}"
 @dataclass(frozen=True, slots=True)
 class DemoOptions:
     proxy_url: str = "http://127.0.0.1:8000"
-    admin_url: str = "http://127.0.0.1:9100"
+    admin_url: str = ADMIN_URL
     tickers: int = 3
     api_key: str | None = None
     timeout_s: float = 180.0

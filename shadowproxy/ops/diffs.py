@@ -14,6 +14,9 @@ parser class, `arguments._Parser`, supports).
   are written, across rotation, until Ctrl-C.
 - `export --format csv|jsonl`: the selected records, streamed.
 
+`report` (ops/diffs_report.py), `fixtures` and `accept` (ops/diffs_accept.py) register themselves
+beside these; what they all share is ops/diffs_reading.py.
+
 Every subcommand takes the same filters (difflog/filters.py) and `--dir`; `--json` prints one
 JSON document (`tail` and `export`: one record per line). Tables fit the terminal (stdout's
 width, or `COLUMNS`; piped, lines are kept whole) and only a terminal gets colour. Lines the
@@ -63,7 +66,8 @@ def register(
     """The `diffs` command and its subcommands; returns the subcommands' action."""
     diffs = subparsers.add_parser(
         "diffs",
-        help="review a diff-log folder: summary, signatures, show, tail, export",
+        help="review a diff-log folder: summary, signatures, show, tail, export, report,"
+        " fixtures, accept",
         description="Review a diff-log folder (its schema: diff_logs/README.md). Without a "
         "subcommand, `diffs [OPTIONS]` is `diffs summary [OPTIONS]`.",
         implied="summary",  # the parser class (arguments._Parser) prepends it when none is named

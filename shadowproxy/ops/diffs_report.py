@@ -28,8 +28,11 @@ from shadowproxy.ops.diffs_reading import Report, filter_options, warn
 Parser = TypeVar("Parser", bound=argparse.ArgumentParser)
 
 
-def register(subparsers: argparse._SubParsersAction[Parser]) -> Parser:
-    """Add `report` to `subparsers` (what `ArgumentParser.add_subparsers()` returned)."""
+def register(
+    subparsers: argparse._SubParsersAction[Parser],
+) -> argparse._SubParsersAction[Parser]:
+    """Add `report` to `subparsers` (what `ArgumentParser.add_subparsers()` returned); returns
+    them, for more subcommands."""
     report = subparsers.add_parser(
         "report",
         help="write a self-contained HTML parity report of the diff log",
@@ -42,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction[Parser]) -> Parser:
     )
     filter_options(report)
     report.set_defaults(func=run)
-    return report
+    return subparsers
 
 
 def run(args: argparse.Namespace) -> int:

@@ -165,7 +165,7 @@ class Flags:
     ) -> None:
         """Record a call that was refused (the flags do not change)."""
         change = tuple(Change(g.value, self._sides[g].value, s.value) for g, s in sides.items())
-        self._record(Event(actor, "refused", f"{reason} (refused: {why})", self._version, change))
+        self.record(Event(actor, "refused", f"{reason} (refused: {why})", self._version, change))
 
     def _commit(
         self,
@@ -206,9 +206,10 @@ class Flags:
             for group, side in self._sides.items():
                 if before[group] is Side.APP and side is Side.LEGACY:
                     self._on_rollback(group, trigger, mode)
-        self._record(Event(actor, action, reason, version, change, evidence))
+        self.record(Event(actor, action, reason, version, change, evidence))
 
-    def _record(self, event: Event) -> None:
+    def record(self, event: Event) -> None:
+        """Append to the audit trail; a disk that refuses is logged (the change stands)."""
         try:
             self.events.append(event)
         except OSError as exc:  # the change stands (it is in flags.json); say the trail lacks it

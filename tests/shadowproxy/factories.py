@@ -21,7 +21,7 @@ import os
 import re
 import signal
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -494,17 +494,19 @@ async def proxy_process(
     env: Mapping[str, str] | None = None,
     *,
     stderr: Path | None = None,
+    args: Sequence[str] = (),
 ) -> AsyncIterator[ProxyProcess]:
     """`shadowproxy run` on ports 0 in front of two URLs, its state and diff log (`diff_logs/`)
     in `workdir`, logging warnings and errors into `ProxyProcess.log` (or to the file `stderr`,
-    read into `log` once it exited). SIGTERM on exit (SIGKILL if it still runs 30 s later)."""
+    read into `log` once it exited); `args` are more options of `run`. SIGTERM on exit (SIGKILL
+    if it still runs 30 s later)."""
     log_file = None if stderr is None else os.open(stderr, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
     try:
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "shadowproxy", "run", "--legacy", legacy_url, "--app", app_url,
             "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--log-level", "warning",
             "--diff-log-dir", str(workdir / "diff_logs"), "--state-dir", str(workdir / "state"),
-            env={**os.environ, **(env or {})},
+            *args, env={**os.environ, **(env or {})},
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE if log_file is None else log_file,
         )  # fmt: skip

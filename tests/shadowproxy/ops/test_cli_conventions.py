@@ -90,8 +90,8 @@ def test_every_help_shows_each_default_and_the_variable_that_sets_it(
             if action.default is not False:  # a switch's default goes without saying
                 assert f"default: {action.default}" in text, (parser.prog, action.dest)
                 defaults += 1
-    # shadowproxy, its 6 commands, the 6 actions of flags and the 6 subcommands of diffs
-    assert len(helps) == 19
+    # shadowproxy, its 7 commands, the 6 actions of flags and the 8 subcommands of diffs
+    assert len(helps) == 22
     assert {f"shadowproxy {name}" for name in COMMANDS} <= set(helps)  # each one runs
     assert defaults >= 20
     for command in ("run", "up", "demo"):
