@@ -90,6 +90,11 @@ class SkipReason(StrEnum):
     NOT_COMPARABLE = "not_comparable"  # e.g. PDF bytes, streaming bodies
     CLIENT_DISCONNECTED = "client_disconnected"
     FRAMES_DROPPED = "frames_dropped"  # a websocket comparison buffer overflowed
+    # a state-changing request the proxy could not send to the shadow (slots and write reserve
+    # full): the sides' state now differs by the proxy's doing (http/desync.py)
+    WRITE_NOT_SHADOWED = "write_not_shadowed"
+    # a comparison that differs only where such a request left the sides apart
+    STATE_DIVERGED = "state_diverged"
 
 
 # Skips decided before any shadow call: counted as skips, never as comparisons (publish.py).

@@ -4,7 +4,13 @@ The hot path only makes cheap decisions (flag, policy, sampling, capacity) and h
 authoritative observation over through a future once the client has its answer. Everything
 that parses, waits or could fail (the shadow call, correlation learning, decompression, the
 diff, publishing) runs in one background task per exchange, bounded by
-SHADOWPROXY_MAX_INFLIGHT_SHADOWS: when full the shadow is dropped and counted, never queued.
+SHADOWPROXY_MAX_INFLIGHT_SHADOWS: when full a read's shadow is dropped and counted, never queued.
+A state-changing request (a non-safe method, or a route that mints an id) is not dropped there:
+it may use a reserve of as many slots again, because a write the shadow never sees leaves the
+two sides' state apart and every later comparison of that flow would blame a backend for it.
+When even the reserve is full (or the write was sampled out, or its body is over the diff limit)
+the flow is remembered as desynchronized (http/desync.py, skip `write_not_shadowed`), and the
+comparisons that differ only where it left the sides apart are `state_diverged` skips.
 
 Shadow calls reach the shadow in the client's order around writes: each side keeps its own
 store, and background calls run concurrently, so a shadow `DELETE` could otherwise overtake the
@@ -35,6 +41,7 @@ from shadowproxy.contracts.inspect import Inspector
 from shadowproxy.correlation import CorrelationMap
 from shadowproxy.diff.config import SAFE_METHODS
 from shadowproxy.errors import UpstreamError
+from shadowproxy.http.desync import Desync
 from shadowproxy.http.exchange import side_headers
 from shadowproxy.http.headers import replayable
 from shadowproxy.http.upstream import Body, Upstream, decoded_body, failed, observe
@@ -46,8 +53,10 @@ from shadowproxy.types import (
     Comparator,
     Exchange,
     Observation,
+    Outcome,
     Role,
     RouteMatch,
+    RouteSpec,
     SentRequest,
     Side,
     SkipReason,
@@ -106,6 +115,7 @@ class ShadowDispatcher:
         # run all their diffs in one event-loop turn, and client requests would wait for all;
         # under this lock they take turns, one comparison per turn of the loop.
         self._cpu = asyncio.Lock()
+        self.desync = Desync()
         self._last_write: Sent | None = None
         self._reads_since_write: list[Sent] = []
 
@@ -126,6 +136,8 @@ class ShadowDispatcher:
         reason = self.skip_reason(exchange, match, body_too_large=body_too_large)
         if reason is not None:
             self._pipeline.skip(exchange, reason)
+            if reason in _DESYNCING and _changes_state(exchange.method, match.spec):
+                return self._desynchronized(exchange, match)
             return None
         spec = match.spec
         request = ShadowRequest(exchange, match, side_headers(client, exchange, shadow=True), body)
@@ -172,9 +184,38 @@ class ShadowDispatcher:
             return SkipReason.BODY_TOO_LARGE
         if websocket:
             full = self._ws_open >= settings.max_ws_shadows
+        elif _changes_state(exchange.method, match.spec):
+            if self._inflight >= 2 * settings.max_inflight_shadows:  # the write reserve too
+                return SkipReason.WRITE_NOT_SHADOWED
+            return None
         else:
             full = self._inflight >= settings.max_inflight_shadows
         return SkipReason.QUEUE_FULL if full else None
+
+    def _desynchronized(self, exchange: Exchange, match: RouteMatch) -> AuthoritativeFuture | None:
+        """Remember the flow a write the shadow did not get belongs to: the id it names now, the
+        id the authoritative side mints for it once the client has the answer."""
+        named = self._correlation.key(match, exchange.path)
+        if named is not None:
+            self.desync.add(named)
+        minted = match.spec.creates_id
+        if minted is None:
+            return None
+        future: AuthoritativeFuture = asyncio.get_running_loop().create_future()
+        self._spawn(self._learn_desync(future, minted), name=f"desync {exchange.comparison_id}")
+        return future
+
+    async def _learn_desync(self, authoritative: AuthoritativeFuture, key: str) -> None:
+        captured = await authoritative
+        if captured is None or captured.observation.failed:
+            return
+        observation = _decoded(captured.observation, self._settings.max_diff_bytes)
+        try:
+            flow = None if observation is None else _minted_id(observation.body, key)
+        except orjson.JSONDecodeError:
+            return  # no id minted: nothing was created that could be missing on the shadow
+        if flow is not None:
+            self.desync.add(flow)
 
     def ws_opened(self) -> None:
         """A shadow websocket started; `ws_closed` must follow once it ended, however it ended."""
@@ -232,7 +273,10 @@ class ShadowDispatcher:
                 request.match, exchange.path, target, timeout_s=self._settings.shadow_timeout_s
             )
         if path is None:
-            self._pipeline.skip(exchange, SkipReason.UNCORRELATED)
+            flow = self._correlation.key(request.match, exchange.path)
+            diverged = flow is not None and flow in self.desync
+            reason = SkipReason.STATE_DIVERGED if diverged else SkipReason.UNCORRELATED
+            self._pipeline.skip(exchange, reason)
             return
 
         if after:
@@ -286,6 +330,13 @@ class ShadowDispatcher:
                 )
         body = request.body if isinstance(request.body, bytes) else None
         sent = SentRequest(replayable(request.headers), body)
+        if (
+            comparison.outcome is Outcome.MISMATCH
+            and self.desync
+            and self.desync.explains(comparison.differences)
+        ):  # what differs is what the proxy itself left apart: no backend's mismatch
+            reason = SkipReason.STATE_DIVERGED.value
+            comparison = replace(comparison, outcome=Outcome.SKIPPED, reason=reason)
         self._pipeline.publish(replace(comparison, client=client, request=sent))
 
     async def _observe(
@@ -338,3 +389,14 @@ def _minted_id(body: bytes, key: str) -> str | None:
             return None
         document = document.get(part)
     return document if isinstance(document, str) and document else None
+
+
+# skips that leave the sides' state apart when the request changes state (shadowing off and
+# the side-effect policy are the operator's decisions: nothing is compared as if in step)
+_DESYNCING = frozenset(
+    {SkipReason.WRITE_NOT_SHADOWED, SkipReason.BODY_TOO_LARGE, SkipReason.SAMPLED_OUT}
+)
+
+
+def _changes_state(method: str, spec: RouteSpec) -> bool:
+    return method not in SAFE_METHODS or spec.creates_id is not None
