@@ -132,7 +132,31 @@ def _about(record: Record) -> list[list[str]]:
                              f"{text(record.get('date'))})"])  # fmt: skip
     if isinstance(frames := record.get("frames"), dict):
         rows.append(["frames", ", ".join(f"{side} {n}" for side, n in frames.items())])
+    return rows + _request(record.get("request"))
+
+
+def _request(sent: object) -> list[list[str]]:
+    """The request as the shadow got it (schema 2): its headers, what was withheld, the body."""
+    if not isinstance(sent, dict):
+        return []
+    headers = [f"{h[0]}: {h[1]}" for h in _pairs(sent.get("headers"))]
+    rows = [["headers", "; ".join(headers) or "-"]]
+    if withheld := sent.get("withheld"):
+        rows.append(["withheld", ", ".join(str(name) for name in withheld)])
+    size = sent.get("body_bytes")
+    if size:
+        body = sent.get("body")
+        shown = orjson.dumps(body).decode() if sent.get("encoding") == "json" else text(body)
+        kept = f" ({sent.get('encoding')})" if sent.get("encoding") else " (not kept)"
+        rows.append(["body", f"{size} bytes{kept}" + (f": {shown}" if body is not None else "")])
     return rows
+
+
+def _pairs(items: object) -> list[list[str]]:
+    """The `[name, value]` pairs of a record's header list; anything else is left out."""
+    if not isinstance(items, list):
+        return []
+    return [[str(i[0]), str(i[1])] for i in items if isinstance(i, list) and len(i) == 2]
 
 
 def _differences(

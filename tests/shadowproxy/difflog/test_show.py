@@ -101,3 +101,22 @@ def test_one_line_fits_and_colours_only_on_a_terminal() -> None:
     coloured = line(found, width=None, style=Style(colour=True))
     assert "\x1b[31mmismatch\x1b[0m" in coloured
     assert "\x1b" not in line(found, width=None, style=Style())
+
+
+def test_full_shows_the_request_as_the_shadow_got_it() -> None:
+    sent = {
+        "headers": [["Accept", "application/json"], ["X-Client", "dash"]],
+        "withheld": ["authorization"],
+        "body_bytes": 17,
+        "encoding": "json",
+        "body": {"ticker": "AAPL"},
+    }
+    text = full(
+        record(3, ts(13, 12, 0), "mismatch", TASKS, request=sent), width=None, style=Style()
+    )
+    assert "headers        Accept: application/json; X-Client: dash" in text
+    assert "withheld       authorization" in text
+    assert 'body           17 bytes (json): {"ticker":"AAPL"}' in text
+    big = sent | {"body_bytes": 70_000, "encoding": None, "body": None}
+    text = full(record(3, ts(13, 12, 0), "mismatch", TASKS, request=big), width=None, style=Style())
+    assert "body           70000 bytes (not kept)" in text
