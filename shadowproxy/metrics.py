@@ -47,6 +47,9 @@ class ProxyMetrics:
         # no `_created` series: nobody queries them, and they are a third of the exposition
         # (prometheus-client's switch is process-wide; every registry here wants it off)
         disable_created_metrics()  # type: ignore[no-untyped-call]
+        # label children of the per-request families, by their labels (closed sets: bounded)
+        self._request_children: dict[tuple[RouteGroup, str, str, Side, int], Counter] = {}
+        self._upstream_children: dict[tuple[Side, Role, RouteGroup], Histogram] = {}
         Info("shadowproxy_build", "The running build.", registry=registry).info(build_info())
         ProcessCollector(registry=registry)  # process_cpu_seconds_total, RSS, open fds…
         PlatformCollector(registry=registry)  # python_info
@@ -198,11 +201,23 @@ class ProxyMetrics:
         self._children: dict[tuple[object, ...], Counter] = {}
 
     def request(self, group: RouteGroup, route: str, method: str, side: Side, code: int) -> None:
-        label = method if method in KNOWN_METHODS else OTHER
-        self.requests.labels(group.value, route, label, side.value, str(code)).inc()
+        """Counted on every client request: the label child is looked up once per label set
+        (prometheus-client's `labels()` validates and locks on every call)."""
+        label = method if method in KNOWN_METHODS else OTHER  # a client's method is unbounded
+        key = (group, route, label, side, code)
+        child = self._request_children.get(key)
+        if child is None:
+            child = self.requests.labels(group.value, route, label, side.value, str(code))
+            self._request_children[key] = child
+        child.inc()
 
     def upstream(self, side: Side, role: Role, group: RouteGroup, seconds: float) -> None:
-        self.upstream_duration.labels(side.value, role.value, group.value).observe(seconds)
+        key = (side, role, group)
+        child = self._upstream_children.get(key)
+        if child is None:
+            child = self.upstream_duration.labels(side.value, role.value, group.value)
+            self._upstream_children[key] = child
+        child.observe(seconds)
 
     def failure(self, stage: str) -> None:
         self.shadow_failures.labels(stage).inc()

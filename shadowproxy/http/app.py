@@ -219,6 +219,11 @@ class _Lifecycle:
             ),
             tasks=tasks,
             inspector=app[INSPECTOR],
+            upstream_timeout=aiohttp.ClientTimeout(
+                total=None,
+                sock_connect=settings.upstream_timeout_s,
+                sock_read=settings.upstream_timeout_s,
+            ),
         )
         try:
             yield
@@ -301,7 +306,7 @@ class _ProxyHandler:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         started = time.perf_counter()
         response = await self._handle(request)
-        if upgrades_connection(request.headers):
+        if "Upgrade" in request.headers and upgrades_connection(request.headers):
             # aiohttp's parser drops what follows a request to upgrade in the same read (parses
             # nothing more after a websocket one): no other request is safe here, so close
             response.force_close()
@@ -325,7 +330,7 @@ class _ProxyHandler:
         # Websocket upgrades go to the relay (501 without one); other upgrades (h2c, ...) are
         # not relayed: answered as plain requests, Upgrade being hop-by-hop. A plain GET on a
         # websocket route is forwarded like any request, so the backend gives its own answer.
-        upgrade = is_websocket_upgrade(request.headers)
+        upgrade = "Upgrade" in request.headers and is_websocket_upgrade(request.headers)
         if upgrade and self._ws_handler is not None:
             return await self._ws_handler(request, match, ctx)
         if upgrade:
@@ -362,11 +367,7 @@ class _ProxyHandler:
         body: Body,
     ) -> tuple[web.StreamResponse, Captured]:
         side = exchange.authoritative
-        timeout = aiohttp.ClientTimeout(
-            total=None,
-            sock_connect=ctx.settings.upstream_timeout_s,
-            sock_read=ctx.settings.upstream_timeout_s,
-        )
+        timeout = ctx.upstream_timeout
         started = time.perf_counter()
         capture = new_capture(ctx.settings.max_diff_bytes)
         try:

@@ -47,6 +47,7 @@ class ProxyContext:
     shadow: ShadowDispatcher  # the bounded background dispatcher (limiter + failure handler)
     tasks: BackgroundTasks
     inspector: Inspector  # consumer contracts and drift, run on both answers in the background
+    upstream_timeout: aiohttp.ClientTimeout  # the authoritative call's, from the settings
 
     def session(self, side: Side) -> aiohttp.ClientSession:
         return self.upstreams[side].session
