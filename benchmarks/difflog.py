@@ -31,7 +31,6 @@ from typing import Any
 
 import orjson
 
-from shadowproxy.diff.config import BUILTIN_KNOWN_DIFFERENCES
 from shadowproxy.difflog.record import RecordBuilder, format_ts
 from shadowproxy.difflog.segments import Segments
 from shadowproxy.difflog.sink import DEFAULT_MAX_BYTES
@@ -152,7 +151,7 @@ def comparisons() -> list[tuple[int, Comparison]]:
 
 def records(count: int) -> Iterator[tuple[str, bytes]]:
     """(UTC day, line) for `count` records spread evenly over `DAYS` days, in time order."""
-    builder = RecordBuilder.create((), BUILTIN_KNOWN_DIFFERENCES)
+    builder = RecordBuilder.create(())
     templates: list[dict[str, Any]] = []
     for weight, comparison in comparisons():
         templates += [builder.build(comparison, START)] * weight

@@ -264,7 +264,7 @@ class Comparison:
     legacy: Observation | None = None
     app: Observation | None = None
     differences: tuple[Difference, ...] = ()
-    # full-body deepdiff report for bodies that share a shape: informative, never an outcome
+    # full-body structural report for bodies that share a shape: informative, never an outcome
     secondary: tuple[Difference, ...] = ()
     accepted: tuple[Difference, ...] = ()
     reason: str | None = None  # skip reason, error summary, or why it is inflight_skew

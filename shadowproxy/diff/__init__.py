@@ -5,5 +5,5 @@ websocket frames, returning a `ValueComparison`), `profiles.PROFILES` (route pro
 profile), `view.View` (the canonical comparable view a profile projects a body to),
 `normalize` (the small callable steps profiles chain), and the rules: `outcome` (their order),
 `lifecycle` (in-flight skew), `known` (accepted known differences), `secondary` (the full-body
-deepdiff report, the only user of deepdiff).
+report, over `structural`: deepdiff's report for JSON values, without deepdiff).
 """

@@ -31,6 +31,7 @@ class _Entry:
     expires: dt.date | None
     reason: str
     source: AcceptedDifference
+    literal: str | None = None  # the field when its pattern has no `*`: compared, not matched
 
     @classmethod
     def of(cls, entry: AcceptedDifference) -> _Entry:
@@ -41,12 +42,15 @@ class _Entry:
             expires=_expiry(entry),
             reason=entry.reason,
             source=entry,
+            literal=None if "*" in entry.field else entry.field,
         )
 
     def accepts(self, difference: Difference) -> bool:
-        return (not self.kinds or difference.kind.value in self.kinds) and bool(
-            self.field.fullmatch(difference.field)
-        )
+        if self.kinds and difference.kind.value not in self.kinds:
+            return False
+        if self.literal is not None:
+            return difference.field == self.literal
+        return bool(self.field.fullmatch(difference.field))
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,12 +60,17 @@ class Split:
     reasons: tuple[str, ...]  # of the entries that accepted something, for the comparison's reason
 
 
+_NOTHING = Split((), (), ())
+
+
 class KnownDifferences:
     def __init__(
         self, entries: Iterable[AcceptedDifference], today: Callable[[], dt.date] = dt.date.today
     ) -> None:
         self._today = today
         self._entries = tuple(_Entry.of(entry) for entry in entries)
+        # the entries per route, for one entry tuple (see `_for_route`)
+        self._routes: tuple[tuple[_Entry, ...], dict[str, tuple[_Entry, ...]]] = ((), {})
 
     def entries(self) -> tuple[AcceptedDifference, ...]:
         return tuple(e.source for e in self._entries)
@@ -91,25 +100,50 @@ class KnownDifferences:
         return len(self._entries) - expired, expired
 
     def split(self, route: str, differences: Iterable[Difference]) -> Split:
-        """Remaining and accepted differences of one comparison on `route`."""
-        today = self._today()
-        active = [
-            entry
-            for entry in self._entries
-            if entry.route in ("*", route) and (entry.expires is None or today <= entry.expires)
-        ]
+        """Remaining and accepted differences of one comparison on `route`.
+
+        The first entry for the route that matches a difference and has not expired accepts
+        it. The date is asked only of an entry that matches and has an `expires`: most
+        mismatches match no entry, and a match has no difference to look up at all.
+        """
+        if isinstance(differences, tuple | list) and not differences:
+            return _NOTHING
+        candidates = self._for_route(route)
+        today: dt.date | None = None
         remaining: list[Difference] = []
         accepted: list[Difference] = []
         reasons: list[str] = []
         for difference in differences:
-            entry = next((e for e in active if e.accepts(difference)), None)
-            if entry is None:
+            for entry in candidates:
+                if not entry.accepts(difference):
+                    continue
+                if entry.expires is not None:
+                    today = self._today() if today is None else today
+                    if today > entry.expires:
+                        continue
+                accepted.append(replace(difference, reason=entry.reason))
+                if entry.reason not in reasons:
+                    reasons.append(entry.reason)
+                break
+            else:
                 remaining.append(difference)
-                continue
-            accepted.append(replace(difference, reason=entry.reason))
-            if entry.reason not in reasons:
-                reasons.append(entry.reason)
         return Split(tuple(remaining), tuple(accepted), tuple(reasons))
+
+    def _for_route(self, route: str) -> tuple[_Entry, ...]:
+        """The entries for `route` (or `*`), in entry order, expired or not.
+
+        Remembered per route for the current entry tuple, since every mismatch asks: `add` and
+        `withdraw` swap the tuple, which starts afresh, so a comparison never sees an entry set
+        that was replaced.
+        """
+        entries, by_route = self._routes
+        if entries is not self._entries:
+            entries, by_route = self._entries, {}
+            self._routes = (entries, by_route)
+        found = by_route.get(route)
+        if found is None:
+            found = by_route[route] = tuple(e for e in entries if e.route in ("*", route))
+        return found
 
 
 def _expiry(entry: AcceptedDifference) -> dt.date | None:

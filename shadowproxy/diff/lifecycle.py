@@ -38,7 +38,14 @@ class Sorted:
     reason: str | None  # what the skew was, for the comparison's reason
 
 
+NOTHING = Sorted((), (), 0, None)  # what two matching views sort into
+
+
 def sort_by_lifecycle(differences: list[Difference], legacy: View, app: View) -> Sorted:
+    if not differences:
+        return NOTHING
+    if legacy.terminal and app.terminal:  # every scope terminal on both sides: all strict
+        return Sorted(tuple(differences), (), 0, None)
     prefixes = sorted({*legacy.scopes, *app.scopes}, key=len, reverse=True)
     mismatches: list[Difference] = []
     skew: list[Difference] = []

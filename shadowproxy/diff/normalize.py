@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 
 from shadowproxy.diff.profile import ProjectionContext
-from shadowproxy.diff.view import dig, text
+from shadowproxy.diff.view import text
 from shadowproxy.types import JSONValue, child_path
 
 # the kernel driver prints `ANALYSIS_ERROR:<msg>` on stderr; legacy keeps the stderr tail
@@ -144,7 +144,12 @@ class FirstOf:
 
     def __call__(self, document: JSONValue) -> JSONValue:
         for path in self._paths:
-            value = dig(document, *path)
+            value = document  # `dig(document, *path)`, inlined: this runs per field per body
+            for key in path:
+                if not isinstance(value, dict):
+                    value = None
+                    break
+                value = value.get(key)
             if value is not None:
                 return value
         return None

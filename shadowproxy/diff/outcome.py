@@ -28,16 +28,20 @@ from shadowproxy.diff.profile import too_deep
 from shadowproxy.types import Difference, DiffKind, JSONValue, Observation, Outcome, Side
 
 MAX_DETAIL_CHARS = 200  # a text error body is compared by its start; the log never holds a page
+# Python 3.11 looks an enum member up on its class through `EnumType.__getattr__`'s slow hook
+# (~0.2 µs, ten times a plain attribute): the per-comparison paths use these names instead.
+_MATCH, _MISMATCH = Outcome.MATCH, Outcome.MISMATCH
+_SKEW, _ACCEPTED = Outcome.INFLIGHT_SKEW, Outcome.ACCEPTED
 
 
 def transport_failure(
     authoritative: Side, legacy: Observation, app: Observation
 ) -> tuple[Outcome, str] | None:
     """Rule 1: the outcome and reason when a side gave no answer, else None."""
+    if not (legacy.failed or app.failed):
+        return None  # both answered: the common case, decided without building anything
     by_side = {Side.LEGACY: legacy, Side.APP: app}
     failed = [side for side in (Side.LEGACY, Side.APP) if by_side[side].failed]
-    if not failed:
-        return None
     reason = "; ".join(f"{side}: {describe_failure(by_side[side])}" for side in failed)
     if len(failed) == 2:
         return Outcome.BOTH_ERROR, reason
@@ -98,12 +102,10 @@ def decide(
 ) -> Outcome:
     """Rule 6."""
     if mismatches:
-        return Outcome.MISMATCH
+        return _MISMATCH
     if skew:
-        return Outcome.INFLIGHT_SKEW
-    if accepted:
-        return Outcome.ACCEPTED
-    return Outcome.MATCH
+        return _SKEW
+    return _ACCEPTED if accepted else _MATCH
 
 
 def summarise(differences: tuple[Difference, ...]) -> str:

@@ -29,6 +29,12 @@ class BodyKind(StrEnum):
     HEADERS = "headers"  # the body is not comparable (PDF): the content type stands in for it
 
 
+# Python 3.11 looks an enum member up on its class through `EnumType.__getattr__`'s slow hook
+# (~0.2 µs, ten times a plain attribute): the per-comparison paths use these names instead.
+_APP = Side.APP
+_JSON, _CSV, _HEADERS = BodyKind.JSON, BodyKind.CSV, BodyKind.HEADERS
+
+
 @dataclass(frozen=True, slots=True)
 class ProjectionContext:
     side: Side
@@ -38,7 +44,7 @@ class ProjectionContext:
         """An id in legacy terms: app ids go through the correlation map; unknown ones stay."""
         if not isinstance(value, str):
             return None
-        if self.side is Side.APP:
+        if self.side is _APP:
             return self.ids.get(value, value)
         return value
 
@@ -46,40 +52,68 @@ class ProjectionContext:
 class Profile(ABC):
     name: ClassVar[str]
     body: ClassVar[BodyKind] = BodyKind.JSON
+    # True when the view depends on the value alone, never on the side or the id map (no
+    # `canonical_id`, no `MapIds`): one value then projects to one view for both sides, and the
+    # engine projects byte-equal bodies once. False, the safe default, projects each side.
+    side_free: ClassVar[bool] = False
 
     @abstractmethod
     def __call__(self, value: JSONValue, context: ProjectionContext) -> View: ...
 
 
-# Profiles, flattening and deepdiff walk bodies recursively; real payloads nest under ten levels,
-# and a hostile one nested hundreds deep must be compared as bytes, not exhaust the stack.
+# Profiles, flattening and the secondary report walk bodies recursively; real payloads nest
+# under ten levels, and a hostile one nested hundreds deep must be compared as bytes, not exhaust
+# the stack.
 MAX_DEPTH = 64
 
 
 def too_deep(value: JSONValue, limit: int = MAX_DEPTH) -> bool:
-    """Whether arrays/objects nest deeper than `limit` (checked without recursion)."""
-    stack: list[tuple[JSONValue, int]] = [(value, 0)]
-    while stack:
-        current, depth = stack.pop()
-        if isinstance(current, dict | list):
-            if depth >= limit:
-                return True
-            children = current.values() if isinstance(current, dict) else current
-            stack.extend((child, depth + 1) for child in children)
+    """Whether arrays/objects nest deeper than `limit` (checked without recursion).
+
+    Level by level, holding only containers: scalars, most of a body, are never pushed.
+    """
+    level: list[dict[str, JSONValue] | list[JSONValue]] = (
+        [value] if isinstance(value, dict | list) else []
+    )
+    depth = 0
+    while level:
+        if depth >= limit:
+            return True
+        below: list[dict[str, JSONValue] | list[JSONValue]] = []
+        for container in level:
+            children = container.values() if isinstance(container, dict) else container
+            below.extend(child for child in children if isinstance(child, dict | list))
+        level = below
+        depth += 1
     return False
+
+
+def may_be_too_deep(body: bytes, limit: int = MAX_DEPTH) -> bool:
+    """False when the JSON text cannot nest deeper than `limit`: not enough brackets in it.
+
+    A container at depth `limit` needs `limit + 1` opening brackets before it; brackets inside
+    strings only make the count larger, so a body with fewer is shallow without walking its
+    parsed value (two `bytes.count` scans, the common case by far).
+    """
+    return body.count(b"[") + body.count(b"{") > limit
+
+
+# the kinds `parse_body` reads from the body alone (HEADERS reads the content type instead), so
+# byte-equal bodies of these kinds parse to equal values
+BODY_ONLY = frozenset({BodyKind.JSON, BodyKind.CSV, BodyKind.BYTES})
 
 
 def parse_body(kind: BodyKind, observation: Observation) -> JSONValue:
     """The profile's input; ValueError when the body is not what the profile expects."""
-    if kind is BodyKind.JSON:
+    if kind is _JSON:
         try:
             value: JSONValue = orjson.loads(observation.body)
         except orjson.JSONDecodeError as exc:
             raise ValueError(f"the {observation.side} body is not JSON ({exc})") from None
-        if too_deep(value):
+        if may_be_too_deep(observation.body) and too_deep(value):
             raise ValueError(f"the {observation.side} body nests deeper than {MAX_DEPTH} levels")
         return value
-    if kind is BodyKind.CSV:
+    if kind is _CSV:
         try:
             content = observation.body.decode("utf-8-sig")
             reader = csv.reader(io.StringIO(content))
@@ -87,7 +121,7 @@ def parse_body(kind: BodyKind, observation: Observation) -> JSONValue:
         except (UnicodeDecodeError, csv.Error) as exc:
             raise ValueError(f"the {observation.side} body is not UTF-8 CSV ({exc})") from None
         return rows
-    if kind is BodyKind.HEADERS:
+    if kind is _HEADERS:
         content_type = observation.header("content-type")
         media = content_type.split(";", 1)[0].strip().lower() if content_type else None
         return {"content_type": media}

@@ -15,6 +15,7 @@ class JsonEqual(Profile):
     """The whole JSON body, leaf by leaf."""
 
     name = "json_equal"
+    side_free = True
 
     def __init__(self) -> None:
         self._flatten = Flatten()
@@ -27,6 +28,7 @@ class JsonFields(Profile):
     """Only the configured key fields (subtrees by dotted path); the rest of the body is noise."""
 
     name = "json_fields"
+    side_free = True
 
     def __init__(self, key_fields: tuple[str, ...] = ()) -> None:
         self._flatten = Flatten()
@@ -57,6 +59,7 @@ class BytesEqual(Profile):
     """Bodies as opaque bytes (length and digest): the fallback for anything that does not parse."""
 
     name = "bytes_equal"
+    side_free = True
     body = BodyKind.BYTES
 
     def __call__(self, value: JSONValue, context: ProjectionContext) -> View:
@@ -68,6 +71,7 @@ class StatusOnly(Profile):
     content type here."""
 
     name = "status_only"
+    side_free = True
     body = BodyKind.HEADERS
 
     def __init__(self) -> None:

@@ -23,6 +23,7 @@ _LANES = ("direction", "confidence", "quant_direction", "llm_direction")
 
 class LiveSignals(Profile):
     name = "live_signals"
+    side_free = True
 
     def __init__(self) -> None:
         self._error = ErrorShape()

@@ -42,6 +42,7 @@ class Recommendation:
 
 class RecommendationDocument(Profile):
     name = "recommendation_document"
+    side_free = True
 
     def __init__(self) -> None:
         self._record = Recommendation()
@@ -53,6 +54,7 @@ class RecommendationDocument(Profile):
 
 class RecommendationsList(Profile):
     name = "recommendations_list"
+    side_free = True
 
     def __init__(self) -> None:
         self._record = Recommendation()

@@ -22,6 +22,7 @@ _PAGE = ("total", "limit", "offset")
 
 class ReportsList(Profile):
     name = "reports_list"
+    side_free = True
 
     def __init__(self) -> None:
         self._tail = PathTail("results")
@@ -40,6 +41,7 @@ class ReportsList(Profile):
 
 class ReportDocument(Profile):
     name = "report_document"
+    side_free = True
 
     def __init__(self) -> None:
         self._flatten = Flatten()
@@ -50,6 +52,7 @@ class ReportDocument(Profile):
 
 class Csv(Profile):
     name = "csv"
+    side_free = True
     body = BodyKind.CSV
 
     def __call__(self, value: JSONValue, context: ProjectionContext) -> View:

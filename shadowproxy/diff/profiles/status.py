@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 
-from shadowproxy.diff.normalize import CANCELLED_TEXT, ErrorShape, FirstOf, StatusWord
+from shadowproxy.diff.normalize import CANCELLED_TEXT, ErrorShape, StatusWord
 from shadowproxy.diff.profile import Profile, ProjectionContext
 from shadowproxy.diff.view import (
     Collection,
@@ -48,6 +48,11 @@ from shadowproxy.types import JSONValue, child_path
 
 STAGE_NAMES = ("analysts", "research", "trading", "risk", "portfolio")
 LEGACY_INEXPRESSIBLE = frozenset({"degraded", "error.code"})
+# field names built once: every status poll of both sides names them
+_STAGE_FIELDS = {name: f"stages.{name}" for name in STAGE_NAMES}
+_POSITIONAL = tuple(_STAGE_FIELDS.values())  # legacy's unnamed stages, by index
+_NO_STAGE: tuple[JSONValue, JSONValue] = (None, None)  # a stage entry that is not an object
+_ERROR_FIELDS = {key: child_path("error", key) for key in ("present", "message", "code")}
 
 
 def is_legacy_shape(document: dict[str, JSONValue]) -> bool:
@@ -61,27 +66,42 @@ def is_batch(document: dict[str, JSONValue]) -> bool:
 
 
 class ResultFields:
-    """decision / confidence / quant and llm ratings from either shape (result, compat, flat)."""
+    """decision / confidence / quant and llm ratings from either shape (result, compat, flat).
 
-    def __init__(self) -> None:
-        self._decision = FirstOf(("result", "decision"), ("compat", "decision"), ("decision",))
-        self._confidence = FirstOf(
-            ("result", "confidence"), ("compat", "confidence"), ("confidence",)
-        )
-        self._quant = FirstOf(
-            ("result", "signals", "quant", "rating"), ("compat", "quant_signal"), ("quant_signal",)
-        )
-        self._llm = FirstOf(
-            ("result", "signals", "llm", "rating"), ("compat", "llm_signal"), ("llm_signal",)
-        )
+    Each is the first non-null of app `result.*`, app `compat.*` and legacy's flat field (a
+    `normalize.FirstOf` of three paths); the objects on the way are looked up once for all four,
+    not once per field and path, because every status poll of both sides reads them.
+    """
 
     def __call__(self, document: JSONValue) -> dict[str, JSONValue]:
+        flat = obj(document)
+        result = obj(flat.get("result"))
+        compat = obj(flat.get("compat"))
+        signals = obj(result.get("signals"))
         return {
-            "decision": self._decision(document),
-            "confidence": self._confidence(document),
-            "quant_rating": self._quant(document),
-            "llm_rating": self._llm(document),
+            "decision": _first(
+                result.get("decision"), compat.get("decision"), flat.get("decision")
+            ),
+            "confidence": _first(
+                result.get("confidence"), compat.get("confidence"), flat.get("confidence")
+            ),
+            "quant_rating": _first(
+                obj(signals.get("quant")).get("rating"),
+                compat.get("quant_signal"),
+                flat.get("quant_signal"),
+            ),
+            "llm_rating": _first(
+                obj(signals.get("llm")).get("rating"),
+                compat.get("llm_signal"),
+                flat.get("llm_signal"),
+            ),
         }
+
+
+def _first(app: JSONValue, compat: JSONValue, legacy: JSONValue) -> JSONValue:
+    if app is not None:
+        return app
+    return compat if compat is not None else legacy
 
 
 class StatusDocument(Profile):
@@ -111,7 +131,8 @@ class StatusDocument(Profile):
             fields["error.cancel_notice"] = error.get("message") == CANCELLED_TEXT
             if fields["error.cancel_notice"]:
                 error = {"present": False}
-        fields.update({child_path("error", key): part for key, part in error.items()})
+        for key, part in error.items():
+            fields[_ERROR_FIELDS.get(key) or child_path("error", key)] = part
         return View(
             fields=fields,
             collections=collections,
@@ -128,10 +149,16 @@ class StatusDocument(Profile):
         for key in ("progress", "current_stage"):
             if key in document:
                 fields[key] = document[key]
+        # obj/text/stage_name inlined: five stages per document, every poll of both sides
         for index, entry in enumerate(items(document.get("stages"))):
-            stage = obj(entry)
-            name = text(stage.get("name")) or stage_name(index)
-            fields[f"stages.{name}"] = stage.get("status")
+            name, state = (
+                (entry.get("name"), entry.get("status")) if isinstance(entry, dict) else _NO_STAGE
+            )
+            if isinstance(name, str) and name:
+                key = _STAGE_FIELDS.get(name) or f"stages.{name}"
+            else:
+                key = _POSITIONAL[index] if index < len(_POSITIONAL) else f"stages.stage{index}"
+            fields[key] = state
         fields.update(self._results(document))
         return analysis_lifecycle(document, status)
 

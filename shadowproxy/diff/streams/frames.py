@@ -13,7 +13,7 @@ from enum import StrEnum
 
 import orjson
 
-from shadowproxy.diff.profile import too_deep
+from shadowproxy.diff.profile import may_be_too_deep, too_deep
 from shadowproxy.types import JSONValue
 
 
@@ -36,7 +36,7 @@ class Frame:
             value: JSONValue = orjson.loads(self.data)
         except orjson.JSONDecodeError:
             return None
-        return None if too_deep(value) else value
+        return None if may_be_too_deep(self.data) and too_deep(value) else value
 
 
 class FrameBuffer:
