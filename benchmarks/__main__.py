@@ -1,210 +1,264 @@
-"""`python -m benchmarks [--quick] [--json FILE]`: run every benchmark once and print ratios."""
+"""`python -m benchmarks [--quick]`: every benchmark once, side by side with nginx, in bounded time.
+
+Sections, each bounded: `http` (the scenarios, the paced runs and the curves on one stand,
+benchmarks/stand.py), `websocket` (benchmarks/ws.py), `diff` (the diff engine alone), `contracts`
+(consumer contracts and drift) and `difflog` (reading a diff log back). The report goes to the
+console, to `benchmarks/results/<UTC date-time>.json` and a markdown table beside it (`--results
+DIR` elsewhere, `--json FILE` also there). A section that fails is reported, the others still
+run, and the exit code is 1. See benchmarks/README.md.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
+import dataclasses
 import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from benchmarks import contracts, diff, difflog, http, ws
+import orjson
+
+from benchmarks import (
+    contracts,
+    curves,
+    diff,
+    difflog,
+    engines,
+    http,
+    machine,
+    results,
+    tables,
+    ws,
+)
+from benchmarks.load import BuiltIn, Generator
+from benchmarks.nginx import WORKERS
+from benchmarks.stand import SLOW_SHADOW_S, Sample, open_stand
+from benchmarks.targets import Results
+from benchmarks.tools import Tools, find_tools
+from benchmarks.wrk import Wrk
+
+T = TypeVar("T")
+SECTIONS = ("http", "websocket", "diff", "contracts", "difflog")
+BUDGET_S = 600.0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Plan:
+    duration_s: float  # per closed-loop run of a scenario
+    rounds: int  # runs per scenario, in alternating order
+    concurrency: int  # closed-loop clients (connections with wrk)
+    paced_rate: float  # requests/s offered in the open-loop runs
+    paced_s: float
+    curve_s: float  # per point of the curves
+    ws_round_trips: int
+    ws_stream_s: float
+    iterations: int  # diff engine and contracts
+    records: int  # diff-log reading
+
+
+FULL = Plan(5.0, 2, 32, 500.0, 5.0, 4.0, 2000, 3.0, 5000, 1_000_000)
+QUICK = Plan(1.0, 1, 8, 200.0, 1.0, 1.0, 100, 0.5, 200, 20_000)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    parser.add_argument("--requests", type=int, default=3000, help="per scenario")
-    parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--quick", action="store_true", help="a small run that checks the suite")
-    parser.add_argument("--json", type=Path, metavar="FILE", help="also write the results here")
-    args = parser.parse_args(argv)
-    if args.requests < 20 or args.concurrency < 1:
-        parser.error("--requests must be at least 20 and --concurrency at least 1")
-    requests = 200 if args.quick else args.requests
-    iterations = 200 if args.quick else 5000
-    records = 20_000 if args.quick else 1_000_000
+    args, plan = _arguments(argv)
+    started, clock = datetime.now(UTC), time.monotonic()
+    load_start = machine.load_average()
+    tools = find_tools(
+        install=not args.no_install,
+        use_nginx=not args.no_nginx and "http" not in args.skip,
+        use_wrk=args.generator != "built-in" and "http" not in args.skip,
+    )
+    if args.generator == "wrk" and tools.wrk is None:
+        _say(f"--generator wrk: wrk is not available ({'; '.join(tools.notes)})")
+        return 2
+    generator_name = (tools.wrk_version or "wrk") if tools.wrk else BuiltIn.name
+    _say(f"tools: {'; '.join(tools.notes)}")
+    _say(f"closed-loop generator: {generator_name}; paced: {BuiltIn.name}")
 
-    rows = asyncio.run(http.measure(requests=requests, concurrency=args.concurrency))
-    ws_rows = asyncio.run(ws.measure(round_trips=requests))
-    cost = diff.measure(iterations=iterations)
-    checks = contracts.measure(iterations=iterations)
-    report = _report(rows, ws_rows, cost, checks, requests=requests, concurrency=args.concurrency)
-    report["diff_log_reading"] = difflog.report(difflog.measure(count=records))
+    run = _Sections(set(args.skip), clock)
+    measured = run("http", lambda: asyncio.run(_http(plan, tools, run.say)))
+    ws_rows = run(
+        "websocket",
+        lambda: asyncio.run(ws.measure(round_trips=plan.ws_round_trips, stream_s=plan.ws_stream_s)),
+    )
+    cost = run("diff", lambda: diff.measure(iterations=plan.iterations))
+    checks = run("contracts", lambda: contracts.measure(iterations=plan.iterations))
+    reading = run("difflog", lambda: difflog.report(difflog.measure(count=plan.records)))
+
+    measured = measured or _HttpOutcome(generator=generator_name)
+    outcome = Results(
+        http=measured.scenarios,
+        paced=measured.paced,
+        curves=measured.curves,
+        ws={row.scenario: row for row in ws_rows or []},
+        paced_rate=plan.paced_rate,
+    )
+    report: dict[str, Any] = {
+        "started_utc": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "elapsed_s": round(time.monotonic() - clock, 1),
+        "budget_s": BUDGET_S,
+        "quick": args.quick,
+        "machine": machine.describe(),
+        "load_average": {"start": load_start, "end": machine.load_average()},
+        "tools": _tools(tools, measured.generator),
+        "settings": {**dataclasses.asdict(plan), "slow_shadow_s": SLOW_SHADOW_S},
+        **_descriptions(plan, measured.generator),
+        **results.http_sections(outcome, measured.missing),
+        "section_seconds": run.seconds,
+        "failed_sections": run.failures,
+        **engines.sections(cost, checks, reading),
+    }
     _print(report)
+    markdown = tables.render(report, markdown=True)
+    json_path, md_path = results.write(report, markdown, args.results)
+    if args.readme:
+        results.update_readme(markdown)
+        _say(f"tables written to {results.README}")
     if args.json is not None:
-        args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    return 0
+        args.json.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n")
+    _say(f"results: {json_path} and {md_path}")
+    over = " OVER BUDGET" if report["elapsed_s"] > BUDGET_S else ""
+    _say(f"elapsed {report['elapsed_s']:.0f} s (budget {BUDGET_S:.0f} s for a full run){over}")
+    return 1 if run.failures else 0
 
 
-def _report(
-    rows: list[http.Measured],
-    ws_rows: list[ws.WsMeasured],
-    cost: diff.DiffCost,
-    checks: contracts.ContractCost,
-    *,
-    requests: int,
-    concurrency: int,
-) -> dict[str, Any]:
-    by_name = {row.scenario.name: row for row in rows}
-    direct, off, on, slow = (by_name[s.name] for s in http.SCENARIOS)
-    ws_off, ws_hung, ws_deaf = ({r.scenario: r for r in ws_rows}[name] for name in ws.SCENARIOS)
+def _arguments(argv: list[str] | None) -> tuple[argparse.Namespace, Plan]:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a tiny run that checks the suite")
+    parser.add_argument("--duration", type=float, help="seconds per closed-loop run")
+    parser.add_argument("--rounds", type=int, help="closed-loop runs per scenario")
+    parser.add_argument("--concurrency", type=int, help="closed-loop clients")
+    parser.add_argument(
+        "--generator", choices=("auto", "wrk", "built-in"), default="auto",
+        help="closed-loop load generator (auto: wrk when installed)",
+    )  # fmt: skip
+    parser.add_argument("--no-nginx", action="store_true", help="leave the nginx baselines out")
+    parser.add_argument(
+        "--no-install", action="store_true", help="never apt-get install nginx and wrk"
+    )
+    parser.add_argument("--skip", action="append", choices=SECTIONS, default=[], help="repeatable")
+    parser.add_argument("--results", type=Path, default=results.RESULTS, metavar="DIR")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="also write the JSON here")
+    parser.add_argument(
+        "--readme", action="store_true", help="put this run's tables in benchmarks/README.md"
+    )
+    args = parser.parse_args(argv)
+    overrides = {
+        "duration_s": args.duration,
+        "rounds": args.rounds,
+        "concurrency": args.concurrency,
+    }
+    plan = dataclasses.replace(
+        QUICK if args.quick else FULL,
+        **{name: value for name, value in overrides.items() if value is not None},
+    )
+    if plan.duration_s <= 0 or plan.rounds < 1 or plan.concurrency < 1:
+        parser.error("--duration must be positive, --rounds and --concurrency at least 1")
+    return args, plan
 
-    def ratio(a: float | None, b: float | None) -> float | None:
-        return None if a is None or b is None or b == 0 else round(a / b, 3)
 
+def _tools(tools: Tools, generator: str) -> dict[str, Any]:
     return {
-        "requests_per_scenario": requests,
-        "concurrency": concurrency,
-        "scenarios": [
-            {
-                "scenario": row.scenario.name,
-                "sequential_p50_ms": round(row.latency.p50_ms, 3),
-                "sequential_p95_ms": round(row.latency.p95_ms, 3),
-                "loaded_p50_ms": round(row.load.p50_ms, 3),
-                "loaded_p95_ms": round(row.load.p95_ms, 3),
-                "loaded_requests_per_s": round(row.load.throughput, 1),
-                "errors": row.latency.errors + row.load.errors,
-                "proxy_cpu_us_per_request": None
-                if row.cpu_us_per_request is None
-                else round(row.cpu_us_per_request, 1),
-                "proxy_peak_rss_mib": None
-                if row.peak_rss_kib is None
-                else round(row.peak_rss_kib / 1024, 1),
-                "comparisons": row.outcomes,
-                "shadow_skipped": row.skipped,
-            }
-            for row in rows
-        ],
-        "websocket_scenarios": [
-            {
-                "scenario": row.scenario,
-                "round_trip_p50_ms": round(row.p50_ms, 3),
-                "round_trip_p95_ms": round(row.p95_ms, 3),
-            }
-            for row in ws_rows
-        ],
-        "ratios": {
-            "sequential p50: proxy, shadow off / direct": ratio(
-                off.latency.p50_ms, direct.latency.p50_ms
-            ),
-            "sequential p50: shadow on / off": ratio(on.latency.p50_ms, off.latency.p50_ms),
-            "sequential p50: 1 s shadow / off": ratio(slow.latency.p50_ms, off.latency.p50_ms),
-            "sequential p95: 1 s shadow / off": ratio(slow.latency.p95_ms, off.latency.p95_ms),
-            "loaded p50: shadow on / off": ratio(on.load.p50_ms, off.load.p50_ms),
-            "loaded p50: 1 s shadow / off": ratio(slow.load.p50_ms, off.load.p50_ms),
-            "throughput: shadow on / off": ratio(on.load.throughput, off.load.throughput),
-            "proxy CPU per request: shadow on / off": ratio(
-                on.cpu_us_per_request, off.cpu_us_per_request
-            ),
-            "peak RSS: shadow on / off": ratio(on.peak_rss_kib, off.peak_rss_kib),
-            "peak RSS: 1 s shadow / off": ratio(slow.peak_rss_kib, off.peak_rss_kib),
-            "ws round trip p50: hung shadow upgrade / off": ratio(ws_hung.p50_ms, ws_off.p50_ms),
-            "ws round trip p50: deaf shadow / off": ratio(ws_deaf.p50_ms, ws_off.p50_ms),
-            "ws round trip p95: deaf shadow / off": ratio(ws_deaf.p95_ms, ws_off.p95_ms),
-            "diff: key fields / parsing both bodies": round(cost.key_fields_us / cost.parse_us, 1),
-            "diff: with secondary / key fields": round(
-                cost.with_secondary_us / cost.key_fields_us, 1
-            ),
-            "contracts: both documents / parsing bodies": round(
-                checks.both_documents_us / cost.parse_us, 1
-            ),
-            "drift: per comparison / parsing bodies": round(checks.drift_us / cost.parse_us, 1),
-        },
-        "diff_engine_us": {
-            "parse_both": round(cost.parse_us, 2),
-            "key_fields": round(cost.key_fields_us, 2),
-            "with_secondary": round(cost.with_secondary_us, 2),
-            "outcome": cost.outcome,
-        },
-        "consumer_contracts_us": {
-            "legacy_document": round(checks.legacy_document_us, 2),
-            "app_document": round(checks.app_document_us, 2),
-            "both_documents": round(checks.both_documents_us, 2),
-            "repeated_comparison": round(checks.repeated_comparison_us, 2),
-            "target_per_document": checks.target_us,
-            "breaks": checks.breaks,
-            "drift_per_comparison": round(checks.drift_us, 2),
-            "drift_repeated_bodies": round(checks.drift_repeated_us, 2),
-            "drift_check": round(checks.drift_check_us, 2),
-            "drift_learn": round(checks.drift_learn_us, 2),
-            "drift_findings": checks.drift_findings,
-        },
+        "closed_loop_generator": generator,
+        "paced_generator": BuiltIn.name,
+        "nginx": tools.nginx_version,
+        "nginx_workers": WORKERS,
+        "wrk": tools.wrk_version,
+        "notes": list(tools.notes),
+    }
+
+
+def _say(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+class _Sections:
+    """Runs each section unless skipped; a failure is printed and recorded, the run goes on."""
+
+    def __init__(self, skipped: set[str], clock: float) -> None:
+        self.skipped = skipped
+        self.clock = clock
+        self.seconds: dict[str, float] = {}
+        self.failures: dict[str, str] = {}
+
+    def __call__(self, name: str, body: Callable[[], T]) -> T | None:
+        if name in self.skipped:
+            _say(f"[{self._at()}] {name}: skipped (command line)")
+            return None
+        _say(f"[{self._at()}] {name} ...")
+        started = time.monotonic()
+        try:
+            return body()
+        except Exception as exc:
+            traceback.print_exc()
+            self.failures[name] = f"{type(exc).__name__}: {exc}"
+            _say(f"[{self._at()}] {name} FAILED: {self.failures[name]}")
+            return None
+        finally:
+            self.seconds[name] = round(time.monotonic() - started, 1)
+
+    def say(self, line: str) -> None:
+        _say(f"[{self._at()}] {line}")
+
+    def _at(self) -> str:
+        return f"{time.monotonic() - self.clock:5.0f} s"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _HttpOutcome:
+    generator: str
+    scenarios: dict[str, http.Measured] = dataclasses.field(default_factory=dict)
+    paced: dict[str, Sample] = dataclasses.field(default_factory=dict)
+    curves: list[curves.Point] = dataclasses.field(default_factory=list)
+    missing: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+async def _http(plan: Plan, tools: Tools, say: Callable[[str], None]) -> _HttpOutcome:
+    with tempfile.TemporaryDirectory(prefix="sp-bench-") as folder:
+        workdir = Path(folder)
+        generator: Generator = (
+            BuiltIn() if tools.wrk is None else Wrk(tools.wrk, workdir, tools.wrk_version)
+        )
+        async with open_stand(tools, generator, workdir=workdir) as stand:
+            say(f"http: {len(stand.targets)} targets up; closed loop ({generator.name})")
+            scenarios = await http.measure(
+                stand, concurrency=plan.concurrency, duration_s=plan.duration_s, count=plan.rounds
+            )
+            say(f"http: paced, {plan.paced_rate:g} requests/s offered")
+            paced = await http.paced(
+                stand, rate=plan.paced_rate, duration_s=plan.paced_s, count=plan.rounds
+            )
+            say("http: concurrency and size curves")
+            points = await curves.measure(
+                stand, duration_s=plan.curve_s, concurrency=plan.concurrency
+            )
+        return _HttpOutcome(generator.name, scenarios, paced, points, stand.missing)
+
+
+def _descriptions(plan: Plan, generator: str) -> dict[str, str]:
+    return {
+        "closed_loop": f"closed loop: {generator}, one thread, {plan.concurrency} clients, "
+        f"{plan.rounds} x {plan.duration_s:g} s per scenario, rounds in alternating order",
+        "paced_loop": f"open loop: {plan.paced_rate:g} requests/s offered, {plan.rounds} x "
+        f"{plan.paced_s:g} s per scenario (built-in generator, each request timed from its send)",
+        "websocket_loop": f"websocket: {plan.ws_round_trips} round trips of one 4 KiB frame per "
+        f"scenario, interleaved; then {plan.ws_stream_s:g} s streaming, {ws.WINDOW} frames in "
+        "flight (frames/s)",
     }
 
 
 def _print(report: dict[str, Any]) -> None:
-    out = sys.stdout
-    out.write(
-        f"{report['requests_per_scenario']} GET status requests per scenario at "
-        f"{report['concurrency']} concurrent clients, half as many one at a time\n\n"
-    )
-    header = ("seq p50", "seq p95", "load p50", "load p95", "req/s", "CPU us/r", "RSS MiB")
-    out.write(f"{'scenario':<30}" + "".join(f"{h:>10}" for h in header) + "\n")
-    for row in report["scenarios"]:
-        rss = "-" if row["proxy_peak_rss_mib"] is None else f"{row['proxy_peak_rss_mib']:.1f}"
-        cpu = (
-            "-"
-            if row["proxy_cpu_us_per_request"] is None
-            else f"{row['proxy_cpu_us_per_request']:.0f}"
-        )
-        cells = (
-            f"{row['sequential_p50_ms']:.2f}",
-            f"{row['sequential_p95_ms']:.2f}",
-            f"{row['loaded_p50_ms']:.2f}",
-            f"{row['loaded_p95_ms']:.2f}",
-            f"{row['loaded_requests_per_s']:.0f}",
-            cpu,
-            rss,
-        )
-        out.write(f"{row['scenario']:<30}" + "".join(f"{c:>10}" for c in cells) + "\n")
-        if row["comparisons"] is not None:
-            out.write(f"{'':<4}comparisons {row['comparisons']}  skipped {row['shadow_skipped']}\n")
-    out.write(
-        f"\n{len(report['websocket_scenarios'])} websocket scenarios, one round trip each in turn\n"
-    )
-    for row in report["websocket_scenarios"]:
-        out.write(
-            f"{row['scenario']:<32}{row['round_trip_p50_ms']:>10.2f}"
-            f"{row['round_trip_p95_ms']:>10.2f}  (p50, p95 ms)\n"
-        )
-    out.write("\nratios (same run, same machine; latencies in ms)\n")
-    for name, value in report["ratios"].items():
-        out.write(f"  {name:<44} {value}\n")
-    out.write(f"\ndiff engine, microseconds per status document: {report['diff_engine_us']}\n")
-    _print_contracts(report["consumer_contracts_us"])
-    difflog.print_report(report["diff_log_reading"])
-    out.flush()
-
-
-def _print_contracts(checks: dict[str, Any]) -> None:
-    out = sys.stdout
-    target = f"(target <= {checks['target_per_document']:.0f} us per document, one core)"
-    out.write(
-        "\nconsumer contracts, microseconds, the status route, both built-in contracts, no drift\n"
-    )
-    out.write(f"  {'check: legacy document':<44} {checks['legacy_document']:>9.1f}  {target}\n")
-    out.write(
-        f"  {'check: app (v1alpha1) document':<44} {checks['app_document']:>9.1f}  {target}\n"
-    )
-    out.write(
-        f"  {'findings of one comparison (both documents)':<44} {checks['both_documents']:>9.1f}"
-        f"  ({checks['breaks']} breaks built)\n"
-    )
-    out.write(
-        f"  {'the same two bodies again (remembered)':<44} {checks['repeated_comparison']:>9.1f}\n"
-    )
-    out.write("drift learner, microseconds per comparison, default settings, after warm-up\n")
-    out.write(
-        f"  {'check app + learn legacy (amortized)':<44} {checks['drift_per_comparison']:>9.1f}"
-        f"  ({checks['drift_findings']} drift findings)\n"
-    )
-    out.write(
-        f"  {'the same, bodies remembered (no flatten)':<44}"
-        f" {checks['drift_repeated_bodies']:>9.1f}\n"
-    )
-    out.write(f"  {'check app':<44} {checks['drift_check']:>9.1f}\n")
-    out.write(f"  {'learn legacy (sampled)':<44} {checks['drift_learn']:>9.1f}\n")
+    sys.stdout.write("\n" + tables.render(report, markdown=False))
+    engines.print_sections(report)
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":

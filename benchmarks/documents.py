@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 LEGACY_ID = "AAPL_20260413_120000_ab12cd"
 APP_ID = "AAPL_20260413_120000_9f8e7d"
 STAGES = ("analysts", "research", "trading", "risk", "portfolio")
@@ -68,3 +70,24 @@ def app_status() -> dict[str, Any]:
             "confidence": 0.6153846153846154,
         },
     }
+
+
+LOG_LINE = "12:00:03 [analysts] market, news and fundamentals reports written; research debate next"
+
+
+def padded(document: dict[str, Any], size: int) -> dict[str, Any]:
+    """The document with log lines (`logs`, not a key field) until it is at least `size` bytes."""
+    base = len(orjson.dumps({**document, "logs": []}))
+    per_line = len(orjson.dumps(LOG_LINE)) + 1  # the quoted line and its comma
+    lines = max(0, -(-(size - base) // per_line))  # ceiling division
+    return {**document, "logs": [LOG_LINE] * lines}
+
+
+def mismatched(document: dict[str, Any]) -> dict[str, Any]:
+    """The same analysis with another decision: one key field differs, whichever the shape."""
+    changed = {**document}
+    if "result" in document:
+        changed["result"] = {**document["result"], "decision": "OVERWEIGHT"}
+    else:
+        changed["decision"] = "OVERWEIGHT"
+    return changed

@@ -16,9 +16,10 @@ import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
+from benchmarks import procfs
+
 READY = re.compile(r"shadowproxy listening on (\S+) \(admin (\S+)\)")
 START_TIMEOUT_S = 30.0
-_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,22 +30,15 @@ class RunningProxy:
 
     def cpu_seconds(self) -> float:
         """User + system CPU time the proxy process has used so far (/proc/<pid>/stat)."""
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS  # utime, stime
+        return procfs.cpu_seconds(self.pid)
 
     def peak_rss_kib(self) -> int:
         """VmHWM: the most resident memory the proxy process ever had."""
-        return self._status_kib("VmHWM")
+        return procfs.status_kib(self.pid, "VmHWM")
 
     def rss_kib(self) -> int:
         """VmRSS: the proxy process's resident memory now."""
-        return self._status_kib("VmRSS")
-
-    def _status_kib(self, field: str) -> int:
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith(f"{field}:"):
-                return int(line.split()[1])
-        raise RuntimeError(f"{field} missing from /proc/<pid>/status")
+        return procfs.status_kib(self.pid, "VmRSS")
 
 
 async def metric_samples(admin_url: str) -> list[Sample]:
