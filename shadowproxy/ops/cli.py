@@ -43,6 +43,7 @@ from shadowproxy.ops.admin_client import (
 from shadowproxy.ops.arguments import OPTION_VARIABLES, build_parser
 from shadowproxy.ops.demo import DemoOptions, run_demo
 from shadowproxy.ops.logging import configure_logging
+from shadowproxy.ops.memory import pin_malloc_thresholds
 from shadowproxy.ops.options import emit
 from shadowproxy.ops.server import serve
 from shadowproxy.ops.stack import StackOptions, run_stack
@@ -106,6 +107,7 @@ def _cmd_run(args: argparse.Namespace, environ: Mapping[str, str]) -> Exit:
     def on_ready(proxy_url: str, admin_url: str) -> None:
         print(f"shadowproxy listening on {proxy_url} (admin {admin_url})", flush=True)
 
+    pin_malloc_thresholds(environ)  # a long-running process: RSS stays flat (ops/memory.py)
     try:
         run_async(serve(settings, sink=sink, on_ready=on_ready))
     except OSError as exc:  # the listen or admin address is taken or not ours
