@@ -9,6 +9,12 @@ side minted before a flag flip (so a rollback is transparent to open dashboards)
 The map is bounded (LRU on use, plus a TTL) and survives restarts through an append-only
 JSONL file under the state dir, compacted when the proxy starts. Each learned pair is one
 short line written and flushed inline: a few dozen bytes per create request.
+
+In a scale-out (`share`, with the Redis store) every pair is also written to the store and
+announced, so each replica's map holds every replica's pairs, and a shadow that needs a twin
+this map lacks asks the store, waiting (bounded) while creates in flight on any replica run.
+With the store unreachable such a shadow raises StoreUnavailable (`store_unavailable`): it is
+skipped, never guessed. The authoritative call's `target` stays local: it never waits.
 """
 
 from __future__ import annotations
@@ -25,11 +31,13 @@ from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
 import structlog
 
+from shadowproxy.store.pairs import SharedPairs
 from shadowproxy.types import RouteMatch, RouteSpec, Side
 
 CORRELATION_FILE = "correlation.jsonl"
 DEFAULT_MAX_ENTRIES = 100_000
 DEFAULT_TTL_S = 7 * 24 * 3600.0
+POLL_S = 0.05  # how often a shadow waiting for another replica's create looks again
 
 log = structlog.get_logger(__name__)
 
@@ -49,6 +57,8 @@ class CorrelationMap:
         self._pairs: OrderedDict[str, tuple[str, float]] = OrderedDict()  # legacy -> (app, at)
         self._by_app: dict[str, str] = {}  # app -> legacy
         self._creating: set[asyncio.Future[None]] = set()
+        self._members: dict[asyncio.Future[None], str] = {}  # a create's name in the store
+        self._shared: SharedPairs | None = None
         self._file: IO[str] | None = None
         if state_dir is not None:
             path = state_dir / CORRELATION_FILE
@@ -57,6 +67,19 @@ class CorrelationMap:
 
     def __len__(self) -> int:
         return len(self._pairs)
+
+    @property
+    def ttl_s(self) -> float:
+        return self._ttl
+
+    def share(self, shared: SharedPairs) -> None:
+        """Write every pair learned here to the store (and learn theirs through `remote`)."""
+        self._shared = shared
+
+    def remote(self, legacy_id: str, app_id: str, at: float) -> None:
+        """A pair another replica learned (announced by the store)."""
+        if self._clock() - at <= self._ttl:
+            self._insert(legacy_id, app_id, at)
 
     def close(self) -> None:
         if self._file is not None:
@@ -71,15 +94,22 @@ class CorrelationMap:
         if self._file is not None:
             self._file.write(json.dumps({"legacy": legacy_id, "app": app_id, "at": at}) + "\n")
             self._file.flush()
+        if self._shared is not None:
+            self._shared.put(legacy_id, app_id, at)
 
     def begin_create(self) -> asyncio.Future[None]:
         """Mark a create exchange in flight: lookups of unknown ids wait for it to finish."""
         token: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._creating.add(token)
+        if self._shared is not None:
+            self._members[token] = self._shared.begin_create()
         return token
 
     def end_create(self, token: asyncio.Future[None]) -> None:
         self._creating.discard(token)
+        member = self._members.pop(token, None)
+        if member is not None and self._shared is not None:
+            self._shared.end_create(member)
         if not token.done():
             token.set_result(None)
 
@@ -112,6 +142,8 @@ class CorrelationMap:
         there is always a create in flight and every uncorrelated id waited the whole timeout,
         holding a shadow slot.
         """
+        if self._shared is not None and self.twin(id_, side) is None:
+            return await self._resolve_shared(self._shared, id_, side, timeout_s=timeout_s)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         earlier = set(self._creating)
@@ -122,6 +154,29 @@ class CorrelationMap:
             if found is not None or not earlier or remaining <= 0:
                 return found
             await asyncio.wait(earlier, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+
+    async def _resolve_shared(
+        self, shared: SharedPairs, id_: str, side: Side, *, timeout_s: float
+    ) -> str | None:
+        """`resolve` across replicas: the store's pairs, and its creates in flight anywhere.
+
+        Raises StoreUnavailable when the store does not answer (this map had no twin)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        elsewhere = await shared.creating()
+        while True:
+            found = self.twin(id_, side)
+            if found is not None:
+                return found
+            pair = await shared.get(id_)
+            if pair is not None:
+                self._insert(*pair, self._clock())
+                return self.twin(id_, side)
+            elsewhere = await shared.creating(elsewhere)
+            remaining = deadline - loop.time()
+            if not elsewhere or remaining <= 0:
+                return None
+            await asyncio.sleep(min(POLL_S, remaining))
 
     # ------------------------------------------------------------------ request targets
 

@@ -85,6 +85,10 @@ class UpstreamRefused(UpstreamError):
         self.status = status
 
 
+class StoreUnavailable(ShadowproxyError):
+    """The shared store (Redis) did not answer: the caller degrades, it never fails a client."""
+
+
 class RunError(ShadowproxyError):
     """A command could not finish; the message is the report for the operator."""
 

@@ -159,6 +159,19 @@ class ProxyMetrics:
             "The flags' version: every flip, phase move, rollback and clear increments it.",
             registry=registry,
         )
+        self.store_up = Gauge(
+            "shadowproxy_store_up",
+            "1 while the shared store (SHADOWPROXY_STORE=redis) answers, 0 while it does not; "
+            "absent with the local store.",
+            registry=registry,
+        )
+        self.store_pending = Gauge(
+            "shadowproxy_store_pending",
+            "Writes this replica keeps for the shared store until it answers: flag changes "
+            "(flags), audit events (events) and correlation pairs (pairs).",
+            ["kind"],
+            registry=registry,
+        )
         self.connections_closed = Counter(
             "shadowproxy_client_connections_closed_total",
             "Client connections the proxy closed itself: header_timeout (no complete request "

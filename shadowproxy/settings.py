@@ -76,6 +76,10 @@ class Settings:
     parity_min_comparisons: int = 20  # before a window trigger judges a ratio
     parity_max_mismatch: float = 0.05  # mismatch ratio above which parity_below_threshold fires
     app_error_max: float = 0.05  # app 5xx/connection-error ratio above which app_error_rate fires
+    store: str = "local"  # where shared state lives: "local" (memory + state dir) or "redis"
+    redis_url: str | None = field(default=None, repr=False)  # may hold a password: never logged
+    diff_log_output: str = "file"  # "file" (the diff-log dir), "stdout" (JSON lines) or "both"
+    replica: str = "proxy"  # this process's name in diff records, audit events and the store
 
     @property
     def admin_loopback(self) -> bool:
@@ -95,12 +99,14 @@ def load_settings(
     config_path: Path | None = None,
     diff_log_dir: Path = Path("diff_logs"),
     state_dir: Path = Path("var/shadowproxy"),
+    replica: str = "proxy",
 ) -> Settings:
     env = _Env(environ)
     config = _load_config(config_path)
     listen_host, listen_port = parse_hostport(listen, name="listen address")
     admin_host, admin_port = parse_hostport(admin, name="admin address")
     token = _admin_token(environ)
+    store, redis_url = _store(env)
     if token is None and not is_loopback(admin_host):
         raise SettingsError(
             f"the admin address {admin} is not loopback, so its flag and rollback endpoints need a"
@@ -150,6 +156,10 @@ def load_settings(
         parity_min_comparisons=env.get("SHADOWPROXY_PARITY_MIN_COMPARISONS", _positive_int, 20),
         parity_max_mismatch=env.get("SHADOWPROXY_PARITY_MAX_MISMATCH", _fraction, 0.05),
         app_error_max=env.get("SHADOWPROXY_APP_ERROR_MAX", _fraction, 0.05),
+        store=store,
+        redis_url=redis_url,
+        diff_log_output=env.get("SHADOWPROXY_DIFF_LOG", _one_of("file", "stdout", "both"), "file"),
+        replica=env.get("SHADOWPROXY_REPLICA", _replica_name, _replica_name(replica)),
     )
 
 
@@ -230,6 +240,48 @@ def _consumers(env: _Env, config: DiffConfig) -> tuple[Contract, ...]:
         return tuple(known[name] for name in dict.fromkeys(names))
 
     return env.get("SHADOWPROXY_CONSUMERS", parse, tuple(known.values()))
+
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def _store(env: _Env) -> tuple[str, str | None]:
+    """SHADOWPROXY_STORE and, for `redis`, SHADOWPROXY_REDIS_URL (checked, never echoed whole)."""
+    store = env.get("SHADOWPROXY_STORE", _one_of("local", "redis"), "local")
+    if store == "local":
+        return store, None
+    return store, env.get("SHADOWPROXY_REDIS_URL", _redis_url, DEFAULT_REDIS_URL)
+
+
+def _redis_url(text: str) -> str:
+    parts = urlsplit(text)
+    if parts.scheme not in ("redis", "rediss", "unix"):
+        raise ValueError(f"must start with redis://, rediss:// or unix://, got {parts.scheme!r}:")
+    if parts.scheme != "unix" and not parts.hostname:
+        raise ValueError("must name a host (redis://HOST:PORT/DB)")
+    try:
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        raise ValueError("has an invalid port") from None
+    return text
+
+
+def _one_of(*choices: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        value = text.lower()
+        if value not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}, got {text!r}")
+        return value
+
+    return parse
+
+
+def _replica_name(text: str) -> str:
+    """A replica's name as it goes into records and store keys: printable, no spaces, short."""
+    name = text.strip()
+    if not name or len(name) > 128 or not all(c.isprintable() and not c.isspace() for c in name):
+        raise ValueError(f"must be 1-128 printable characters without spaces, got {text!r}")
+    return name
 
 
 def _drift(env: _Env) -> DriftSettings | None:

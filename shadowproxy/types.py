@@ -95,6 +95,8 @@ class SkipReason(StrEnum):
     WRITE_NOT_SHADOWED = "write_not_shadowed"
     # a comparison that differs only where such a request left the sides apart
     STATE_DIVERGED = "state_diverged"
+    # the shadow needed a twin this replica's map lacks and the shared store did not answer
+    STORE_UNAVAILABLE = "store_unavailable"
 
 
 # Skips decided before any shadow call: counted as skips, never as comparisons (publish.py).

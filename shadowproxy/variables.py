@@ -64,6 +64,10 @@ PROXY_VARIABLES = frozenset(
         "SHADOWPROXY_ADMIN_TOKEN",
         "SHADOWPROXY_ADMIN_TOKEN_FILE",
         "SHADOWPROXY_LOG_LEVEL",
+        "SHADOWPROXY_STORE",
+        "SHADOWPROXY_REDIS_URL",
+        "SHADOWPROXY_DIFF_LOG",
+        "SHADOWPROXY_REPLICA",
         "DASHBOARD_API_KEY",  # `shadowproxy demo`'s dashboard key
     }
 )

@@ -20,6 +20,7 @@ from shadowproxy.correlation import CorrelationMap
 from shadowproxy.cutover.readiness import Readiness
 from shadowproxy.diff.engine import DiffEngine
 from shadowproxy.difflog.watch import Watches
+from shadowproxy.http.cluster import Cluster
 from shadowproxy.http.shadow import ShadowDispatcher
 from shadowproxy.http.upstream import Upstream
 from shadowproxy.metrics import ProxyMetrics
@@ -67,3 +68,4 @@ READINESS = web.AppKey("shadowproxy.cutover.readiness", Readiness)
 INSPECTOR = web.AppKey("shadowproxy.contracts.inspect", Inspector)
 ACCEPTANCES = web.AppKey("shadowproxy.rollback.accepted", Acceptances)
 WATCHES = web.AppKey("shadowproxy.difflog.watch", Watches)
+CLUSTER = web.AppKey("shadowproxy.http.cluster", Cluster)  # only with SHADOWPROXY_STORE=redis

@@ -40,7 +40,7 @@ from multidict import CIMultiDict
 from shadowproxy.contracts.inspect import Inspector
 from shadowproxy.correlation import CorrelationMap
 from shadowproxy.diff.config import SAFE_METHODS
-from shadowproxy.errors import UpstreamError
+from shadowproxy.errors import StoreUnavailable, UpstreamError
 from shadowproxy.http.desync import Desync
 from shadowproxy.http.exchange import side_headers
 from shadowproxy.http.headers import replayable
@@ -269,9 +269,13 @@ class ShadowDispatcher:
         exchange = request.exchange
         target = exchange.authoritative.other
         with self._stage("correlation", exchange):
-            path = await self._correlation.shadow_target(
-                request.match, exchange.path, target, timeout_s=self._settings.shadow_timeout_s
-            )
+            try:
+                path = await self._correlation.shadow_target(
+                    request.match, exchange.path, target, timeout_s=self._settings.shadow_timeout_s
+                )
+            except StoreUnavailable:
+                self._pipeline.skip(exchange, SkipReason.STORE_UNAVAILABLE)
+                return
         if path is None:
             flow = self._correlation.key(request.match, exchange.path)
             diverged = flow is not None and flow in self.desync

@@ -23,7 +23,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 from prometheus_client.aiohttp import make_aiohttp_handler
 
-from shadowproxy.errors import UpstreamError
+from shadowproxy.errors import StoreUnavailable, UpstreamError
 from shadowproxy.http.context import INSPECTOR
 from shadowproxy.http.upstream import map_client_errors
 from shadowproxy.ops import control, known_api, watch_api
@@ -31,6 +31,7 @@ from shadowproxy.ops.admin_access import (
     PROXY,
     REGISTRY,
     authorize,
+    cluster,
     detail,
     flags,
     flags_body,
@@ -104,6 +105,11 @@ async def _readyz(request: web.Request) -> web.Response:
         names = " and ".join(down)
         body = {"detail": f"{names} not ready", "failing": down, "shadow_failing": shadow_down}
         return web.json_response(body, status=503)
+    shared = cluster(request)
+    if shared is not None and not shared.available:  # clients do not depend on the store
+        return web.json_response(
+            {"status": "degraded", **shared.describe(), "shadow_failing": shadow_down}
+        )
     return web.json_response({"status": "ready", "shadow_failing": shadow_down})
 
 
@@ -120,7 +126,9 @@ async def _probe(session: aiohttp.ClientSession, side: Side, base_url: str) -> s
 
 
 async def _get_flags(request: web.Request) -> web.Response:
-    return web.json_response(flags_body(flags(request)))
+    shared = cluster(request)
+    extra = shared.describe() if shared is not None else {}
+    return web.json_response({**flags_body(flags(request)), **extra})
 
 
 async def _get_phase(request: web.Request) -> web.Response:
@@ -138,8 +146,19 @@ async def _events(request: web.Request) -> web.Response:
             raise ValueError
     except ValueError:
         return detail(400, f"'limit' must be a whole number 1-{MAX_EVENTS}")
-    events = flags(request).events.read(since=since, limit=limit)
-    return web.json_response({"events": events, "flags_version": flags(request).version})
+    shared, source = cluster(request), "local"
+    if shared is not None:
+        try:
+            events = await shared.events.read(since=since, limit=limit)
+            source = "store"
+        except StoreUnavailable:
+            pass
+    if source == "local":
+        events = flags(request).events.read(since=since, limit=limit)
+    body = {"events": events, "flags_version": flags(request).version}
+    if shared is not None:
+        body["source"] = source  # "local": this replica's trail only, the store did not answer
+    return web.json_response(body)
 
 
 async def _parity(request: web.Request) -> web.Response:

@@ -19,7 +19,8 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from shadowproxy.cutover.readiness import Readiness
-from shadowproxy.http.context import FLAGS, METRICS, READINESS, SETTINGS
+from shadowproxy.http.cluster import Cluster
+from shadowproxy.http.context import CLUSTER, FLAGS, METRICS, READINESS, SETTINGS
 from shadowproxy.metrics import ProxyMetrics
 from shadowproxy.rollback.flags import Flags
 from shadowproxy.settings import Settings
@@ -37,6 +38,11 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 def flags(request: web.Request) -> Flags:
     return request.app[PROXY][FLAGS]
+
+
+def cluster(request: web.Request) -> Cluster | None:
+    """The scale-out wiring, with SHADOWPROXY_STORE=redis (None with the local store)."""
+    return request.app[PROXY].get(CLUSTER)
 
 
 def readiness(request: web.Request) -> Readiness:

@@ -20,8 +20,11 @@ from typing import Any
 
 from aiohttp import web
 
+from shadowproxy.errors import StoreUnavailable
+from shadowproxy.http.cluster import SETTLE_S
 from shadowproxy.ops.admin_access import (
     actor,
+    cluster,
     detail,
     flags,
     flags_body,
@@ -53,7 +56,7 @@ async def put_flag(request: web.Request) -> web.Response:
         reason, force = reason_of(body), force_of(body)
     except ValueError as exc:
         return detail(400, str(exc))
-    return _move(request, {group: side}, reason, force, action="flip")
+    return await _move(request, {group: side}, reason, force, action="flip")
 
 
 async def post_phase(request: web.Request) -> web.Response:
@@ -66,7 +69,7 @@ async def post_phase(request: web.Request) -> web.Response:
         reason, force = reason_of(body), force_of(body)
     except ValueError as exc:
         return detail(400, str(exc))
-    return _move(request, preset, f"phase {name}: {reason}", force, action="phase")
+    return await _move(request, preset, f"phase {name}: {reason}", force, action="phase")
 
 
 async def rollback(request: web.Request) -> web.Response:
@@ -74,12 +77,12 @@ async def rollback(request: web.Request) -> web.Response:
         reason = reason_of(await json_object(request))
     except ValueError as exc:
         return detail(400, str(exc))
-    return _apply(request, lambda f: f.rollback(reason=reason, actor=actor(request)))
+    return await _apply(request, lambda f: f.rollback(reason=reason, actor=actor(request)))
 
 
 async def delete_flags(request: web.Request) -> web.Response:
     reason = "runtime overrides cleared through the admin API"
-    return _apply(request, lambda f: f.clear(reason=reason, actor=actor(request)))
+    return await _apply(request, lambda f: f.clear(reason=reason, actor=actor(request)))
 
 
 async def alertmanager(request: web.Request) -> web.Response:
@@ -110,7 +113,7 @@ async def alertmanager(request: web.Request) -> web.Response:
             acted.append(
                 {"route_group": group.value, "alertname": name, "fingerprint": fingerprint}
             )
-    return web.json_response({"acted": acted, "ignored": ignored, **flags_body(state)})
+    return web.json_response({"acted": acted, "ignored": ignored, **(await _settled(request))})
 
 
 def _firing_rollbacks(
@@ -141,7 +144,7 @@ def _firing_rollbacks(
     return found
 
 
-def _move(
+async def _move(
     request: web.Request,
     sides: Mapping[RouteGroup, Side],
     reason: str,
@@ -165,7 +168,7 @@ def _move(
                 " anyway pass force (--force) with a reason.",
             )
         reason = f"{reason} [forced past: {held}]"
-    return _apply(
+    return await _apply(
         request,
         lambda f: f.set_many(sides, reason=reason, actor=actor(request), action=action),
     )
@@ -188,11 +191,25 @@ def _holds(request: web.Request, groups: list[RouteGroup]) -> str:
     return " and ".join(problems)
 
 
-def _apply(request: web.Request, change: Callable[[Flags], None]) -> web.Response:
-    """Apply a flag change; if it cannot be persisted nothing changed, and the caller is told."""
+async def _apply(request: web.Request, change: Callable[[Flags], None]) -> web.Response:
+    """Apply a flag change; if it cannot be persisted nothing changed, and the caller is told.
+
+    In a scale-out the answer waits (at most SETTLE_S) for the shared store to confirm the
+    change, so it carries the cluster's version; `"store": "pending"` says the change applies
+    here and waits for an unreachable store."""
     state = flags(request)
     try:
         change(state)
     except OSError as exc:
         return detail(500, f"flag state could not be saved, nothing changed: {exc.strerror}")
-    return web.json_response(flags_body(state))
+    except StoreUnavailable as exc:
+        return detail(503, f"{exc}; nothing changed")
+    return web.json_response(await _settled(request))
+
+
+async def _settled(request: web.Request) -> dict[str, Any]:
+    body = flags_body(flags(request))
+    shared = cluster(request)
+    if shared is not None and not await shared.flags.settled(SETTLE_S):
+        body["store"] = "pending"
+    return body

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -70,21 +70,34 @@ def _torn(path: Path) -> bool:
 class EventLog:
     def __init__(self, state_dir: Path) -> None:
         self.path = state_dir / EVENTS_FILE
+        self._replica: str | None = None
+        self._mirror: Callable[[dict[str, Any]], None] | None = None
+
+    def share(self, replica: str, mirror: Callable[[dict[str, Any]], None]) -> None:
+        """Name the replica in every event, and hand each one (once on disk) to `mirror`."""
+        self._replica, self._mirror = replica, mirror
 
     def append(self, event: Event) -> None:
         """Write one event durably; raises OSError when the disk refuses (nothing is claimed)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        line = (json.dumps(event.as_json(), ensure_ascii=False, sort_keys=True) + "\n").encode()
-        if self.path.exists() and self.path.stat().st_size + len(line) > MAX_BYTES:
-            self._rotate()
-        if _torn(self.path):  # a crash cut the last line: end it, so this event stands alone
-            line = b"\n" + line
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+        document = event.as_json()
+        if self._replica is not None:
+            document["replica"] = self._replica
+        line = (json.dumps(document, ensure_ascii=False, sort_keys=True) + "\n").encode()
         try:
-            os.write(fd, line)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if self.path.exists() and self.path.stat().st_size + len(line) > MAX_BYTES:
+                self._rotate()
+            if _torn(self.path):  # a crash cut the last line: end it, so this event stands alone
+                line = b"\n" + line
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+            try:
+                os.write(fd, line)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        finally:  # shared even when this disk refused it: the trail then still has it
+            if self._mirror is not None:
+                self._mirror(document)
 
     def read(self, *, since: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """The newest `limit` events at or after `since` (ISO text compare), oldest first."""

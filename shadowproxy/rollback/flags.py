@@ -24,10 +24,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any, Protocol
 
 import structlog
 
-from shadowproxy.errors import FlagStateError
+from shadowproxy.errors import FlagStateError, StoreUnavailable
 from shadowproxy.rollback.audit import Change, Event, EventLog
 from shadowproxy.rollback.phases import phase_of
 from shadowproxy.types import RouteGroup, Side
@@ -45,14 +46,64 @@ class Override:
 
 
 @dataclass(frozen=True, slots=True)
-class _State:
-    overrides: dict[RouteGroup, Override]
+class FlagState:
+    """What is persisted (flags.json, or the shared store's document): the overrides and when
+    each group was last rolled back automatically."""
+
+    overrides: Mapping[RouteGroup, Override]
     version: int = 0
-    automatic: dict[RouteGroup, float] | None = None  # group -> epoch s of its last auto rollback
+    automatic: Mapping[RouteGroup, float] | None = (
+        None  # group -> epoch s of its last auto rollback
+    )
+
+
+@dataclass(frozen=True, slots=True, eq=False)  # compared by identity: each call its own
+class FlagChange:
+    """One change asked for: groups to sides (None: clear every override), and its audit."""
+
+    sides: Mapping[RouteGroup, Side] | None
+    reason: str
+    actor: str
+    evidence: tuple[str, ...]
+    action: str
+    at: str
+    now: float
+
+    @property
+    def automatic(self) -> bool:
+        return self.actor.startswith(_AUTOMATIC)
+
+    def applied(self, state: FlagState) -> FlagState:
+        """`state` with this change made (the version is the caller's business)."""
+        automatic = dict(state.automatic or {})
+        if self.sides is None:
+            return FlagState({}, state.version, automatic)
+        overrides = dict(state.overrides)
+        for group, side in self.sides.items():
+            overrides[group] = Override(side, self.reason, self.at)
+        if self.action == "rollback" and self.automatic:
+            automatic.update(dict.fromkeys(self.sides, self.now))
+        return FlagState(overrides, state.version, automatic)
+
+
+class Shared(Protocol):
+    """Where a replica sends its flag changes when the flags are shared (rollback/shared_flags)."""
+
+    @property
+    def available(self) -> bool: ...
+
+    def submit(self, change: FlagChange) -> None: ...
 
 
 class Flags:
-    """The persisted per-group flags; `on_change(group, side)` runs on each effective change."""
+    """The persisted per-group flags; `on_change(group, side)` runs on each effective change.
+
+    With a shared store attached (`share`), a change applies here at once (so traffic obeys it
+    without a round trip) and is sent to the store, which serialises every replica's changes;
+    the change is confirmed — versioned, audited and counted, exactly once in the cluster — when
+    the store has it (`adopt`). A move to the app is refused while the store is unreachable (the
+    replicas could not agree on it); a move back to legacy always applies, and waits for the store.
+    """
 
     def __init__(
         self,
@@ -68,12 +119,13 @@ class Flags:
         self._on_change = on_change
         self._on_version = on_version
         self._on_rollback = on_rollback
+        self._shared: Shared | None = None
+        self._provisional: list[FlagChange] = []  # sent to the shared store, not confirmed yet
         self.events = EventLog(state_dir)
-        state = _read_state(self._path)
-        self._overrides = state.overrides
-        self._version = state.version
-        self._automatic = dict(state.automatic or {})
-        for group, override in self._overrides.items():
+        self._confirmed = _read_state(self._path)
+        self._version = self._confirmed.version
+        self._view = self._confirmed
+        for group, override in self._view.overrides.items():
             if override.side is not self._initial[group]:
                 log.warning(
                     "flag_override_wins_over_environment",
@@ -84,15 +136,29 @@ class Flags:
                     at=override.at,
                     hint="DELETE /flags on the admin API clears runtime overrides",
                 )
-        self._sides = self._effective()
+        self._sides = self._effective(self._view)
         for group, side in self._sides.items():
             self._notify(group, side)
         if self._on_version is not None:
             self._on_version(self._version)
 
+    def share(self, shared: Shared) -> None:
+        """Send every later change to `shared` (the store of a scale-out) before confirming it."""
+        self._shared = shared
+
     @property
     def version(self) -> int:
         return self._version
+
+    @property
+    def confirmed(self) -> FlagState:
+        """The state as last persisted or confirmed by the shared store (what is seeded)."""
+        return self._confirmed
+
+    @property
+    def pending(self) -> int:
+        """Changes applied here that the shared store has not confirmed yet."""
+        return len(self._provisional)
 
     @property
     def phase(self) -> str:
@@ -105,11 +171,11 @@ class Flags:
         return MappingProxyType(dict(self._sides))
 
     def overrides(self) -> Mapping[RouteGroup, Override]:
-        return MappingProxyType(dict(self._overrides))
+        return MappingProxyType(dict(self._view.overrides))
 
     def rolled_back_at(self, group: RouteGroup) -> float | None:
         """When (epoch seconds) the group was last rolled back automatically, if ever."""
-        return self._automatic.get(group)
+        return (self._view.automatic or {}).get(group)
 
     def set_authoritative(
         self,
@@ -144,21 +210,11 @@ class Flags:
         evidence: tuple[str, ...] = (),
         action: str = "flip",
     ) -> None:
-        at = datetime.now(UTC).isoformat(timespec="seconds")
-        overrides = dict(self._overrides)
-        for group, side in sides.items():
-            overrides[group] = Override(side, reason, at)
-        automatic = dict(self._automatic)
-        if action == "rollback" and actor.startswith(_AUTOMATIC):
-            now = time.time()
-            automatic.update(dict.fromkeys(sides, now))
-        self._commit(
-            overrides, automatic, reason=reason, actor=actor, evidence=evidence, action=action
-        )
+        self._commit(_change(dict(sides), reason, actor, evidence, action))
 
     def clear(self, *, reason: str, actor: str = "operator") -> None:
         """Drop runtime overrides: the environment's sides apply again."""
-        self._commit({}, self._automatic, reason=reason, actor=actor, evidence=(), action="clear")
+        self._commit(_change(None, reason, actor, (), "clear"))
 
     def refused(
         self, sides: Mapping[RouteGroup, Side], *, reason: str, actor: str, why: str
@@ -167,26 +223,75 @@ class Flags:
         change = tuple(Change(g.value, self._sides[g].value, s.value) for g, s in sides.items())
         self.record(Event(actor, "refused", f"{reason} (refused: {why})", self._version, change))
 
-    def _commit(
+    def _commit(self, change: FlagChange) -> None:
+        if self._shared is None:
+            after = change.applied(self._confirmed)
+            version = self._version + 1
+            _write_state(self._path, FlagState(after.overrides, version, after.automatic))
+            self.adopt(after, version, change=change, before=self._confirmed)
+            return
+        if not self._shared.available and self._moves_to_app(change):
+            raise StoreUnavailable(
+                "the shared store is unreachable: a move to the app waits for it (the replicas"
+                " could not agree on it); a rollback to legacy applies at once"
+            )
+        self._provisional.append(change)
+        self._show()
+        self._shared.submit(change)
+
+    def adopt(
         self,
-        overrides: dict[RouteGroup, Override],
-        automatic: dict[RouteGroup, float],
+        state: FlagState,
+        version: int,
         *,
-        reason: str,
-        actor: str,
-        evidence: tuple[str, ...],
-        action: str,
+        change: FlagChange | None = None,
+        before: FlagState | None = None,
     ) -> None:
-        version = self._version + 1
-        _write_state(self._path, _State(overrides, version, automatic))
-        before = self._sides
-        self._overrides, self._automatic, self._version = overrides, automatic, version
-        self._sides = self._effective()
-        change = tuple(
-            Change(group.value, before[group].value, side.value)
-            for group, side in self._sides.items()
-            if before[group] is not side
+        """Make `state` (at `version`) the confirmed state. With `change` (and the state it was
+        made on) it is this replica's change, now confirmed: logged, counted and audited here."""
+        if change is not None and change in self._provisional:
+            self._provisional.remove(change)
+        self._confirmed, self._version = state, version
+        if self._shared is not None:
+            try:
+                _write_state(self._path, FlagState(state.overrides, version, state.automatic))
+            except OSError as exc:  # the last known flags for a start without the store
+                log.warning("flag_cache_not_written", path=str(self._path), error=str(exc))
+        self._show(
+            actor=change.actor if change else "store", reason=change.reason if change else ""
         )
+        if self._on_version is not None:
+            self._on_version(version)
+        if change is None or before is None:
+            return
+        sides_before, sides_after = self._effective(before), self._effective(state)
+        moved = tuple(
+            Change(group.value, sides_before[group].value, side.value)
+            for group, side in sides_after.items()
+            if sides_before[group] is not side
+        )
+        if self._on_rollback is not None:
+            trigger, mode = _rollback_cause(change.actor, change.action)
+            for group, side in sides_after.items():
+                if sides_before[group] is Side.APP and side is Side.LEGACY:
+                    self._on_rollback(group, trigger, mode)
+        self.record(
+            Event(change.actor, change.action, change.reason, version, moved, change.evidence)
+        )
+
+    def drop(self, change: FlagChange) -> None:
+        """Forget an unconfirmed change the shared store had no use for (made already)."""
+        if change in self._provisional:
+            self._provisional.remove(change)
+            self._show(actor=change.actor, reason=change.reason)
+
+    def _show(self, *, actor: str = "", reason: str = "") -> None:
+        """Recompute what traffic obeys: the confirmed state with the unconfirmed changes on it."""
+        view = self._confirmed
+        for change in self._provisional:
+            view = change.applied(view)
+        before, self._view = self._sides, view
+        self._sides = self._effective(view)
         for group, side in self._sides.items():
             if before[group] is not side:
                 log.warning(
@@ -195,18 +300,16 @@ class Flags:
                     side=side.value,
                     previous=before[group].value,
                     reason=reason,
-                    actor=actor,
-                    flags_version=version,
+                    actor=actor or "unconfirmed",
+                    flags_version=self._version,
                 )
             self._notify(group, side)
-        if self._on_version is not None:
-            self._on_version(version)
-        if self._on_rollback is not None:
-            trigger, mode = _rollback_cause(actor, action)
-            for group, side in self._sides.items():
-                if before[group] is Side.APP and side is Side.LEGACY:
-                    self._on_rollback(group, trigger, mode)
-        self.record(Event(actor, action, reason, version, change, evidence))
+
+    def _moves_to_app(self, change: FlagChange) -> bool:
+        after = self._effective(change.applied(self._view))
+        return any(
+            side is Side.APP and self._sides[group] is not Side.APP for group, side in after.items()
+        )
 
     def record(self, event: Event) -> None:
         """Append to the audit trail; a disk that refuses is logged (the change stands)."""
@@ -215,15 +318,26 @@ class Flags:
         except OSError as exc:  # the change stands (it is in flags.json); say the trail lacks it
             log.error("audit_event_not_written", error=str(exc), action=event.action)
 
-    def _effective(self) -> dict[RouteGroup, Side]:
+    def _effective(self, state: FlagState) -> dict[RouteGroup, Side]:
         return {
-            group: self._overrides[group].side if group in self._overrides else side
+            group: state.overrides[group].side if group in state.overrides else side
             for group, side in self._initial.items()
         }
 
     def _notify(self, group: RouteGroup, side: Side) -> None:
         if self._on_change is not None:
             self._on_change(group, side)
+
+
+def _change(
+    sides: Mapping[RouteGroup, Side] | None,
+    reason: str,
+    actor: str,
+    evidence: tuple[str, ...],
+    action: str,
+) -> FlagChange:
+    at = datetime.now(UTC).isoformat(timespec="seconds")
+    return FlagChange(sides, reason, actor, evidence, action, at, time.time())
 
 
 _AUTOMATIC = ("auto:", "alertmanager:")
@@ -241,16 +355,24 @@ def _rollback_cause(actor: str, action: str) -> tuple[str, str]:
     ), "manual"
 
 
-def _read_state(path: Path) -> _State:
+def _read_state(path: Path) -> FlagState:
     """A missing file means no overrides; an unreadable one is refused loudly, not ignored."""
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        return _State({})
+        return FlagState({})
     except (OSError, ValueError) as exc:
         raise FlagStateError(
             f"flag state {path} cannot be read ({exc}); fix or delete it"
         ) from None
+    try:
+        return state_from_document(raw)
+    except ValueError as exc:
+        raise FlagStateError(f"flag state {path} is malformed ({exc}); fix or delete it") from None
+
+
+def state_from_document(raw: Any) -> FlagState:
+    """The state a flags document (the file's, or the shared store's) holds; ValueError if bad."""
     try:
         overrides = {
             RouteGroup(group): Override(
@@ -263,13 +385,12 @@ def _read_state(path: Path) -> _State:
             raise ValueError(f"version must be a count, got {version!r}")
         automatic = {RouteGroup(group): float(at) for group, at in raw.get("automatic", {}).items()}
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise FlagStateError(f"flag state {path} is malformed ({exc}); fix or delete it") from None
-    return _State(overrides, version, automatic)
+        raise ValueError(str(exc)) from None
+    return FlagState(overrides, version, automatic)
 
 
-def _write_state(path: Path, state: _State) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    document = {
+def state_document(state: FlagState) -> dict[str, Any]:
+    return {
         "overrides": {
             group.value: {"side": o.side.value, "reason": o.reason, "at": o.at}
             for group, o in state.overrides.items()
@@ -277,6 +398,11 @@ def _write_state(path: Path, state: _State) -> None:
         "version": state.version,
         "automatic": {group.value: at for group, at in (state.automatic or {}).items()},
     }
+
+
+def _write_state(path: Path, state: FlagState) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    document = state_document(state)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     os.replace(tmp, path)

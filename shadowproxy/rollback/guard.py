@@ -26,16 +26,23 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import structlog
 
 from shadowproxy.metrics import ProxyMetrics
 from shadowproxy.rollback.flags import Flags
 from shadowproxy.rollback.triggers import Hit, fired
-from shadowproxy.rollback.windows import DEFAULT_WINDOWS, WindowHit, Windows, WindowSettings
+from shadowproxy.rollback.windows import (
+    DEFAULT_WINDOWS,
+    Counts,
+    WindowHit,
+    Windows,
+    WindowSettings,
+)
 from shadowproxy.types import Comparison, RouteGroup, Side
 
+_COUNT_FIELDS = tuple(Counts.__dataclass_fields__)
 ROLLBACK_WINDOW_S = 300.0  # as the deploy alerts' 5-minute increase windows
 
 log = structlog.get_logger(__name__)
@@ -61,6 +68,21 @@ class RollbackGuard:
         self._clock = clock
         self._hits: defaultdict[tuple[RouteGroup, str], deque[float]] = defaultdict(deque)
         self._windows = Windows(windows)
+
+    def share(self, others: Callable[[str], Mapping[str, int]]) -> None:
+        """Judge the window triggers on this replica's evidence plus `others(group)`: the other
+        replicas' totals (a scale-out's shared store), by `Counts` field name."""
+
+        def theirs(group: RouteGroup) -> Counts:
+            totals = others(group.value)
+            return Counts(**{name: int(totals.get(name, 0)) for name in _COUNT_FIELDS})
+
+        self._windows.others = theirs
+
+    def totals(self, group: str) -> dict[str, int]:
+        """This replica's own window totals for `group`, by `Counts` field name (what it shares)."""
+        counts = self._windows.counts(RouteGroup(group), self._clock())
+        return {name: getattr(counts, name) for name in _COUNT_FIELDS}
 
     def publish(self, comparison: Comparison) -> None:
         hit = fired(comparison)

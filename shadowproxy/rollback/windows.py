@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from shadowproxy.types import Comparison, Outcome, RouteGroup
@@ -225,6 +226,8 @@ class Windows:
     def __init__(self, settings: WindowSettings = DEFAULT_WINDOWS) -> None:
         self.settings = settings
         self._tallies: dict[RouteGroup, Tally] = {}
+        # other replicas' totals per group (a scale-out's shared store), judged with this one's
+        self.others: Callable[[RouteGroup], Counts] | None = None
 
     def observe(self, comparison: Comparison, now: float) -> WindowHit | None:
         """Add a comparison to its group's window, then judge the window: what fires, if any."""
@@ -234,6 +237,8 @@ class Windows:
             tally = self._tallies[group] = Tally(self.settings.window_s)
         tally.add(comparison, now)
         counts = tally.counts(now)
+        if self.others is not None:
+            counts.add(self.others(group))
         for evaluate in EVALUATORS:
             breach = evaluate(counts, self.settings)
             if breach is not None:

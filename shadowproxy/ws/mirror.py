@@ -24,7 +24,7 @@ from multidict import CIMultiDict
 from shadowproxy.contracts.inspect import SocketChecks
 from shadowproxy.diff.streams.base import SIDES, Stream
 from shadowproxy.diff.streams.frames import Frame, FrameBuffer, FrameKind
-from shadowproxy.errors import UpstreamError, UpstreamRefused
+from shadowproxy.errors import StoreUnavailable, UpstreamError, UpstreamRefused
 from shadowproxy.http.context import ProxyContext
 from shadowproxy.publish import skipped
 from shadowproxy.types import (
@@ -242,9 +242,13 @@ class Shadow:
 
     async def _run(self) -> None:
         ctx, exchange, side = self._ctx, self._exchange, self.side
-        path = await ctx.correlation.shadow_target(
-            self._match, exchange.path, side, timeout_s=ctx.settings.shadow_timeout_s
-        )
+        try:
+            path = await ctx.correlation.shadow_target(
+                self._match, exchange.path, side, timeout_s=ctx.settings.shadow_timeout_s
+            )
+        except StoreUnavailable:
+            self._recorder.skip(SkipReason.STORE_UNAVAILABLE)
+            return
         if path is None:
             self._recorder.skip(SkipReason.UNCORRELATED)
             return

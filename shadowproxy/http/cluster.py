@@ -1,0 +1,80 @@
+"""The scale-out wiring (`SHADOWPROXY_STORE=redis`): one store, and what the replicas share on it.
+
+`Cluster` connects this replica's flags, correlation map, rollback guard and audit trail to the
+shared store (`shadowproxy.store`): flag changes serialised across replicas and obeyed by every
+one within a second, correlation pairs and creates in flight seen by every replica, the window
+triggers judged on every replica's evidence, the audit trail kept in one stream. It is built
+only with the Redis store; with the local store the embedded state is all there is.
+"""
+
+from __future__ import annotations
+
+from shadowproxy.correlation import CorrelationMap
+from shadowproxy.metrics import ProxyMetrics
+from shadowproxy.rollback.flags import Flags
+from shadowproxy.rollback.guard import RollbackGuard
+from shadowproxy.rollback.shared_flags import SharedFlags
+from shadowproxy.settings import Settings
+from shadowproxy.store.client import Store
+from shadowproxy.store.pairs import SharedPairs
+from shadowproxy.store.stream import SharedEvents
+from shadowproxy.store.tallies import SharedTallies
+from shadowproxy.types import RouteGroup
+
+SETTLE_S = 2.0  # how long an admin call waits for the store to confirm its flag change
+
+
+class Cluster:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        flags: Flags,
+        correlation: CorrelationMap,
+        guard: RollbackGuard,
+        metrics: ProxyMetrics,
+    ) -> None:
+        if settings.redis_url is None:
+            raise ValueError("the Redis store needs SHADOWPROXY_REDIS_URL")
+        self.replica = settings.replica
+        self.store = store = Store(
+            settings.redis_url,
+            replica=settings.replica,
+            on_health=lambda up: metrics.store_up.set(int(up)),
+        )
+        metrics.store_up.set(0)
+        self.flags = SharedFlags(flags, store)
+        self.pairs = SharedPairs(store, ttl_s=correlation.ttl_s, on_pair=correlation.remote)
+        correlation.share(self.pairs)
+        self.tallies = SharedTallies(
+            store,
+            groups=tuple(group.value for group in RouteGroup),
+            window_s=settings.parity_window_s,
+            own=guard.totals,
+        )
+        guard.share(self.tallies.others)
+        self.events = SharedEvents(store)
+        flags.events.share(settings.replica, self.events.append)
+        pending = metrics.store_pending
+        pending.labels("flags").set_function(lambda: flags.pending)
+        pending.labels("events").set_function(lambda: self.events.pending)
+        pending.labels("pairs").set_function(lambda: self.pairs.pending)
+
+    @property
+    def available(self) -> bool:
+        return self.store.available
+
+    def describe(self) -> dict[str, str]:
+        """What `GET /flags` and `/readyz` say about the store (never its URL's password)."""
+        state = "available" if self.store.available else "unavailable"
+        return {"store": "redis", "store_state": state, "replica": self.replica}
+
+    async def start(self) -> None:
+        for part in (self.flags, self.pairs, self.tallies, self.events):
+            part.start()
+        await self.store.start()
+
+    async def close(self) -> None:
+        """Give queued writes a moment to reach the store, then disconnect."""
+        await self.flags.settled(SETTLE_S)
+        await self.store.close()

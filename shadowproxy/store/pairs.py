@@ -1,0 +1,163 @@
+"""The correlation pairs of every replica, and the creates in flight anywhere.
+
+A pair is two keys with the correlation TTL (`corr:legacy:<id>` -> app id, `corr:app:<id>` ->
+legacy id) and an announcement on `corr:pairs`, so every replica's in-memory map learns it at
+once and the authoritative call, which never waits, finds it locally. Writes are queued and sent
+by one task in pipelines: a client's answer never waits for Redis. A queue that outgrows
+`MAX_QUEUED` while Redis is down drops its oldest writes, counted (`dropped`).
+
+A create in flight is a member of the sorted set `corr:creating` (scored by its start, epoch
+seconds) from before its authoritative call until its comparison ended. A replica whose shadow
+needs a twin it cannot find waits (bounded) only while creates that were in flight anywhere when
+it looked are still running — the rule of the one-process map, across replicas. Members older
+than `STALE_S` (a replica that died mid-create) are swept at each look.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import redis.asyncio as aioredis
+import structlog
+
+from shadowproxy.errors import StoreUnavailable
+from shadowproxy.store.client import Store
+
+MAX_QUEUED = 10_000
+STALE_S = 120.0
+RETRY_S = 0.25
+
+log = structlog.get_logger(__name__)
+
+OnPair = Callable[[str, str, float], None]
+_Write = tuple[str, tuple[Any, ...]]  # a redis-py pipeline method and its arguments
+
+
+class SharedPairs:
+    def __init__(self, store: Store, *, ttl_s: float, on_pair: OnPair) -> None:
+        self._store = store
+        self._ttl = max(1, int(ttl_s))
+        self._on_pair = on_pair
+        self._channel = store.key("corr", "pairs")
+        self._creating = store.key("corr", "creating")
+        self._queue: deque[_Write] = deque()
+        self._wake = asyncio.Event()
+        self._sequence = 0
+        self.dropped = 0
+        store.subscribe(self._channel, self._announced)
+        store.on_up(self._flushed)
+
+    @property
+    def pending(self) -> int:
+        return len(self._queue)
+
+    def start(self) -> None:
+        self._store.tasks.spawn(self._work(), name="shared pairs")
+
+    # ------------------------------------------------------------------ writes (queued)
+
+    def put(self, legacy_id: str, app_id: str, at: float) -> None:
+        announcement = json.dumps({"legacy": legacy_id, "app": app_id, "at": at})
+        self._push("set", (self._store.key("corr", "legacy", legacy_id), app_id, self._ttl))
+        self._push("set", (self._store.key("corr", "app", app_id), legacy_id, self._ttl))
+        self._push("publish", (self._channel, announcement))
+
+    def begin_create(self) -> str:
+        self._sequence += 1
+        member = f"{self._store.replica}:{self._sequence}"
+        self._push("zadd", (self._creating, {member: time.time()}))
+        return member
+
+    def end_create(self, member: str) -> None:
+        self._push("zrem", (self._creating, member))
+
+    # ------------------------------------------------------------------ reads (awaited)
+
+    async def get(self, id_: str) -> tuple[str, str] | None:
+        """(legacy id, app id) of the pair `id_` (either side's) belongs to, if stored."""
+        legacy_key, app_key = (
+            self._store.key("corr", "legacy", id_),
+            self._store.key("corr", "app", id_),
+        )
+
+        async def read(redis: aioredis.Redis) -> list[Any]:
+            return await redis.mget([legacy_key, app_key])
+
+        app_twin, legacy_twin = await self._store.call(read)
+        if app_twin is not None:
+            return id_, app_twin.decode()
+        if legacy_twin is not None:
+            return legacy_twin.decode(), id_
+        return None
+
+    async def creating(self, among: Sequence[str] | None = None) -> list[str]:
+        """The creates in flight anywhere (or those of `among` still in flight)."""
+        key, stale = self._creating, time.time() - STALE_S
+
+        async def read(redis: aioredis.Redis) -> list[Any]:
+            pipe = redis.pipeline(transaction=False)
+            pipe.zremrangebyscore(key, "-inf", stale)
+            if among is None:
+                pipe.zrange(key, 0, -1)
+            else:
+                pipe.zmscore(key, list(among))
+            return await pipe.execute()
+
+        if among is not None and not among:
+            return []
+        _, found = await self._store.call(read)
+        if among is None:
+            return [member.decode() for member in found]
+        return [member for member, score in zip(among, found, strict=True) if score is not None]
+
+    # ------------------------------------------------------------------ internals
+
+    def _push(self, method: str, args: tuple[Any, ...]) -> None:
+        if len(self._queue) >= MAX_QUEUED:
+            self._queue.popleft()
+            self.dropped += 1
+        self._queue.append((method, args))
+        self._wake.set()
+
+    def _announced(self, data: bytes) -> None:
+        try:
+            pair = json.loads(data)
+            legacy_id, app_id, at = str(pair["legacy"]), str(pair["app"]), float(pair["at"])
+        except (ValueError, KeyError, TypeError):
+            log.warning("correlation_announcement_unreadable")
+            return
+        self._on_pair(legacy_id, app_id, at)
+
+    async def _flushed(self) -> None:
+        self._wake.set()
+
+    async def _work(self) -> None:
+        while True:
+            if not self._queue:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            batch = list(self._queue)
+
+            async def send(redis: aioredis.Redis, batch: list[_Write] = batch) -> None:
+                pipe = redis.pipeline(transaction=False)
+                for method, args in batch:
+                    if method == "set":
+                        pipe.set(args[0], args[1], ex=args[2])
+                    else:
+                        getattr(pipe, method)(*args)
+                await pipe.execute()
+
+            dropped = self.dropped
+            try:
+                await self._store.call(send)
+            except StoreUnavailable:
+                await asyncio.sleep(RETRY_S)
+                continue
+            for _ in range(len(batch) - (self.dropped - dropped)):  # some were dropped meanwhile
+                self._queue.popleft()
