@@ -28,8 +28,17 @@ from aiohttp import web
 
 from shadowproxy.diff.config import BUILTIN_KNOWN_DIFFERENCES
 from shadowproxy.difflog.signatures import ID
+from shadowproxy.errors import StoreUnavailable
 from shadowproxy.http.context import ACCEPTANCES, ROUTES
-from shadowproxy.ops.admin_access import PROXY, actor, detail, flags, json_object, reason_of
+from shadowproxy.ops.admin_access import (
+    PROXY,
+    actor,
+    cluster,
+    detail,
+    flags,
+    json_object,
+    reason_of,
+)
 from shadowproxy.rollback.accepted import as_json
 from shadowproxy.rollback.audit import Event
 from shadowproxy.types import AcceptedDifference, DiffKind
@@ -81,12 +90,18 @@ async def accept(request: web.Request) -> web.Response:
         )
         for field, kinds in differences.items()
     ]
+    shared = cluster(request)
     try:
-        replaced = request.app[PROXY][ACCEPTANCES].accept(signature, entries)
+        if shared is None:
+            replaced = request.app[PROXY][ACCEPTANCES].accept(signature, entries)
+        else:
+            replaced = await shared.known.accept(signature, entries)
     except ValueError as exc:
         return detail(400, str(exc))
     except OSError as exc:
         return detail(503, f"cannot keep the acceptance ({exc.strerror or exc}); nothing changed")
+    except StoreUnavailable as exc:
+        return detail(503, f"{exc}: an acceptance needs every replica; nothing changed")
     evidence = [f"signature {signature}", f"route {route}"]
     evidence += [f"field {e.field} ({', '.join(sorted(e.kinds)) or 'any kind'})" for e in entries]
     evidence += [f"{name} {value}" for name, value in (("owner", owner), ("expires", expires))]
@@ -103,10 +118,16 @@ async def withdraw(request: web.Request) -> web.Response:
         reason = reason_of(body, "the acceptance is withdrawn")
     except ValueError as exc:
         return detail(400, str(exc))
+    shared = cluster(request)
     try:
-        gone = request.app[PROXY][ACCEPTANCES].withdraw(signature)
+        if shared is None:
+            gone = request.app[PROXY][ACCEPTANCES].withdraw(signature)
+        else:
+            gone = await shared.known.withdraw(signature)
     except OSError as exc:
         return detail(503, f"cannot withdraw ({exc.strerror or exc}); nothing changed")
+    except StoreUnavailable as exc:
+        return detail(503, f"{exc}: a withdrawal needs every replica; nothing changed")
     if not gone:
         return detail(404, f"no runtime acceptance has the signature {signature!r}")
     state = flags(request)

@@ -8,6 +8,10 @@ diff-log signature: the (route, field family, kinds) entries accepted under its 
 second `accept` of the same signature replaces (a renewal: a new reason or expiry) and a
 `withdraw` removes. The file is written before the engine's set changes, so a disk that refuses
 leaves both as they were.
+
+In a scale-out the runtime acceptances are one document of the shared store
+(`rollback/shared_known.py`): a replica changes it by compare-and-set, every replica `adopt`s
+it, and the file is then this replica's cache of it.
 """
 
 from __future__ import annotations
@@ -18,12 +22,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import structlog
+
 from shadowproxy.diff.known import KnownDifferences
 from shadowproxy.errors import StateFileError
 from shadowproxy.types import AcceptedDifference
 
 ACCEPTED_FILE = "known_differences.json"
 FILE_VERSION = 1
+log = structlog.get_logger(__name__)
 _KEYS = ("route", "field", "reason", "expires", "owner", "accepted_by", "accepted_at", "signature")
 
 
@@ -54,6 +61,20 @@ class Acceptances:
         self.known.withdraw(signature, entries)
         return replaced
 
+    def adopt(self, entries: Sequence[AcceptedDifference]) -> None:
+        """Make `entries` the runtime acceptances (the shared store's), cached in the file."""
+        signatures = {entry.signature for entry in entries}
+        for gone in {entry.signature for entry in self.runtime()} - signatures:
+            if gone is not None:
+                self.known.withdraw(gone)
+        for signature in signatures:
+            if signature is not None:
+                self.known.withdraw(signature, [e for e in entries if e.signature == signature])
+        try:
+            _write(self.path, entries)
+        except OSError as exc:
+            log.warning("known_differences_cache_not_written", path=str(self.path), error=str(exc))
+
     def withdraw(self, signature: str) -> tuple[AcceptedDifference, ...]:
         """Remove the acceptance of `signature`; the entries removed (none: nothing changes)."""
         kept = [entry for entry in self.runtime() if entry.signature != signature]
@@ -77,12 +98,23 @@ def _read(path: Path) -> list[AcceptedDifference]:
     except (OSError, ValueError) as exc:
         raise StateFileError(f"{path} cannot be read ({exc}); fix or delete it") from None
     try:
+        return entries_from_document(raw)
+    except ValueError as exc:
+        raise StateFileError(f"{path} is malformed ({exc}); fix or delete it") from None
+
+
+def entries_from_document(raw: Any) -> list[AcceptedDifference]:
+    """The acceptances a document (the file's, or the shared store's) holds; ValueError if bad."""
+    try:
         if raw.get("version") != FILE_VERSION:
             raise ValueError(f"version must be {FILE_VERSION}, got {raw.get('version')!r}")
-        entries = [_entry(item) for item in raw["entries"]]
+        return [_entry(item) for item in raw["entries"]]
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise StateFileError(f"{path} is malformed ({exc}); fix or delete it") from None
-    return entries
+        raise ValueError(str(exc)) from None
+
+
+def entries_document(entries: Sequence[AcceptedDifference]) -> dict[str, Any]:
+    return {"version": FILE_VERSION, "entries": [as_json(entry) for entry in entries]}
 
 
 def _entry(item: dict[str, Any]) -> AcceptedDifference:
@@ -113,7 +145,7 @@ def _entry(item: dict[str, Any]) -> AcceptedDifference:
 
 def _write(path: Path, entries: Sequence[AcceptedDifference]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    document = {"version": FILE_VERSION, "entries": [as_json(entry) for entry in entries]}
+    document = entries_document(entries)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     os.replace(tmp, path)

@@ -236,7 +236,7 @@ class Flags:
                 " could not agree on it); a rollback to legacy applies at once"
             )
         self._provisional.append(change)
-        self._show()
+        self._show(actor=f"{change.actor} (unconfirmed)", reason=change.reason)
         self._shared.submit(change)
 
     def adopt(
@@ -300,7 +300,7 @@ class Flags:
                     side=side.value,
                     previous=before[group].value,
                     reason=reason,
-                    actor=actor or "unconfirmed",
+                    actor=actor,
                     flags_version=self._version,
                 )
             self._notify(group, side)
