@@ -321,10 +321,11 @@ class _DiffLogCollector(Collector):
         stats = self._stats()
         family = CounterMetricFamily(
             "shadowproxy_difflog_records",
-            "Diff-log records by fate: written to disk, dropped (the writer's queue was full, or "
-            "the log was closing) or failed (the record could not be built, or the disk refused "
-            "it: full, unwritable, a file-size limit; the diff_log_write_failed log line says "
-            "why). Any dropped or failed record is a comparison missing from the diff log.",
+            "Diff-log records by fate: written (to every output), dropped (the writer's queue was "
+            "full, or the log was closing) or failed (the record could not be built, or the disk "
+            "or stdout refused it: full, unwritable, a file-size limit, a closed pipe; the "
+            "diff_log_write_failed log line says why). Any dropped or failed record is a "
+            "comparison missing from the diff log.",
             labels=["result"],
         )
         family.add_metric(["written"], stats.written)

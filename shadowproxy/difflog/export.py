@@ -20,7 +20,7 @@ CSV_COLUMNS = (
     "ts", "comparison_id", "request_id", "kind", "route_group", "route", "method", "path",
     "authoritative", "outcome", "reason", "legacy_status", "app_status", "legacy_latency_ms",
     "app_latency_ms", "legacy_error", "app_error", "fields", "kinds", "accepted",
-    "consumer_breaks", "task_id", "ticker", "date", "flags_version", "trace_id",
+    "consumer_breaks", "task_id", "ticker", "date", "flags_version", "trace_id", "replica",
 )  # fmt: skip
 SEPARATOR = "; "
 

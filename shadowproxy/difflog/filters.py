@@ -8,7 +8,9 @@
 - `--field`: a differing field, exactly (`tasks[AAPL_1].decision`) or as its family
   (`tasks[].decision`, list indexes folded as the metrics fold them);
 - `--consumer`: records whose answer, on either side, breaks that dashboard consumer (a counted
-  contract break: one both sides share, or a documented defect, does not count).
+  contract break: one both sides share, or a documented defect, does not count);
+- `--replica` (repeatable): records written by one of these proxy replicas (`replica`; records
+  before schema 3 name none, so no `--replica` selects them).
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ class Selection:
     outcome: str | None = None
     field: str | None = None
     consumer: str | None = None
+    replicas: frozenset[str] = frozenset()  # empty: every replica
 
     @property
     def first_day(self) -> str:
@@ -76,6 +79,8 @@ class Selection:
         if self.group is not None and record["route_group"] != self.group:
             return False
         if self.route is not None and record["route"] != self.route:
+            return False
+        if self.replicas and record.get("replica") not in self.replicas:
             return False
         if self.field is not None and not any(
             entry["field"] == self.field or field_family(entry["field"]) == self.field

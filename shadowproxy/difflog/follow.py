@@ -1,7 +1,9 @@
 """`diffs tail [--follow]`: the last records, then the active segment read as it grows.
 
-`last_records()` finds the last N selected records reading the newest segments first (so a
-tail of a large folder opens only the files it needs).
+One `Follower` per stream (`sources.Stream`: a folder's segments, or a file captured from
+stdout, which is its own active file). `last_records()` finds the last N selected records of
+every stream, reading each one's newest segments first (so a tail of a large folder opens only the
+files it needs), merged by `ts`; `new_records()` what every follower read since, in `ts` order.
 
 `Follower.records()` returns the records appended to the active segment since the last call
 (the first call: everything in it). The open file is read to its end before the follower looks
@@ -15,22 +17,26 @@ followed; the CLI calls every half second, and a segment holds 64 MiB.
 
 from __future__ import annotations
 
+import heapq
 import io
 import os
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from operator import itemgetter
 from pathlib import Path
 
 from shadowproxy.difflog.filters import Selection, Tally, select
 from shadowproxy.difflog.read import TORN, Record, Skips, parse, read_segment
-from shadowproxy.difflog.segments import active_segment, segment_day, segment_files
+from shadowproxy.difflog.segments import file_day
+from shadowproxy.difflog.sources import Stream
 
 CHUNK = 1 << 20
+by_ts = itemgetter("ts")
 
 
 class Follower:
-    def __init__(self, directory: Path, skips: Skips) -> None:
-        self.directory = directory
+    def __init__(self, stream: Stream, skips: Skips) -> None:
+        self.stream = stream
         self.skips = skips
         self.path: Path | None = None  # the segment held open
         self._file: io.BufferedReader | None = None
@@ -63,7 +69,7 @@ class Follower:
 
     def _open(self) -> None:
         try:
-            path = active_segment(self.directory)
+            path = self.stream.active()
             self._file = None if path is None else path.open("rb")
         except OSError:  # no folder (yet), or the segment went between listing and opening
             path, self._file = None, None
@@ -99,21 +105,34 @@ class Follower:
 
 
 def last_records(
-    directory: Path,
-    count: int,
-    selection: Selection,
-    skips: Skips,
-    follower: Follower,
+    count: int, selection: Selection, skips: Skips, followers: Sequence[Follower]
 ) -> list[Record]:
-    """The last `count` selected records, oldest first: the active segment through `follower`
-    (which then goes on from its end), then older segments newest first, until there are enough."""
+    """The last `count` selected records of all the followers' streams, oldest first (by `ts`).
+    Each follower then goes on from the end of its active file. OSError when a folder cannot be
+    listed."""
+    found = [_last_of(count, selection, skips, follower) for follower in followers]
+    if len(found) == 1:
+        return found[0]
+    return list(deque(heapq.merge(*found, key=by_ts), maxlen=count))
+
+
+def new_records(followers: Sequence[Follower], selection: Selection, tally: Tally) -> list[Record]:
+    """The selected records appended since the last call, of every follower, by `ts`."""
+    found = [list(select(follower.records(), selection, tally)) for follower in followers]
+    return found[0] if len(found) == 1 else list(heapq.merge(*found, key=by_ts))
+
+
+def _last_of(count: int, selection: Selection, skips: Skips, follower: Follower) -> list[Record]:
+    """One stream's last records: the active file through `follower`, then older segments newest
+    first, until there are enough."""
     tally = Tally()
     recent = list(deque(select(follower.records(), selection, tally), maxlen=count))
-    older = [path for path in segment_files(directory) if path != follower.path]
+    older = [path for path in follower.stream.files() if path != follower.path]
     for path in reversed(older):
         if len(recent) >= count:
             break
-        if selection.first_day <= segment_day(path) <= selection.last_day:
+        day = file_day(path)
+        if day is None or selection.first_day <= day <= selection.last_day:
             found = select(read_segment(path, skips), selection, tally)
             recent = [*deque(found, maxlen=count - len(recent)), *recent]
     return recent

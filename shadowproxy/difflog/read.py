@@ -1,23 +1,28 @@
-"""Reading a diff-log folder back: records in write order, streamed, and what was skipped.
+"""Reading diff logs back: records in write order, streamed, and what was skipped.
 
 Every segment is read line by line (gzip-compressed or plain, `segments.segment_files` order),
 each line parsed on its own with orjson: a file is never loaded whole, so memory stays flat
-however large the folder. A line that is not a record this reader understands is skipped and
-counted by reason (`Skips`), never raised: a corrupt or torn line (the writer never leaves one,
-but a crash, a copy or a hand edit can), a record of a newer `schema` version, a field the
-schema does not have, a required field missing or malformed. A file that cannot be read (or a
-compressed segment cut short) is reported by name, and the records before the trouble count.
+however large the folder. Several streams (the folders of several replicas, files captured from
+stdout: `sources`) are merged by `ts` as they are read (`merged`), holding one record of each.
+A line that is not a record this reader understands is skipped and counted by reason (`Skips`),
+never raised: a corrupt or torn line (the writer never leaves one, but a crash, a copy or a hand
+edit can), a line of another event (the proxy's own log lines in a captured stdout), a record of
+a newer `schema` version, a field the schema does not have (which is why a new field is a new
+version), a required field missing or malformed. A file that cannot be read (or a compressed
+segment cut short) is reported by name, and the records before the trouble count.
 
 A record that is read is guaranteed the shape the aggregations rely on: `ts` in the writer's
 format (`2026-04-13T12:00:03.120Z`, sortable as text), `comparison_id`, `route_group` and
-`route` strings, a known `outcome`, `legacy`, `app` and `client` objects or null, and
-`differences` (when there) a list of objects with a string `field` and `kind`. The accessors at
+`route` strings, a known `outcome`, `replica` a string or null (records before schema 3 name
+none), `legacy`, `app` and `client` objects or null, and `differences` (when there) a list of
+objects with a string `field` and `kind`. The accessors at
 the end (statuses, consumer breaks), `show` and `export` read the rest defensively.
 """
 
 from __future__ import annotations
 
 import gzip
+import heapq
 import io
 import re
 import zlib
@@ -31,7 +36,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from shadowproxy.difflog.record import EVENT, FIELDS, SCHEMA_VERSION
-from shadowproxy.difflog.segments import segment_day
+from shadowproxy.difflog.segments import file_day
 from shadowproxy.types import Outcome, field_family
 
 Record = dict[str, Any]
@@ -40,6 +45,7 @@ Progress = Callable[[int, int, Path], None]
 TS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 OUTCOMES = frozenset(outcome.value for outcome in Outcome)
 OBJECT_OR_NULL = (dict, type(None))
+TEXT_OR_NULL = (str, type(None))
 TORN = "torn last line"
 BUFFER = 1 << 20
 
@@ -82,16 +88,16 @@ def problem(record: object) -> str | None:
     """
     if type(record) is not dict:
         return "not a JSON object"
-    schema = record.get("schema", 1)
+    get = record.get
+    if get("event", EVENT) != EVENT:  # first: the proxy's own log lines in a captured stdout
+        return f"not a {EVENT} record"
+    schema = get("schema", 1)
     if type(schema) is not int or not 1 <= schema <= SCHEMA_VERSION:
         if type(schema) is int and schema > SCHEMA_VERSION:
             return f"schema version {schema} (this reader knows {SCHEMA_VERSION})"
         return "malformed 'schema'"
     if not FIELDS.issuperset(record):
         return f"unknown field {sorted(set(record) - FIELDS)[0]!r}"
-    get = record.get
-    if get("event", EVENT) != EVENT:
-        return f"not a {EVENT} record"
     ts = get("ts")
     if type(ts) is not str or not TS.fullmatch(ts):
         return "missing or malformed 'ts'"
@@ -101,6 +107,8 @@ def problem(record: object) -> str | None:
         return "missing or malformed 'comparison_id'"
     if type(get("route_group")) is not str or type(get("route")) is not str:
         return "missing or malformed 'route_group' or 'route'"
+    if type(get("replica")) not in TEXT_OR_NULL:
+        return "malformed 'replica'"
     if (
         type(get("legacy")) not in OBJECT_OR_NULL
         or type(get("app")) not in OBJECT_OR_NULL
@@ -163,13 +171,48 @@ def read_records(
     last_day: str = "9999-12-31",
     progress: Progress | None = None,
 ) -> Iterator[Record]:
-    """The records of `files` (`segments.segment_files` of a folder) of the days `first_day` to
-    `last_day` (UTC), in write order."""
+    """The records of `files` (one stream: `sources.Stream.files`) in write order, those of
+    segments of days outside `first_day` to `last_day` (UTC) left unread (a file that is no
+    segment has no day: it is read)."""
     for index, path in enumerate(files, start=1):
         if progress is not None:
             progress(index, len(files), path)
-        if first_day <= segment_day(path) <= last_day:
+        day = file_day(path)
+        if day is None or first_day <= day <= last_day:
             yield from read_segment(path, skips)
+
+
+def merged(
+    streams: Sequence[Sequence[Path]],
+    skips: Skips,
+    *,
+    first_day: str = "",
+    last_day: str = "9999-12-31",
+    progress: Progress | None = None,
+) -> Iterator[Record]:
+    """The records of several streams (`read_records` each), merged in `ts` order; records of
+    the same `ts` keep the order of their streams. Each stream is in write order, so one record
+    of each is held at a time."""
+    total, opened = sum(len(files) for files in streams), 0
+
+    def counted(_index: int, _count: int, path: Path) -> None:
+        nonlocal opened
+        opened += 1
+        assert progress is not None
+        progress(opened, total, path)
+
+    step = None if progress is None else counted
+    readers = [
+        read_records(files, skips, first_day=first_day, last_day=last_day, progress=step)
+        for files in streams
+    ]
+    if len(readers) == 1:
+        return readers[0]
+    return heapq.merge(*readers, key=_ts)
+
+
+def _ts(record: Record) -> str:
+    return record["ts"]  # type: ignore[no-any-return]  # problem() checked it is a str
 
 
 # ---------------------------------------------------------------- what a record says

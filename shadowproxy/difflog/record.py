@@ -30,16 +30,17 @@ from shadowproxy.types import (
 )
 
 EVENT = "shadow_comparison"
-# The record schema's version: a reader skips (and counts) records of a newer one. Records
-# written before the field existed are version 1.
-SCHEMA_VERSION = 2  # 2 added `request`
+# The record schema's version: a reader skips (and counts) records of a newer one, and records
+# with a field it does not know (so a new field is a new version). Records written before the
+# field existed are version 1.
+SCHEMA_VERSION = 3  # 2 added `request`, 3 `replica`
 # Every top-level field of a record of SCHEMA_VERSION (diff_logs/README.md, "Record schema").
 FIELDS = frozenset(
     {
         "ts", "event", "schema", "comparison_id", "request_id", "kind", "route_group", "route",
         "method", "path", "authoritative", "flags_version", "trace_id", "spans", "outcome",
         "legacy", "app", "differences", "accepted", "secondary", "secondary_omitted", "reason",
-        "task_id", "ticker", "date", "frames", "client", "request",
+        "task_id", "ticker", "date", "frames", "client", "request", "replica",
     }
 )  # fmt: skip
 # Outcomes that are noise in steady state: written only when the operator asks for matches.
@@ -73,13 +74,16 @@ def format_ts(moment: datetime) -> str:
 
 @dataclass(frozen=True, slots=True)
 class RecordBuilder:
-    """Builds records with one redaction policy."""
+    """Builds records with one redaction policy, naming the replica that wrote them."""
 
     redactor: Redactor
+    replica: str | None = None  # this process's name (`SHADOWPROXY_REPLICA`, else the host's)
 
     @classmethod
-    def create(cls, redact_json_paths: Iterable[str]) -> RecordBuilder:
-        return cls(Redactor.from_paths(redact_json_paths))
+    def create(
+        cls, redact_json_paths: Iterable[str], *, replica: str | None = None
+    ) -> RecordBuilder:
+        return cls(Redactor.from_paths(redact_json_paths), replica)
 
     def build(self, comparison: Comparison, moment: datetime) -> dict[str, Any]:
         exchange = comparison.exchange
@@ -88,6 +92,7 @@ class RecordBuilder:
             "ts": format_ts(moment),
             "event": EVENT,
             "schema": SCHEMA_VERSION,
+            "replica": self.replica,
             "comparison_id": exchange.comparison_id,
             "request_id": exchange.request_id,
             "kind": exchange.kind.value,

@@ -2,11 +2,12 @@
 
 `aggregate(records)` folds an iterable of record dicts into a `ReportData` whose memory is
 bounded whatever the number of records (`report_bins`): per route group the outcome counts and
-each side's latency histogram; per time bucket the records and mismatches of each group and each
-side's latency; tallies of the differing field families, of the mismatch signatures (route + set
-of differing field families + legacy/app status pair, as `shadowproxy diffs` groups them), of the
-consumer-contract breaks and wire drift (the records' `client`); the client findings of the last
-hour for a readiness verdict; the latest mismatches.
+each side's latency histogram; the outcome counts per replica (`summary.Replicas`); per time
+bucket the records and mismatches of each group and each side's latency; tallies of the
+differing field families, of the mismatch signatures (route + set of differing field families +
+legacy/app status pair, as `shadowproxy diffs` groups them), of the consumer-contract breaks and
+wire drift (the records' `client`); the client findings of the last hour for a readiness
+verdict; the latest mismatches.
 
 What the records can and cannot tell:
 - Matches are written only with `SHADOWPROXY_LOG_MATCHES=1`, so without match records the
@@ -32,6 +33,7 @@ from functools import lru_cache
 from typing import Any
 
 from shadowproxy.difflog.report_bins import LatencyHistogram, Tallies, TimeBuckets, latency_bin
+from shadowproxy.difflog.summary import Replicas
 from shadowproxy.types import Outcome, field_family
 
 SIDES = ("legacy", "app")
@@ -208,6 +210,7 @@ class ReportData:
         self.first: float | None = None
         self.last: float | None = None
         self.groups: dict[str, GroupStats] = {}
+        self.replicas = Replicas()
         self.timeline: TimeBuckets[Slot] = TimeBuckets(Slot)
         self.fields: Tallies[tuple[str, str, str]] = Tallies(CAPACITY)  # group, family, kind
         self.signatures: Tallies[Signature] = Tallies(CAPACITY)
@@ -225,6 +228,7 @@ class ReportData:
         example = str(record.get("comparison_id"))
         stats = self.groups[group]
         stats.outcomes[outcome if outcome in OUTCOMES else OTHER] += 1
+        self.replicas.add(record)
         side = record.get("authoritative")
         if side in SIDES:
             stats.authoritative[str(side)] += 1

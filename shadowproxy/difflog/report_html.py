@@ -3,7 +3,8 @@
 The page needs nothing but itself: inline CSS with a print stylesheet (`report_markup`), inline
 SVG charts (`report_svg`), no script, no font, image or link to fetch, and a
 Content-Security-Policy that forbids anything else, so it opens from disk or as a ticket
-attachment the same way. Sections, in order: parity per route group, records and mismatches over
+attachment the same way. Sections, in order: parity per route group (and per replica, when the
+records come from more than one), records and mismatches over
 time per group, each side's latency (p50/p95) over time, the top differing fields, the mismatch
 signatures, the consumer-contract breaks and cutover readiness (`report_client`), the latest
 mismatches with their differences side by side. Every value from the records is HTML-escaped.
@@ -105,7 +106,23 @@ def _parity(data: ReportData) -> str:
             "No match record: the proxy writes matches only with SHADOWPROXY_LOG_MATCHES=1, so"
             " these figures describe the recorded comparisons, not all traffic."
         )
+    if data.replicas.many:
+        listing += _replicas(data)
     return section("parity", "Parity per route group", listing + notes(remarks))
+
+
+def _replicas(data: ReportData) -> str:
+    """The records of each proxy replica: a replica that differs from the others stands out."""
+    rows = []
+    for name, outcomes in data.replicas.named():
+        stats = GroupStats(outcomes=outcomes)
+        parity = "-" if stats.parity is None else f"{stats.parity:.2%}"
+        counts = [f"{stats.column(column):,}" for column in COLUMNS]
+        rows.append([escape(name or "-"), f"{stats.records:,}", *counts, parity])
+    headers = ["replica", "records", *COLUMNS, "parity"]
+    return "<h3>Per replica</h3>" + table(
+        "replica-table", headers, rows, numeric=range(1, len(headers))
+    )
 
 
 def _parity_row(group: str, stats: GroupStats) -> list[str]:

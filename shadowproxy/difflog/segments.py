@@ -12,30 +12,34 @@ never the writer: each record is written whole with unbuffered writes or not at 
 write is cut back, so no torn line is left for the next record to run into), a record the disk
 refused is counted in `write_errors`, and the segment is reopened at most every `retry_s` seconds
 until the disk takes records again. One `diff_log_write_failed` error is logged per episode (and
-per change of errno), one `diff_log_write_recovered` warning with the records lost when it ends.
+per change of errno), one `diff_log_write_recovered` warning with the records lost when it ends
+(`outputs.Refusals`, which the stdout output shares). `Segments` is one of the sink's outputs
+(`outputs.Output`).
+
+The reader reads a folder's segments as one stream in this order; other `*.jsonl` and
+`*.jsonl.gz` files in it (JSON lines captured from a proxy's stdout) are streams of their own
+(`sources.streams_of`), which `file_day` knows no day of.
 """
 
 from __future__ import annotations
 
-import errno
 import gzip
 import io
 import os
 import re
 import shutil
-import time
 from contextlib import suppress
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Final
 
 import structlog
+
+from shadowproxy.difflog.outputs import DEFAULT_RETRY_S, Batch, Refusals, errno_name
 
 log = structlog.get_logger(__name__)
 
 ACTIVE = re.compile(r"^diff-(\d{4}-\d{2}-\d{2})\.jsonl$")
 CLOSED = re.compile(r"^diff-(\d{4}-\d{2}-\d{2})\.(\d+)\.jsonl(\.gz)?$")
-DEFAULT_RETRY_S: Final = 1.0
 
 
 def segment_files(directory: Path) -> list[Path]:
@@ -44,11 +48,15 @@ def segment_files(directory: Path) -> list[Path]:
     return [path for _, path in sorted(keyed)]
 
 
-def segment_day(path: Path) -> str:
-    """The UTC day a segment's records are of, `YYYY-MM-DD` (from its name)."""
+def file_day(path: Path) -> str | None:
+    """The UTC day a segment's records are of, `YYYY-MM-DD` (from its name); None for a file that
+    is no segment (JSON lines captured from stdout: any day)."""
     order = _order(path.name)
-    assert order is not None, f"{path.name} is no diff-log segment"
-    return order[0]
+    return None if order is None else order[0]
+
+
+def is_segment(name: str) -> bool:
+    return _order(name) is not None
 
 
 def active_segment(directory: Path) -> Path | None:
@@ -82,12 +90,10 @@ class Segments:
         self.retry_s = retry_s
         self.written = 0
         self.write_errors = 0  # records lost to disk trouble
+        self.refusals = Refusals(retry_s, output="file", directory=str(directory))
         self._file: io.FileIO | None = None
         self._day = ""
         self._size = 0
-        self._retry_at = 0.0  # after a refusal, no new attempt before this (monotonic seconds)
-        self._trouble: str | None = None  # the errno of the disk trouble under way
-        self._lost = 0  # records refused since the trouble began
 
     def recover(self) -> None:
         """Compress segments a previous run renamed but did not finish compressing."""
@@ -99,28 +105,28 @@ class Segments:
         except OSError as exc:
             self._report(exc)
 
-    def write(self, lines: list[tuple[str, bytes]]) -> None:
-        """Append a batch, record by record; what the disk refuses is counted, never fatal."""
+    def write(self, lines: Batch) -> list[bool]:
+        """Append a batch, record by record; what the disk refuses is counted, never fatal.
+        Returns, per record, whether it was written."""
         if self._file is not None and not self._still_in_place():
             self.close()  # the folder or the segment was moved or removed: reopen by name
+        taken = []
         for day, line in lines:
-            if self._file is None and time.monotonic() < self._retry_at:
+            if self._file is None and self.refusals.paused():
                 self._refused()
+                taken.append(False)
                 continue
             try:
                 self._append(day, line + b"\n")
             except OSError as exc:
                 self.close()
-                self._retry_at = time.monotonic() + self.retry_s
                 self._refused(exc)
+                taken.append(False)
             else:
                 self.written += 1
-                if self._trouble is not None:
-                    log.warning(
-                        "diff_log_write_recovered", lost=self._lost, directory=str(self.directory)
-                    )
-                    self._trouble = None
-                    self._lost = 0
+                self.refusals.taken()
+                taken.append(True)
+        return taken
 
     def close(self) -> None:
         if self._file is not None:
@@ -131,26 +137,13 @@ class Segments:
     def _refused(self, exc: OSError | None = None) -> None:
         """One record lost; the first refusal of an episode (or a new errno) is logged."""
         self.write_errors += 1
-        self._lost += 1
-        if exc is None:
-            return
-        name = _errno_name(exc)
-        if name != self._trouble:
-            self._trouble = name
-            log.error(
-                "diff_log_write_failed",
-                errno=name,
-                error=exc.strerror or str(exc),
-                path=str(exc.filename or self.directory),
-                directory=str(self.directory),
-                retry_s=self.retry_s,
-            )
+        self.refusals.refused(exc)
 
     def _report(self, exc: OSError) -> None:
         """Trouble with closed segments (compression, retention): no record is lost by it."""
         log.error(
             "diff_log_housekeeping_failed",
-            errno=_errno_name(exc),
+            errno=errno_name(exc),
             error=exc.strerror or str(exc),
             path=str(exc.filename or self.directory),
             directory=str(self.directory),
@@ -239,7 +232,3 @@ class Segments:
             raise
         partial.replace(target)
         path.unlink()
-
-
-def _errno_name(exc: OSError) -> str:
-    return errno.errorcode.get(exc.errno, str(exc.errno)) if exc.errno is not None else "unknown"

@@ -1,11 +1,11 @@
 """One record for a person: in full (`diffs show ID`) or as one line (`diffs tail`).
 
-`full()` lays out the request, both sides' status, latency and error side by side, the
-differences that decided the outcome with the two values side by side (JSON, wrapped to fit
-rather than cut), the accepted ones with their reason, the secondary report and the
-consumer-contract findings (verdicts per consumer and role, each break, the drift). `line()`
-is the record in one line: time, comparison id (its first 12 characters, which `show`
-accepts), outcome, group, method and route, statuses, and what differed or why.
+`full()` lays out the request (and the replica that wrote the record), both sides' status,
+latency and error side by side, the differences that decided the outcome with the two values side
+by side (JSON, wrapped to fit rather than cut), the accepted ones with their reason, the
+secondary report and the consumer-contract findings (verdicts per consumer and role, each break,
+the drift). `line()` is the record in one line: time, comparison id (its first 12 characters,
+which `show` accepts), outcome, group, method and route, statuses, and what differed or why.
 """
 
 from __future__ import annotations
@@ -123,6 +123,8 @@ def _about(record: Record) -> list[list[str]]:
          f" (flags version {text(record.get('flags_version'))})"],
         ["request id", text(record.get("request_id"))],
     ]  # fmt: skip
+    if record.get("replica"):
+        rows.insert(1, ["replica", str(record["replica"])])
     if record.get("trace_id"):
         spans = record.get("spans") if isinstance(record.get("spans"), dict) else {}
         trace = ", ".join(f"{side} span {span}" for side, span in (spans or {}).items())

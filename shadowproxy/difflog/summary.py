@@ -4,16 +4,19 @@ Per route group and per route: the records (comparisons recorded), matches, mism
 in-flight skews, accepted, errors (the three error outcomes together), skipped by reason, and
 the records whose answer breaks a dashboard consumer (per consumer). Then the fields that
 differ most (`differences` only, list indexes folded into families, per route): in how many
-records, first and last seen, and the first comparison id to look at (`diffs show ID`).
+records, first and last seen, and the first comparison id to look at (`diffs show ID`). When the
+records come from more than one proxy replica (`replica`), the records and outcomes per replica
+too (`Replicas`, which `diffs report` shares).
 
-One pass, memory bounded by the number of routes and field families, never by the records.
+One pass, memory bounded by the number of routes, field families and replicas, never by the
+records.
 `parity_table` (and `parity_rows`) also print `shadowproxy demo`'s parity from its counts.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -25,6 +28,8 @@ Key = TypeVar("Key", bound=Hashable)
 ERROR_OUTCOMES = (Outcome.SHADOW_ERROR, Outcome.AUTHORITATIVE_ERROR, Outcome.BOTH_ERROR)
 # The parity table's columns (`diffs` and `demo`): the three error outcomes share one column.
 COLUMNS = ("match", "mismatch", "inflight_skew", "accepted", "errors", "skipped")
+MAX_REPLICAS = 256  # a deployment has a few; a stranger's folders cannot grow a table unbounded
+OTHER_REPLICAS = "(other)"
 
 
 def parity_row(outcomes: Mapping[str, int]) -> dict[str, int]:
@@ -82,6 +87,47 @@ SKIPPED = Outcome.SKIPPED.value
 
 
 @dataclass(slots=True)
+class Replicas:
+    """Records by the replica that wrote them (None: records before schema 3, which name none),
+    per outcome."""
+
+    outcomes: dict[str | None, Counter[str]] = field(default_factory=dict)
+
+    @property
+    def many(self) -> bool:
+        """Whether the records come from more than one replica: only then are they shown."""
+        return len(self.outcomes) > 1
+
+    def add(self, record: Mapping[str, Any]) -> None:
+        found = record.get("replica")
+        name = found if isinstance(found, str) else None
+        counts = self.outcomes.get(name)
+        if counts is None:
+            if len(self.outcomes) >= MAX_REPLICAS:
+                name = OTHER_REPLICAS
+            counts = self.outcomes.setdefault(name, Counter())
+        counts[str(record.get("outcome"))] += 1
+
+    def named(self) -> Iterator[tuple[str | None, Counter[str]]]:
+        """Each replica's outcomes, by name (the unnamed last)."""
+        yield from sorted(self.outcomes.items(), key=lambda item: (item[0] is None, item[0] or ""))
+
+    def document(self) -> list[dict[str, Any]]:
+        return [
+            {"replica": name, "records": sum(counts.values()), **parity_row(counts)}
+            for name, counts in self.named()
+        ]
+
+    def render(self, width: int | None) -> str:
+        rows = [
+            [name or "-", *map(str, (sum(counts.values()), *parity_row(counts).values()))]
+            for name, counts in self.named()
+        ]
+        columns = [Column("replica", flex=True, least=16)]
+        return table([*columns, *(Column(c, ">") for c in ("records", *COLUMNS))], rows, width)
+
+
+@dataclass(slots=True)
 class Summary:
     """Tallies by (group, route, outcome, skip reason) and (group, route, consumer), one
     counter update per record; `groups()` and `routes()` fold them once at the end."""
@@ -89,6 +135,7 @@ class Summary:
     tally: Counter[tuple[str, str, str, str | None]] = field(default_factory=Counter)
     broken: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     fields: dict[tuple[str, str], Seen] = field(default_factory=dict)  # (route, family)
+    replicas: Replicas = field(default_factory=Replicas)
     first: str = ""
     last: str = ""
 
@@ -102,6 +149,7 @@ class Summary:
         group, route = record["route_group"], record["route"]
         reason = str(record.get("reason") or "?") if outcome == SKIPPED else None
         self.tally[group, route, outcome, reason] += 1
+        self.replicas.add(record)
         if record.get("client"):
             for consumer in broken_consumers(record):
                 self.broken[group, route, consumer] += 1
@@ -167,6 +215,7 @@ class Summary:
                 for (route, name), seen in self.top_fields(top)
             ],
             "distinct_fields": len(self.fields),
+            "replicas": self.replicas.document(),
         }
 
     def render(self, *, top: int, width: int | None) -> str:
@@ -193,6 +242,8 @@ class Summary:
             width,
         )
         lines = [groups, "", routes]
+        if self.replicas.many:
+            lines[1:1] = ["", "per replica:", self.replicas.render(width)]
         if self.fields:
             fields = table(
                 [

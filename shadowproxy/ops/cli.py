@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import socket
 import sys
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from enum import IntEnum
@@ -31,7 +32,7 @@ import structlog
 
 from shadowproxy.cutover.render import ready as cutover_ready
 from shadowproxy.cutover.render import render as render_cutover
-from shadowproxy.difflog.sink import JsonlDiffSink
+from shadowproxy.difflog.sink import STDOUT, JsonlDiffSink
 from shadowproxy.errors import GateFailed, RunError, UsageError
 from shadowproxy.ops.admin_client import (
     admin_call,
@@ -91,21 +92,26 @@ def _cmd_run(args: argparse.Namespace, environ: Mapping[str, str]) -> Exit:
         config_path=args.config,
         diff_log_dir=args.diff_log_dir,
         state_dir=args.state_dir,
+        replica=socket.gethostname() or "proxy",
     )
+    output = settings.diff_log_output  # SHADOWPROXY_DIFF_LOG: file, stdout or both
     try:
         sink = JsonlDiffSink(
-            settings.diff_log_dir,
+            None if output == "stdout" else settings.diff_log_dir,
             log_matches=settings.log_matches,
             redact_json_paths=settings.config.redact_json_paths,
+            replica=settings.replica,
+            stream=None if output == "file" else STDOUT,
             keep_days=args.diff_log_keep_days,
         )
     except OSError as exc:
         raise RunError(
             f"cannot create the diff-log folder {args.diff_log_dir}: {exc.strerror}"
         ) from None
+    banner = sys.stdout if output == "file" else sys.stderr  # records have stdout to themselves
 
     def on_ready(proxy_url: str, admin_url: str) -> None:
-        print(f"shadowproxy listening on {proxy_url} (admin {admin_url})", flush=True)
+        print(f"shadowproxy listening on {proxy_url} (admin {admin_url})", file=banner, flush=True)
 
     pin_malloc_thresholds(environ)  # a long-running process: RSS stays flat (ops/memory.py)
     try:

@@ -11,13 +11,14 @@ parser class, `arguments._Parser`, supports).
 - `signatures`: mismatches grouped by signature (difflog/signatures.py).
 - `show ID`: one record in full; a unique prefix of a comparison id will do.
 - `tail [-n N] [--follow]`: the last records one line each, then (`--follow`) new ones as they
-  are written, across rotation, until Ctrl-C.
+  are written, across rotation, until Ctrl-C; across several folders, in `ts` order.
 - `export --format csv|jsonl`: the selected records, streamed.
 
 `report` (ops/diffs_report.py), `fixtures` and `accept` (ops/diffs_accept.py) register themselves
 beside these; what they all share is ops/diffs_reading.py.
 
-Every subcommand takes the same filters (difflog/filters.py) and `--dir`; `--json` prints one
+Every subcommand takes the same filters (difflog/filters.py) and `--dir`, which may name several
+folders (repeated, or a glob: one per replica) read together in `ts` order; `--json` prints one
 JSON document (`tail` and `export`: one record per line). Tables fit the terminal (stdout's
 width, or `COLUMNS`; piped, lines are kept whole) and only a terminal gets colour. Lines the
 reader skips are counted and named in one `N lines skipped: ...` line, never a traceback; a
@@ -30,14 +31,14 @@ import argparse
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
+from contextlib import ExitStack
 from typing import TypeVar
 
 import orjson
 
 from shadowproxy.difflog.export import write_csv, write_jsonl
-from shadowproxy.difflog.filters import Tally, select
-from shadowproxy.difflog.follow import Follower, last_records
+from shadowproxy.difflog.filters import Tally
+from shadowproxy.difflog.follow import Follower, last_records, new_records
 from shadowproxy.difflog.read import Record, Skips
 from shadowproxy.difflog.show import full, line
 from shadowproxy.difflog.signatures import Signatures
@@ -45,12 +46,15 @@ from shadowproxy.difflog.summary import Summary
 from shadowproxy.errors import GateFailed, RunError, UnreadableFile, UsageError
 from shadowproxy.ops.diffs_reading import (
     Report,
+    files_of,
     filter_options,
-    segments,
+    folders,
     selection,
     stdout_gone,
+    streams,
     style,
     warn,
+    where,
     width,
 )
 from shadowproxy.ops.options import bounded_int, emit, json_option
@@ -183,7 +187,7 @@ def _show(args: argparse.Namespace) -> int:
     if found is None:
         raise RunError(
             f"no comparison {wanted} among the {report.tally.selected} records selected"
-            f" under {report.directory}"
+            f" under {report.where}"
         )
     if exact is None and others:
         ids = ", ".join([found["comparison_id"], *others])
@@ -194,21 +198,26 @@ def _show(args: argparse.Namespace) -> int:
 
 def _tail(args: argparse.Namespace) -> int:
     choice, skips = selection(args), Skips()
-    directory: Path = args.dir
-    segments(directory)  # a folder that is missing or cannot be listed: exit 1
+    directories = folders(args.dir)
+    found = streams(directories)
+    for stream in found:
+        files_of(stream)  # a folder that is missing or cannot be listed: exit 1
     write = _writer(args)
     try:
-        with Follower(directory, skips) as follower:
+        with ExitStack() as stack:
+            followers = [stack.enter_context(Follower(stream, skips)) for stream in found]
             try:
-                recent = last_records(directory, args.lines, choice, skips, follower)
+                recent = last_records(args.lines, choice, skips, followers)
             except OSError as exc:
-                raise UnreadableFile(f"cannot read {directory}: {exc.strerror or exc}") from None
+                raise UnreadableFile(
+                    f"cannot read {where(directories)}: {exc.strerror or exc}"
+                ) from None
             for record in recent:
                 write(record)
             tally = Tally()
             while args.follow:  # until Ctrl-C (exit 130)
                 time.sleep(POLL_S)
-                for record in select(follower.records(), choice, tally):
+                for record in new_records(followers, choice, tally):
                     write(record)
     except BrokenPipeError:
         stdout_gone()

@@ -1,35 +1,49 @@
 """What the `diffs` subcommands share: `--dir` and the filters, reading the selected records
 (`Report`), the terminal's width and colour, and the warning line for skipped input.
 
-Every subcommand reading a diff-log folder takes the same filters (difflog/filters.py); a bad
-`--since` or `--until` is a usage error (exit 2), a folder that is missing or cannot be listed
-exit 1 (`UnreadableFile`).
+`--dir` may be given more than once, and a value may be a glob (`--dir 'logs/replica-*'`, quoted
+so that the shell leaves it alone): the records of every folder are read together, merged by
+`ts` (difflog/read.py, `merged`), each folder's segments and its other `*.jsonl[.gz]` files
+(records captured from stdout) as streams of their own (difflog/sources.py). A folder named twice
+is read once.
+
+Every subcommand reading diff logs takes the same filters (difflog/filters.py); a bad `--since`
+or `--until`, and a glob that matches no folder, are usage errors (exit 2); a folder that is
+missing or cannot be listed is exit 1 (`UnreadableFile`).
 """
 
 from __future__ import annotations
 
 import argparse
+import glob
 import os
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from shadowproxy.difflog.filters import Selection, Tally, parse_moment, selected
-from shadowproxy.difflog.read import Record, Skips
-from shadowproxy.difflog.segments import segment_files
+from shadowproxy.difflog.filters import Selection, Tally, parse_moment, select
+from shadowproxy.difflog.read import Record, Skips, merged
+from shadowproxy.difflog.sources import Stream, streams_of
 from shadowproxy.difflog.table import Style, prose
 from shadowproxy.errors import UnreadableFile, UsageError
 from shadowproxy.ops.progress import ProgressBar
 from shadowproxy.types import Outcome, RouteGroup
 
+DEFAULT_DIR = "diff_logs"
+GLOB = frozenset("*?[")
+
 
 def filter_options(parser: argparse.ArgumentParser) -> None:
     """`--dir` and the filters every `diffs` subcommand takes."""
     parser.add_argument(
-        "--dir", type=Path, default=Path("diff_logs"), metavar="DIR", help="the diff-log folder"
+        "--dir",
+        action="append",
+        metavar="DIR",
+        help="a diff-log folder, or a glob of them ('logs/replica-*'); repeat for more, read"
+        f" together in time order (default: {DEFAULT_DIR})",
     )
     moment = "an age (30m, 1h, 2d) or an ISO date or date-time, UTC unless it says otherwise"
     parser.add_argument("--since", metavar="WHEN", help=f"from then on: {moment}")
@@ -55,6 +69,12 @@ def filter_options(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="records whose answer breaks this dashboard consumer, e.g. legacy-dashboard",
     )
+    parser.add_argument(
+        "--replica",
+        action="append",
+        metavar="NAME",
+        help="records written by this proxy replica (repeat for several)",
+    )
 
 
 def selection(args: argparse.Namespace, now: datetime | None = None) -> Selection:
@@ -71,6 +91,7 @@ def selection(args: argparse.Namespace, now: datetime | None = None) -> Selectio
         outcome=args.outcome,
         field=args.field,
         consumer=args.consumer,
+        replicas=frozenset(args.replica or ()),
     )
 
 
@@ -82,14 +103,47 @@ def _moment(args: argparse.Namespace, name: str, now: datetime) -> datetime | No
         raise UsageError(f"--{name} {exc}") from None
 
 
-def segments(directory: Path) -> list[Path]:
-    """The folder's segments; UnreadableFile when it is missing or cannot be listed."""
-    if not directory.is_dir():
-        raise UnreadableFile(f"diff-log folder {directory} does not exist (set it with --dir)")
+def folders(values: Sequence[str] | None) -> list[Path]:
+    """The folders `--dir` names (globs expanded, each folder once, in the order given); a glob
+    matching no folder is a usage error, a folder that does not exist UnreadableFile."""
+    found: dict[Path, Path] = {}
+    for value in values or [DEFAULT_DIR]:
+        if GLOB.isdisjoint(value):
+            paths = [Path(value)]
+        else:
+            paths = [Path(name) for name in sorted(glob.glob(value)) if Path(name).is_dir()]
+            if not paths:
+                raise UsageError(f"--dir {value} matches no folder")
+        for path in paths:
+            if not path.is_dir():
+                why = "is not a folder" if path.exists() else "does not exist"
+                raise UnreadableFile(f"diff-log folder {path} {why} (set it with --dir)")
+            found.setdefault(path.resolve(), path)
+    return list(found.values())
+
+
+def streams(directories: Sequence[Path]) -> list[Stream]:
+    """Every stream of the folders; UnreadableFile when one cannot be listed."""
+    found = []
+    for directory in directories:
+        try:
+            found += streams_of(directory)
+        except OSError as exc:
+            raise UnreadableFile(f"cannot read {directory}: {exc.strerror or exc}") from None
+    return found
+
+
+def files_of(stream: Stream) -> list[Path]:
+    """A stream's files; UnreadableFile when its folder cannot be listed."""
     try:
-        return segment_files(directory)
+        return stream.files()
     except OSError as exc:
-        raise UnreadableFile(f"cannot read {directory}: {exc.strerror or exc}") from None
+        raise UnreadableFile(f"cannot read {stream.folder}: {exc.strerror or exc}") from None
+
+
+def where(directories: Sequence[Path]) -> str:
+    """The folders read, as the header and the error messages name them."""
+    return ", ".join(str(directory) for directory in directories)
 
 
 def width() -> int | None:
@@ -103,13 +157,15 @@ def style() -> Style:
 
 class Report:
     """One full read of the selected records (`records()`, once), and what the report's header
-    and JSON document say about it: the folder, its segments, records read and selected, skips.
+    and JSON document say about it: the folders, their files, records read and selected, skips.
     """
 
     def __init__(self, args: argparse.Namespace, *, now: datetime | None = None) -> None:
-        self.directory: Path = args.dir
         self.choice = selection(args, now)
-        self.files = segments(self.directory)
+        self.directories = folders(args.dir)
+        self.where = where(self.directories)
+        self.streams = [files_of(stream) for stream in streams(self.directories)]
+        self.files = [path for files in self.streams for path in files]
         self.skips = Skips()
         self.tally = Tally()
 
@@ -121,19 +177,21 @@ class Report:
             bar.update(index, total, f"reading {path.name}")
 
         try:
-            yield from selected(
-                self.files,
-                self.choice,
+            records = merged(
+                self.streams,
                 self.skips,
-                self.tally,
+                first_day=self.choice.first_day,
+                last_day=self.choice.last_day,
                 progress=progress if bar.tty else None,
             )
+            yield from select(records, self.choice, self.tally)
         finally:
             bar.finish()
 
     def document(self) -> dict[str, Any]:
         return {
-            "dir": str(self.directory),
+            "dir": self.where,
+            "dirs": [str(directory) for directory in self.directories],
             "files": len(self.files),
             "read": self.tally.read,
             "records": self.tally.selected,
@@ -144,7 +202,7 @@ class Report:
         count = f"{self.tally.selected} records"
         if self.tally.selected != self.tally.read:
             count += f" selected of {self.tally.read}"
-        lines = [f"{count} in {len(self.files)} files under {self.directory}"]
+        lines = [f"{count} in {len(self.files)} files under {self.where}"]
         if self.skips:
             lines.append(self.skips.message())
         fit = width()

@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     data = aggregate(reading.records())
     page = render(
         data,
-        source=str(args.dir),
+        source=reading.where,
         filters=_filters(reading.choice),
         generated=now,
         skipped=reading.skips.message(),
@@ -87,6 +87,7 @@ def _filters(selection: Selection) -> str:
             ("outcome", selection.outcome),
             ("field", selection.field),
             ("consumer", selection.consumer),
+            ("replica", ", ".join(sorted(selection.replicas)) or None),
         )
         if value is not None
     ]

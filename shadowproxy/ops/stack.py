@@ -89,7 +89,7 @@ class Child:
             if not raw:
                 return
             line = raw.decode(errors="replace").rstrip()
-            if not is_stderr and not self.ready.done():
+            if not self.ready.done():  # on stderr when stdout carries diff records
                 match = self._pattern.search(line)
                 if match is not None:
                     self.ready.set_result(match)

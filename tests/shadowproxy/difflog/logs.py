@@ -41,7 +41,7 @@ WS = "/ws/analysis/{task_id}"
 WATCH = "/api/portfolio/watchlist"
 SKIPPED_LINES = {
     "not JSON": 1,
-    "schema version 3 (this reader knows 2)": 1,
+    "schema version 4 (this reader knows 3)": 1,
     "unknown field 'extra'": 1,
     "missing or unknown 'outcome'": 1,
     "torn last line": 1,
@@ -135,7 +135,7 @@ def sample(folder: Path) -> Path:
     (folder / "diff-2026-04-13.2.jsonl.gz").write_bytes(gzip.compress(lines(every[8:12])))
     bad = [
         b"{not json\n",
-        orjson.dumps(record(90, ts(13, 12, 21), "match", schema=3)) + b"\n",
+        orjson.dumps(record(90, ts(13, 12, 21), "match", schema=4)) + b"\n",
         orjson.dumps(record(91, ts(13, 12, 21), "match", extra=1)) + b"\n",
         orjson.dumps(record(92, ts(13, 12, 21), "weird")) + b"\n",
     ]

@@ -113,3 +113,17 @@ def test_select_alone() -> None:
     found = list(select(records, Selection(since=at(13, 12, 2)), tally))
     assert [r["ts"] for r in found] == [ts(13, 12, 2), ts(13, 12, 3)]
     assert (tally.read, tally.selected) == (3, 2)
+
+
+def test_replicas_select_the_records_any_of_them_wrote() -> None:
+    names = ["a", "b", "c", None]  # None: a record from before schema 3 names no replica
+    records = [record(n, ts(13, 12, n), "match", replica=name) for n, name in enumerate(names)]
+
+    def chosen(*replicas: str) -> list[str | None]:
+        selection = Selection(replicas=frozenset(replicas))
+        return [r["replica"] for r in select(records, selection, Tally())]
+
+    assert chosen() == names
+    assert chosen("b") == ["b"]
+    assert chosen("a", "c") == ["a", "c"]
+    assert chosen("nobody") == []

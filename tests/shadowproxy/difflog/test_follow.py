@@ -14,6 +14,7 @@ from shadowproxy.difflog.filters import Selection
 from shadowproxy.difflog.follow import Follower, last_records
 from shadowproxy.difflog.read import Skips
 from shadowproxy.difflog.segments import Segments
+from shadowproxy.difflog.sources import Stream
 
 from .logs import cid, lines, record, sample, ts
 
@@ -31,7 +32,7 @@ def test_new_records_are_read_once_across_size_and_day_rotation(tmp_path: Path) 
     size = len(line(1)[1]) + 1
     writer = Segments(tmp_path, max_bytes=2 * size, keep_days=None)  # two records a segment
     skips = Skips()
-    with Follower(tmp_path, skips) as follower:
+    with Follower(Stream(tmp_path), skips) as follower:
         assert list(follower.records()) == []  # nothing written yet: nothing to follow
         writer.write([line(1)])
         assert numbers(list(follower.records())) == [1]
@@ -54,7 +55,7 @@ def test_a_line_being_written_waits_for_its_end(tmp_path: Path) -> None:
     whole = orjson.dumps(record(1, ts(13, 12, 0), "match")) + b"\n"
     active.write_bytes(whole + whole[:30])
     skips = Skips()
-    follower = Follower(tmp_path, skips)
+    follower = Follower(Stream(tmp_path), skips)
     assert numbers(list(follower.records())) == [1]
     with active.open("ab") as handle:
         handle.write(whole[30:])
@@ -70,7 +71,7 @@ def test_a_line_being_written_waits_for_its_end(tmp_path: Path) -> None:
 def test_a_removed_folder_is_waited_for(tmp_path: Path) -> None:
     folder = tmp_path / "diff_logs"
     writer = Segments(folder, max_bytes=1 << 20, keep_days=None)
-    with Follower(folder, Skips()) as follower:
+    with Follower(Stream(folder), Skips()) as follower:
         writer.write([line(1)])
         assert numbers(list(follower.records())) == [1]
         shutil.rmtree(folder)
@@ -85,8 +86,8 @@ def test_the_last_records_read_only_the_newest_segments_they_need(tmp_path: Path
     folder = sample(tmp_path)
     (folder / "diff-2026-04-12.1.jsonl.gz").write_bytes(b"broken, and never needed")
     skips = Skips()
-    follower = Follower(folder, skips)
-    assert numbers(last_records(folder, 6, Selection(), skips, follower)) == [
+    follower = Follower(Stream(folder), skips)
+    assert numbers(last_records(6, Selection(), skips, [follower])) == [
         10,
         11,
         12,
@@ -104,8 +105,8 @@ def test_the_last_records_of_a_selection_reach_back_as_far_as_needed(tmp_path: P
     folder = sample(tmp_path)
 
     def last(count: int, selection: Selection) -> list[int]:
-        with Follower(folder, Skips()) as follower:
-            return numbers(last_records(folder, count, selection, Skips(), follower))
+        with Follower(Stream(folder), Skips()) as follower:
+            return numbers(last_records(count, selection, Skips(), [follower]))
 
     assert last(8, Selection(outcome="mismatch")) == [2, 5, 6, 9, 10, 12, 13, 15]
     assert last(100, Selection()) == list(range(1, 16))
@@ -115,7 +116,7 @@ def test_the_last_records_of_a_selection_reach_back_as_far_as_needed(tmp_path: P
 def test_without_an_active_segment_the_closed_ones_are_the_tail(tmp_path: Path) -> None:
     body = lines([record(n, ts(13, 12, n), "match") for n in range(1, 5)])
     (tmp_path / "diff-2026-04-13.1.jsonl.gz").write_bytes(gzip.compress(body))
-    with Follower(tmp_path, Skips()) as follower:
-        found = last_records(tmp_path, 2, Selection(), Skips(), follower)
+    with Follower(Stream(tmp_path), Skips()) as follower:
+        found = last_records(2, Selection(), Skips(), [follower])
         assert follower.path is None
     assert [r["comparison_id"] for r in found] == [cid(3), cid(4)]

@@ -53,7 +53,7 @@ def test_the_sample_reads_in_write_order_with_each_bad_line_counted(tmp_path: Pa
     assert dict(skips.lines) == SKIPPED_LINES
     assert skips.files == {}
     assert skips.message() == (
-        "5 lines skipped: 1 not JSON, 1 schema version 3 (this reader knows 2), 1 unknown "
+        "5 lines skipped: 1 not JSON, 1 schema version 4 (this reader knows 3), 1 unknown "
         "field 'extra', 1 missing or unknown 'outcome', 1 torn last line"
     )
     assert skips.document()["lines"] == 5
@@ -134,11 +134,20 @@ GOOD = record(1, ts(13, 12, 0), "mismatch", differences=[{"field": "f", "kind": 
         pytest.param({}, None, id="good"),
         pytest.param({"schema": 1}, None, id="schema-1"),
         pytest.param({"schema": 2}, None, id="schema-2"),
-        pytest.param({"schema": 3}, "schema version 3 (this reader knows 2)", id="newer"),
+        pytest.param({"schema": 3}, None, id="schema-3"),
+        pytest.param({"schema": 4}, "schema version 4 (this reader knows 3)", id="newer"),
         pytest.param({"schema": "1"}, "malformed 'schema'", id="schema-text"),
         pytest.param({"schema": 0}, "malformed 'schema'", id="schema-0"),
         pytest.param({"colour": "red"}, "unknown field 'colour'", id="unknown-field"),
         pytest.param({"event": "access"}, "not a shadow_comparison record", id="event"),
+        pytest.param(
+            {"event": "shadowproxy_listening", "level": "info"},
+            "not a shadow_comparison record",
+            id="a-log-line",
+        ),
+        pytest.param({"replica": "proxy-a"}, None, id="replica"),
+        pytest.param({"replica": None}, None, id="replica-null"),
+        pytest.param({"replica": 7}, "malformed 'replica'", id="replica-type"),
         pytest.param({"ts": "2026-04-13 12:00"}, "missing or malformed 'ts'", id="ts-format"),
         pytest.param({"ts": 1}, "missing or malformed 'ts'", id="ts-type"),
         pytest.param({"outcome": "odd"}, "missing or unknown 'outcome'", id="outcome"),

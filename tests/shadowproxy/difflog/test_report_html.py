@@ -109,3 +109,19 @@ def test_the_page_size_does_not_grow_with_the_records() -> None:
     small = len(page(aggregate(sample())))
     many = sample() * 20
     assert len(page(aggregate(many))) < small * 1.2
+
+
+def test_parity_per_replica_only_when_there_are_several() -> None:
+    assert 'id="replica-table"' not in page(aggregate(sample()))  # no record names a replica
+    records = [record(n) | {"replica": "proxy-b"} for n in range(3)]
+    records += [record(3, "mismatch") | {"replica": "proxy-a"}, record(4) | {"replica": "proxy-a"}]
+    records.append(record(5) | {"replica": HOSTILE})
+    html = page(aggregate(records))
+    assert rows(html, "replica-table") == 3
+    found = re.search(r'<table id="replica-table">.*?<tbody><tr>(.*?)</tr>', html)
+    assert found is not None
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", found.group(1))
+    assert (cells[0], cells[1], cells[3], cells[-1]) == ("&lt;script&gt;alert(1)&lt;/script&gt;",
+                                                       "1", "0", "100.00%")  # fmt: skip
+    assert '<td>proxy-a</td><td class="num">2</td>' in html
+    assert "50.00%" in html  # proxy-a: one mismatch in two compared

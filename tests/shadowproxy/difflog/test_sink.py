@@ -26,7 +26,7 @@ SCHEMA = {
     "ts", "event", "schema", "comparison_id", "request_id", "kind", "route_group", "route",
     "method", "path", "authoritative", "outcome", "legacy", "app", "differences", "accepted",
     "secondary", "secondary_omitted", "reason", "task_id", "ticker", "date", "frames", "client",
-    "flags_version", "trace_id", "spans", "request",
+    "flags_version", "trace_id", "spans", "request", "replica",
 }  # fmt: skip
 START = datetime(2026, 4, 13, 23, 59, 0, tzinfo=UTC)
 
@@ -96,11 +96,7 @@ def read_records(directory: Path) -> list[dict[str, Any]]:
 
 
 async def test_record_has_every_schema_field(tmp_path: Path) -> None:
-    sink = JsonlDiffSink(
-        tmp_path,
-        log_matches=False,
-        clock=FakeClock(),
-    )
+    sink = JsonlDiffSink(tmp_path, log_matches=False, replica="proxy-7d9f", clock=FakeClock())
     sink.publish(
         make_comparison(
             1,
@@ -154,6 +150,7 @@ async def test_record_has_every_schema_field(tmp_path: Path) -> None:
     assert (http["task_id"], http["ticker"], http["date"]) == ("AAPL_1", "AAPL", "2026-04-13")
     assert http["frames"] is None
     assert ws["kind"] == "ws"
+    assert (http["schema"], http["replica"], ws["replica"]) == (3, "proxy-7d9f", "proxy-7d9f")
     assert ws["frames"] == {"legacy": 7, "app": 5}
     assert ws["app"] == {"status": None, "latency_ms": 0.0, "error": "connection refused"}
     assert sink.stats.written == 2

@@ -12,15 +12,15 @@ from shadowproxy.difflog.segments import segment_files
 from shadowproxy.difflog.summary import Summary, parity_rows, parity_table
 from shadowproxy.difflog.table import cell_width
 
-from .logs import REPORT, STATUS, TASKS, WATCH, WS, cid, sample, ts
+from .logs import REPORT, STATUS, TASKS, WATCH, WS, cid, record, sample, ts
 
 EVERYTHING = Selection()
 
 
 def summarize(folder: Path, selection: Selection = EVERYTHING) -> Summary:
     summary = Summary()
-    for record in selected(segment_files(folder), selection, Skips(), Tally()):
-        summary.add(record)
+    for found in selected(segment_files(folder), selection, Skips(), Tally()):
+        summary.add(found)
     return summary
 
 
@@ -113,3 +113,30 @@ def test_demo_parity_rows_and_table() -> None:
     lines = parity_table(counts).splitlines()
     assert lines[0].split() == ["route", "group", *row()]
     assert lines[1].split() == ["analysis", "3", "0", "0", "0", "3", "0"]
+
+
+def test_per_replica_only_when_there_are_several(tmp_path: Path) -> None:
+    one = summarize(sample(tmp_path))  # schema 2: no record names a replica
+    assert not one.replicas.many
+    assert "per replica" not in one.render(top=10, width=None)
+    assert one.document(top=10)["replicas"] == [{"replica": None, "records": 15, **row(
+        match=2, mismatch=9, accepted=1, errors=1, skipped=2)}]  # fmt: skip
+
+    several = Summary()
+    for n, (name, outcome) in enumerate(
+        [("b", "mismatch"), ("a", "match"), ("b", "match"), (None, "skipped"), ("a", "match")]
+    ):
+        several.add(record(n, ts(13, 12, n), outcome, replica=name))
+    assert several.document(top=10)["replicas"] == [
+        {"replica": "a", "records": 2, **row(match=2)},
+        {"replica": "b", "records": 2, **row(match=1, mismatch=1)},
+        {"replica": None, "records": 1, **row(skipped=1)},
+    ]
+    text = several.render(top=10, width=None).splitlines()
+    at = text.index("per replica:")
+    assert [line.split() for line in text[at + 1 : at + 5]] == [
+        ["replica", "records", *row()],
+        ["a", "2", "2", "0", "0", "0", "0", "0"],
+        ["b", "2", "1", "1", "0", "0", "0", "0"],
+        ["-", "1", "0", "0", "0", "0", "0", "1"],
+    ]

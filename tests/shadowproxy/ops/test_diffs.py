@@ -31,7 +31,7 @@ from shadowproxy.difflog.table import cell_width
 from ..difflog.logs import REPORT, STATUS, TASKS, cid, lines, record, records, sample, ts
 from .commands import cli
 
-SKIPPED = "5 lines skipped: 1 not JSON, 1 schema version 3 (this reader knows 2), 1 unknown field"
+SKIPPED = "5 lines skipped: 1 not JSON, 1 schema version 4 (this reader knows 3), 1 unknown field"
 
 
 @pytest.fixture
