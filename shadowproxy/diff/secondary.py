@@ -71,12 +71,12 @@ def secondary_report(legacy: JSONValue, app: JSONValue, *, limit: int) -> tuple[
     return tuple(found)
 
 
-def _stable(value: JSONValue) -> JSONValue:
+def without_volatile(value: JSONValue) -> JSONValue:
     """A reported value without its volatile keys, as the diff saw it."""
     if isinstance(value, dict):
-        return {k: _stable(v) for k, v in value.items() if k not in VOLATILE_KEYS}
+        return {k: without_volatile(v) for k, v in value.items() if k not in VOLATILE_KEYS}
     if isinstance(value, list):
-        return [_stable(item) for item in value]
+        return [without_volatile(item) for item in value]
     return value
 
 
@@ -101,7 +101,7 @@ def _shown(value: Any) -> JSONValue:
     """A value as the report shows it: containers without their volatile keys, scalars as they
     are; anything else (not from a JSON body) as text."""
     if isinstance(value, dict | list):
-        return _stable(value)
+        return without_volatile(value)
     if value is None or isinstance(value, bool | int | float | str):
         return value
     return str(value)

@@ -31,6 +31,7 @@ from shadowproxy.ops.admin_access import (
     PROXY,
     REGISTRY,
     authorize,
+    bounded_query,
     cluster,
     detail,
     flags,
@@ -141,11 +142,10 @@ async def _get_phase(request: web.Request) -> web.Response:
 async def _events(request: web.Request) -> web.Response:
     since = request.query.get("since") or None
     try:
-        limit = int(request.query.get("limit", "100"))
-        if not 1 <= limit <= MAX_EVENTS:
-            raise ValueError
-    except ValueError:
-        return detail(400, f"'limit' must be a whole number 1-{MAX_EVENTS}")
+        bounds = (1, MAX_EVENTS)
+        limit = int(bounded_query(request, "limit", "100", int, bounds, "a whole number"))
+    except ValueError as exc:
+        return detail(400, str(exc))
     shared, source = cluster(request), "local"
     if shared is not None:
         try:

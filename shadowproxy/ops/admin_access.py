@@ -118,6 +118,25 @@ async def json_object(request: web.Request) -> dict[str, Any]:
     return body
 
 
+def bounded_query(
+    request: web.Request,
+    name: str,
+    default: str,
+    parse: Callable[[str], float],
+    bounds: tuple[float, float],
+    unit: str,
+) -> float:
+    """A numeric query parameter within `bounds`; ValueError whose sentence names it and them."""
+    low, high = bounds
+    try:
+        value = parse(request.query.get(name, default))
+        if not low <= value <= high:  # a NaN is in no range
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"{name!r} must be {unit} {low:g}-{high:g}") from None
+    return value
+
+
 def reason_of(body: dict[str, Any], what: str = "the flag changes") -> str:
     reason = body.get("reason")
     if not isinstance(reason, str) or not reason.strip():

@@ -15,7 +15,7 @@ import re
 from aiohttp import web
 
 from shadowproxy.http.context import WATCHES
-from shadowproxy.ops.admin_access import PROXY, detail, json_object
+from shadowproxy.ops.admin_access import PROXY, bounded_query, detail, json_object
 
 MAX_IDS = 200
 MAX_WAIT_S = 60.0
@@ -44,11 +44,11 @@ async def expect(request: web.Request) -> web.Response:
 async def result(request: web.Request) -> web.Response:
     rid = request.match_info["request_id"]
     try:
-        wait_s = float(request.query.get("wait", "10"))
-        if not 0 <= wait_s <= MAX_WAIT_S:
-            raise ValueError
-    except ValueError:
-        return detail(400, f"'wait' must be a number of seconds, 0-{MAX_WAIT_S:g}")
+        wait_s = bounded_query(
+            request, "wait", "10", float, (0, MAX_WAIT_S), "a number of seconds,"
+        )
+    except ValueError as exc:
+        return detail(400, str(exc))
     records = await request.app[PROXY][WATCHES].result(rid, wait_s)
     if records is None:
         return detail(404, f"request id {rid!r} is not watched (or no longer: watches expire)")

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shadowproxy.diff.secondary import VOLATILE_KEYS, field_name, secondary_report
+from shadowproxy.diff.secondary import field_name, secondary_report, without_volatile
 from shadowproxy.diff.structural import structural_diff
 from shadowproxy.types import Difference, DiffKind, JSONValue
 
@@ -41,7 +41,7 @@ def deepdiff_report(legacy: JSONValue, app: JSONValue, *, limit: int) -> tuple[D
         or (isinstance(legacy, list) and isinstance(app, list))
     ):
         return ()
-    report: Any = deepdiff.DeepDiff(_stable(legacy), _stable(app), view="tree")
+    report: Any = deepdiff.DeepDiff(without_volatile(legacy), without_volatile(app), view="tree")
     found: list[Difference] = []
     for section, kind in _SECTIONS.items():
         for level in report.get(section, ()):
@@ -53,14 +53,6 @@ def deepdiff_report(legacy: JSONValue, app: JSONValue, *, limit: int) -> tuple[D
             else:
                 found.append(Difference(name, kind, legacy=level.t1, app=level.t2))
     return tuple(found[:limit])
-
-
-def _stable(value: JSONValue) -> JSONValue:
-    if isinstance(value, dict):
-        return {k: _stable(v) for k, v in value.items() if k not in VOLATILE_KEYS}
-    if isinstance(value, list):
-        return [_stable(item) for item in value]
-    return value
 
 
 def assert_same_report(ours: tuple[Difference, ...], theirs: tuple[Difference, ...]) -> None:
