@@ -37,6 +37,7 @@ from shadowproxy.types import RouteMatch, RouteSpec, Side
 CORRELATION_FILE = "correlation.jsonl"
 DEFAULT_MAX_ENTRIES = 100_000
 DEFAULT_TTL_S = 7 * 24 * 3600.0
+MAX_FLOWS = 10_000  # ids a FlowSet keeps
 POLL_S = 0.05  # how often a shadow waiting for another replica's create looks again
 
 log = structlog.get_logger(__name__)
@@ -59,6 +60,7 @@ class CorrelationMap:
         self._creating: set[asyncio.Future[None]] = set()
         self._members: dict[asyncio.Future[None], str] = {}  # a create's name in the store
         self._shared: SharedPairs | None = None
+        self._sampled_out = FlowSet()  # flows whose create was sampled out (their ids)
         self._file: IO[str] | None = None
         if state_dir is not None:
             path = state_dir / CORRELATION_FILE
@@ -75,6 +77,16 @@ class CorrelationMap:
     def share(self, shared: SharedPairs) -> None:
         """Write every pair learned here to the store (and learn theirs through `remote`)."""
         self._shared = shared
+
+    def mark_sampled_out(self, flow: str) -> None:
+        """A flow whose create was sampled out: its later requests are sampled out too, on
+        every replica (the store keeps the mark as long as a pair)."""
+        self._sampled_out.add(flow)
+        if self._shared is not None:
+            self._shared.put_sampled_out(flow)
+
+    def is_sampled_out(self, flow: str) -> bool:
+        return flow in self._sampled_out
 
     def remote(self, legacy_id: str, app_id: str, at: float) -> None:
         """A pair another replica learned (announced by the store)."""
@@ -168,10 +180,13 @@ class CorrelationMap:
             found = self.twin(id_, side)
             if found is not None:
                 return found
-            pair = await shared.get(id_)
+            pair, out = await shared.get(id_)
             if pair is not None:
                 self._insert(*pair, self._clock())
                 return self.twin(id_, side)
+            if out:  # its create was sampled out on another replica
+                self._sampled_out.add(id_)
+                return None
             elsewhere = await shared.creating(elsewhere)
             remaining = deadline - loop.time()
             if not elsewhere or remaining <= 0:
@@ -256,6 +271,34 @@ class CorrelationMap:
             log.warning("correlation_lines_skipped", path=str(path), count=skipped)
         if self._pairs:
             log.info("correlation_restored", path=str(path), pairs=len(self._pairs))
+
+
+class FlowSet:
+    """A bounded set of flow ids (the newest `MAX_FLOWS`), each kept as long as a pair is."""
+
+    def __init__(
+        self, ttl_s: float = DEFAULT_TTL_S, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._ttl = ttl_s
+        self._clock = clock
+        self._ids: OrderedDict[str, float] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def add(self, flow: str) -> None:
+        self._ids[flow] = self._clock()
+        self._ids.move_to_end(flow)
+        while len(self._ids) > MAX_FLOWS:
+            self._ids.popitem(last=False)
+
+    def __contains__(self, flow: object) -> bool:
+        if not isinstance(flow, str) or (at := self._ids.get(flow)) is None:
+            return False
+        if self._clock() - at > self._ttl:
+            del self._ids[flow]
+            return False
+        return True
 
 
 class AppAliases:

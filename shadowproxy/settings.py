@@ -24,7 +24,7 @@ from shadowproxy.diff.config import DEFAULT_CONFIG, DiffConfig, load_config
 from shadowproxy.errors import ConfigError, SettingsError, UnreadableFile
 from shadowproxy.routing import build_route_table
 from shadowproxy.types import RouteGroup, Side
-from shadowproxy.variables import authoritative_variable, variable
+from shadowproxy.variables import authoritative_variable, sample_rate_variable, variable
 
 T = TypeVar("T")
 
@@ -45,7 +45,8 @@ class Settings:
     state_dir: Path
     authoritative: Mapping[RouteGroup, Side]  # initial sides; runtime flag flips win over these
     shadow_enabled: bool = True
-    sample_rate: float = 1.0
+    sample_rate: float = 1.0  # SHADOWPROXY_SAMPLE_RATE: every group's, unless overridden
+    sample_rates: Mapping[RouteGroup, float] = field(default_factory=dict)  # _RATE_<GROUP>
     shadow_timeout_s: float = 10.0
     upstream_timeout_s: float = 30.0
     max_inflight_shadows: int = 100
@@ -125,7 +126,10 @@ def load_settings(
         state_dir=state_dir,
         authoritative=_initial_sides(env),
         shadow_enabled=env.get("SHADOWPROXY_SHADOW", _parse_bool, True),
-        sample_rate=env.get("SHADOWPROXY_SAMPLE_RATE", _fraction, 1.0),
+        sample_rate=(rate := env.get("SHADOWPROXY_SAMPLE_RATE", _fraction, 1.0)),
+        sample_rates=MappingProxyType(
+            {g: env.get(sample_rate_variable(g), _fraction, rate) for g in RouteGroup}
+        ),
         shadow_timeout_s=env.get("SHADOWPROXY_SHADOW_TIMEOUT_S", _positive_float, 10.0),
         upstream_timeout_s=env.get("SHADOWPROXY_UPSTREAM_TIMEOUT_S", _positive_float, 30.0),
         max_inflight_shadows=env.get("SHADOWPROXY_MAX_INFLIGHT_SHADOWS", _positive_int, 100),

@@ -21,10 +21,15 @@ def authoritative_variable(group: RouteGroup) -> str:
     return f"TA_AUTHORITATIVE_{group.name}"
 
 
+def sample_rate_variable(group: RouteGroup) -> str:
+    return f"SHADOWPROXY_SAMPLE_RATE_{group.name}"
+
+
 # Every variable the proxy reads (`load_settings` and the CLI), each only through `variable()`.
 PROXY_VARIABLES = frozenset(
     {
         *(authoritative_variable(group) for group in RouteGroup),
+        *(sample_rate_variable(group) for group in RouteGroup),
         "TA_APP_SERVICE_ENABLED",
         "SHADOWPROXY_SHADOW",
         "SHADOWPROXY_SAMPLE_RATE",

@@ -8,14 +8,14 @@ authoritative observation to the shadow task through a future once the client ha
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aiohttp
 import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from aiohttp.web_urldispatcher import MatchInfoError
 from multidict import CIMultiDict
 from prometheus_client import CollectorRegistry
 
@@ -23,20 +23,22 @@ from shadowproxy.contracts.drift import ShapeLearner
 from shadowproxy.contracts.inspect import Inspector
 from shadowproxy.correlation import CorrelationMap
 from shadowproxy.cutover.readiness import Readiness, consumer_groups
-from shadowproxy.cutover.shapes import SAVE_EVERY_S, ShapeFile
 from shadowproxy.diff.engine import DiffEngine
 from shadowproxy.diff.known import KnownDifferences
 from shadowproxy.difflog.record import RecordBuilder, should_log
 from shadowproxy.difflog.watch import Watches
 from shadowproxy.errors import UpstreamError
+from shadowproxy.http.cluster import Cluster
 from shadowproxy.http.context import (
     ACCEPTANCES,
+    CLUSTER,
     CONTEXT,
     FLAGS,
     INSPECTOR,
     METRICS,
     READINESS,
     ROUTES,
+    SAMPLING,
     SETTINGS,
     WATCHES,
     ProxyContext,
@@ -52,6 +54,7 @@ from shadowproxy.http.headers import (
     upgrades_connection,
 )
 from shadowproxy.http.shadow import Captured, ShadowDispatcher
+from shadowproxy.http.shapes import keep_shapes
 from shadowproxy.http.upstream import (
     Body,
     Upstream,
@@ -67,6 +70,7 @@ from shadowproxy.redact import redact_path
 from shadowproxy.rollback.accepted import Acceptances
 from shadowproxy.rollback.flags import Flags
 from shadowproxy.rollback.guard import RollbackGuard
+from shadowproxy.rollback.sampling import SampleRates
 from shadowproxy.rollback.windows import WindowSettings
 from shadowproxy.routing import build_route_table
 from shadowproxy.settings import Settings
@@ -110,7 +114,16 @@ def create_app(
     app[ACCEPTANCES] = Acceptances(
         KnownDifferences(settings.config.known_differences), settings.state_dir
     )
-    app[WATCHES] = Watches(RecordBuilder.create(settings.config.redact_json_paths))
+    app[SAMPLING] = SampleRates(
+        settings.sample_rate,
+        settings.sample_rates,
+        settings.state_dir,
+        record=app[FLAGS].record,
+        version=lambda: app[FLAGS].version,
+    )
+    app[WATCHES] = Watches(
+        RecordBuilder.create(settings.config.redact_json_paths, replica=settings.replica)
+    )
     app[ROUTES] = routes = build_route_table(settings.config)
     app[INSPECTOR] = Inspector(
         settings.consumers, None if settings.drift is None else ShapeLearner(settings.drift)
@@ -124,17 +137,19 @@ def create_app(
         lambda: ((v.group, v.consumer, v.verdict) for v in app[READINESS].verdicts())
     )
     app.cleanup_ctx.append(_Lifecycle(sink))
-    app.cleanup_ctx.append(_keep_shapes)
+    app.cleanup_ctx.append(keep_shapes)
     app.router.add_route(
         "*", "/{tail:.*}", _ProxyHandler(ws_handler).handle, expect_handler=_expect
     )
+    _expect_unrouted(app.router)
     return app
 
 
 async def _expect(request: web.Request) -> None:
     """An HTTP/1.1 `Expect: 100-continue` gets 100 Continue before the body is read; any other
     expectation is refused with 417 (RFC 9110 §10.1.1). aiohttp's own handler quotes the value in
-    its 417 and fails with a 500 on a value that is not UTF-8."""
+    its 417 and fails with a 500 on a value that is not UTF-8. It decides for every request,
+    routed or not (`_expect_unrouted`)."""
     if request.version != aiohttp.HttpVersion11:
         return
     if request.headers.get("Expect", "").lower() == "100-continue":
@@ -143,6 +158,33 @@ async def _expect(request: web.Request) -> None:
     raise web.HTTPExpectationFailed(
         text='{"detail": "unsupported expectation"}', content_type="application/json"
     )
+
+
+def _expect_unrouted(router: web.UrlDispatcher) -> None:
+    """`_expect` for the requests no route matches too. aiohttp runs the matched route's Expect
+    handler before any middleware, and a target the catch-all `/{tail}` cannot match (a CONNECT's
+    authority-form, `OPTIONS *`, an absolute-form without a path: `http://host`) matches aiohttp's
+    own route for its 404, with aiohttp's own Expect handler: a 500 for a value that is not UTF-8
+    (the fuzz, seed 1809151749). aiohttp offers no hook for that route but the router's resolve
+    (its `router` argument is deprecated), so resolve is wrapped."""
+    resolve = router.resolve
+
+    async def resolved(request: web.Request) -> web.UrlMappingMatchInfo:
+        found = await resolve(request)
+        unrouted = found.http_exception
+        return found if unrouted is None else _Unrouted(unrouted)
+
+    router.resolve = resolved  # type: ignore[method-assign]  # see above: no other hook
+
+
+class _Unrouted(MatchInfoError):
+    """aiohttp's match for a request no route matches (its 404 or 405), expecting as `_expect`."""
+
+    __slots__ = ()
+
+    @property
+    def expect_handler(self) -> Callable[[web.Request], Awaitable[None]]:
+        return _expect
 
 
 class _Lifecycle:
@@ -176,6 +218,19 @@ class _Lifecycle:
             after=settings.rollback_after,
             windows=windows,
         )
+        cluster = None
+        if settings.store == "redis":
+            cluster = Cluster(
+                settings,
+                flags=app[FLAGS],
+                acceptances=app[ACCEPTANCES],
+                rates=app[SAMPLING],
+                correlation=correlation,
+                guard=guard,
+                metrics=metrics,
+            )
+            app[CLUSTER] = cluster
+            await cluster.start()
         pipeline = Pipeline(
             metrics,
             self._sink,
@@ -216,6 +271,7 @@ class _Lifecycle:
                 metrics=metrics,
                 spawn=tasks.spawn,
                 inspector=app[INSPECTOR],
+                rates=app[SAMPLING],
             ),
             tasks=tasks,
             inspector=app[INSPECTOR],
@@ -231,38 +287,9 @@ class _Lifecycle:
             await tasks.drain(settings.shutdown_grace_s)
             for upstream in upstreams.values():
                 await upstream.session.close()
+            if cluster is not None:
+                await cluster.close()
             correlation.close()
-
-
-async def _keep_shapes(app: web.Application) -> AsyncIterator[None]:
-    """The drift learner's shapes: loaded before traffic, saved while learning and at the end."""
-    learner = app[INSPECTOR].learner
-    if learner is None:
-        yield
-        return
-    shapes = ShapeFile(app[SETTINGS].state_dir)
-    shapes.load(learner)
-
-    async def save() -> None:
-        if learner.changed:
-            try:
-                await asyncio.to_thread(shapes.save, learner.snapshot())
-            except OSError as exc:
-                learner.changed = True  # not on disk: the next round tries again
-                log.warning("drift_shapes_not_saved", path=str(shapes.path), error=str(exc))
-
-    async def keep() -> None:
-        while True:
-            await asyncio.sleep(SAVE_EVERY_S)
-            await save()
-
-    keeper = BackgroundTasks()
-    keeper.spawn(keep(), name="drift shapes")
-    try:
-        yield
-    finally:
-        await keeper.drain(0)
-        await save()
 
 
 _HTTP_1 = (aiohttp.HttpVersion10, aiohttp.HttpVersion11)

@@ -3,8 +3,8 @@
 `Cluster` connects this replica's flags, correlation map, rollback guard and audit trail to the
 shared store (`shadowproxy.store`): flag changes serialised across replicas and obeyed by every
 one within a second, correlation pairs and creates in flight seen by every replica, the window
-triggers judged on every replica's evidence, the runtime known differences and the audit trail
-kept once for all. It is built
+triggers judged on every replica's evidence, the runtime known differences, the sample rates and
+the audit trail kept once for all. It is built
 only with the Redis store; with the local store the embedded state is all there is.
 """
 
@@ -15,8 +15,10 @@ from shadowproxy.metrics import ProxyMetrics
 from shadowproxy.rollback.accepted import Acceptances
 from shadowproxy.rollback.flags import Flags
 from shadowproxy.rollback.guard import RollbackGuard
+from shadowproxy.rollback.sampling import SampleRates
 from shadowproxy.rollback.shared_flags import SharedFlags
 from shadowproxy.rollback.shared_known import SharedAcceptances
+from shadowproxy.rollback.shared_sampling import SharedSampling
 from shadowproxy.settings import Settings
 from shadowproxy.store.client import Store
 from shadowproxy.store.pairs import SharedPairs
@@ -34,6 +36,7 @@ class Cluster:
         *,
         flags: Flags,
         acceptances: Acceptances,
+        rates: SampleRates,
         correlation: CorrelationMap,
         guard: RollbackGuard,
         metrics: ProxyMetrics,
@@ -49,6 +52,7 @@ class Cluster:
         metrics.store_up.set(0)
         self.flags = SharedFlags(flags, store)
         self.known = SharedAcceptances(acceptances, store)
+        self.sampling = SharedSampling(rates, store, rates.path)
         self.pairs = SharedPairs(store, ttl_s=correlation.ttl_s, on_pair=correlation.remote)
         correlation.share(self.pairs)
         self.tallies = SharedTallies(
@@ -75,7 +79,8 @@ class Cluster:
         return {"store": "redis", "store_state": state, "replica": self.replica}
 
     async def start(self) -> None:
-        for part in (self.flags, self.known, self.pairs, self.tallies, self.events):
+        parts = (self.flags, self.known, self.sampling, self.pairs, self.tallies, self.events)
+        for part in parts:
             part.start()
         await self.store.start()
 

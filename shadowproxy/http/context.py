@@ -27,6 +27,7 @@ from shadowproxy.metrics import ProxyMetrics
 from shadowproxy.publish import Pipeline
 from shadowproxy.rollback.accepted import Acceptances
 from shadowproxy.rollback.flags import Flags
+from shadowproxy.rollback.sampling import SampleRates
 from shadowproxy.routing import RouteTable
 from shadowproxy.settings import Settings
 from shadowproxy.tasks import BackgroundTasks
@@ -68,4 +69,5 @@ READINESS = web.AppKey("shadowproxy.cutover.readiness", Readiness)
 INSPECTOR = web.AppKey("shadowproxy.contracts.inspect", Inspector)
 ACCEPTANCES = web.AppKey("shadowproxy.rollback.accepted", Acceptances)
 WATCHES = web.AppKey("shadowproxy.difflog.watch", Watches)
+SAMPLING = web.AppKey("shadowproxy.rollback.sampling", SampleRates)
 CLUSTER = web.AppKey("shadowproxy.http.cluster", Cluster)  # only with SHADOWPROXY_STORE=redis

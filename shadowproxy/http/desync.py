@@ -15,44 +15,17 @@ Bounded: the newest `MAX_FLOWS` ids, each kept as long as the correlation map ke
 
 from __future__ import annotations
 
-import time
-from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
-from shadowproxy.correlation import DEFAULT_TTL_S
+from shadowproxy.correlation import FlowSet
 from shadowproxy.redact import field_segments
 from shadowproxy.types import Difference
 
-MAX_FLOWS = 10_000
 # fields a missing or extra member of a collection changes without naming it
 _COUNTS = frozenset({"total", "completed", "failed"})
 
 
-class Desync:
-    def __init__(
-        self, ttl_s: float = DEFAULT_TTL_S, *, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self._ttl = ttl_s
-        self._clock = clock
-        self._ids: OrderedDict[str, float] = OrderedDict()
-
-    def __len__(self) -> int:
-        return len(self._ids)
-
-    def add(self, flow: str) -> None:
-        self._ids[flow] = self._clock()
-        self._ids.move_to_end(flow)
-        while len(self._ids) > MAX_FLOWS:
-            self._ids.popitem(last=False)
-
-    def __contains__(self, flow: object) -> bool:
-        if not isinstance(flow, str) or (at := self._ids.get(flow)) is None:
-            return False
-        if self._clock() - at > self._ttl:
-            del self._ids[flow]
-            return False
-        return True
-
+class Desync(FlowSet):
     def explains(self, differences: Iterable[Difference]) -> bool:
         """Every difference names a desynchronized flow or is a count or order it changes, and
         at least one names a flow."""

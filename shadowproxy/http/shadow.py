@@ -26,7 +26,6 @@ and counts `shadowproxy_shadow_failures_total{stage}`. Nothing from here can rea
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -47,6 +46,7 @@ from shadowproxy.http.headers import replayable
 from shadowproxy.http.upstream import Body, Upstream, decoded_body, failed, observe
 from shadowproxy.metrics import ProxyMetrics
 from shadowproxy.publish import Pipeline
+from shadowproxy.rollback.sampling import SampleRates, sampled
 from shadowproxy.settings import Settings
 from shadowproxy.tasks import Spawn
 from shadowproxy.types import (
@@ -99,8 +99,10 @@ class ShadowDispatcher:
         metrics: ProxyMetrics,
         spawn: Spawn,
         inspector: Inspector,
+        rates: SampleRates,
     ) -> None:
         self._settings = settings
+        self._rates = rates
         self._inspector = inspector
         self._upstreams = upstreams
         self._correlation = correlation
@@ -137,7 +139,8 @@ class ShadowDispatcher:
         if reason is not None:
             self._pipeline.skip(exchange, reason)
             if reason in _DESYNCING and _changes_state(exchange.method, match.spec):
-                return self._desynchronized(exchange, match)
+                out = reason is SkipReason.SAMPLED_OUT
+                return self._desynchronized(exchange, match, sampled_out=out)
             return None
         spec = match.spec
         request = ShadowRequest(exchange, match, side_headers(client, exchange, shadow=True), body)
@@ -192,20 +195,31 @@ class ShadowDispatcher:
             full = self._inflight >= settings.max_inflight_shadows
         return SkipReason.QUEUE_FULL if full else None
 
-    def _desynchronized(self, exchange: Exchange, match: RouteMatch) -> AuthoritativeFuture | None:
+    def _desynchronized(
+        self, exchange: Exchange, match: RouteMatch, *, sampled_out: bool
+    ) -> AuthoritativeFuture | None:
         """Remember the flow a write the shadow did not get belongs to: the id it names now, the
-        id the authoritative side mints for it once the client has the answer."""
+        id the authoritative side mints for it once the client has the answer. A sampled-out
+        flow is remembered as such too: its later requests are sampled out with it."""
         named = self._correlation.key(match, exchange.path)
         if named is not None:
-            self.desync.add(named)
+            self._remember(named, sampled_out=sampled_out)
         minted = match.spec.creates_id
         if minted is None:
             return None
         future: AuthoritativeFuture = asyncio.get_running_loop().create_future()
-        self._spawn(self._learn_desync(future, minted), name=f"desync {exchange.comparison_id}")
+        learn = self._learn_desync(future, minted, sampled_out=sampled_out)
+        self._spawn(learn, name=f"desync {exchange.comparison_id}")
         return future
 
-    async def _learn_desync(self, authoritative: AuthoritativeFuture, key: str) -> None:
+    def _remember(self, flow: str, *, sampled_out: bool) -> None:
+        self.desync.add(flow)
+        if sampled_out:
+            self._correlation.mark_sampled_out(flow)
+
+    async def _learn_desync(
+        self, authoritative: AuthoritativeFuture, key: str, *, sampled_out: bool
+    ) -> None:
         captured = await authoritative
         if captured is None or captured.observation.failed:
             return
@@ -215,7 +229,7 @@ class ShadowDispatcher:
         except orjson.JSONDecodeError:
             return  # no id minted: nothing was created that could be missing on the shadow
         if flow is not None:
-            self.desync.add(flow)
+            self._remember(flow, sampled_out=sampled_out)
 
     def ws_opened(self) -> None:
         """A shadow websocket started; `ws_closed` must follow once it ended, however it ended."""
@@ -225,15 +239,15 @@ class ShadowDispatcher:
         self._ws_open -= 1
 
     def _sampled(self, exchange: Exchange, match: RouteMatch) -> bool:
-        """Consistent per key: a task's polls hash one correlated id: all or none shadowed."""
-        rate = self._settings.sample_rate
-        if rate >= 1.0:
-            return True
-        if rate <= 0.0:
-            return False
+        """Once per flow (rollback/sampling.py): a flow whose create was shadowed is in, one
+        whose create was sampled out is out, any other is decided by its key's hash."""
         key = self._correlation.key(match, exchange.path)
-        digest = hashlib.blake2b((key or exchange.request_id).encode(), digest_size=8).digest()
-        return int.from_bytes(digest, "big") < rate * 2**64
+        if key is not None:
+            if self._correlation.twin(key, Side.APP) is not None:
+                return True
+            if self._correlation.is_sampled_out(key):
+                return False
+        return sampled(key or exchange.request_id, self._rates.rate(exchange.route_group))
 
     # ------------------------------------------------------------------ background
 
@@ -278,8 +292,12 @@ class ShadowDispatcher:
                 return
         if path is None:
             flow = self._correlation.key(request.match, exchange.path)
-            diverged = flow is not None and flow in self.desync
-            reason = SkipReason.STATE_DIVERGED if diverged else SkipReason.UNCORRELATED
+            if flow is not None and self._correlation.is_sampled_out(flow):
+                reason = SkipReason.SAMPLED_OUT  # sampled out on another replica
+            elif flow is not None and flow in self.desync:
+                reason = SkipReason.STATE_DIVERGED
+            else:
+                reason = SkipReason.UNCORRELATED
             self._pipeline.skip(exchange, reason)
             return
 

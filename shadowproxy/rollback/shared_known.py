@@ -30,13 +30,14 @@ class SharedAcceptances:
     def __init__(self, acceptances: Acceptances, store: Store) -> None:
         self._acceptances = acceptances
         self._doc = SharedDoc(store, DOCUMENT, self._remote)
-        store.on_up(self._resync)
+        store.on_up(lambda: self._doc.resync(self._seed))
 
     def start(self) -> None:
         self._doc.start()
 
     async def accept(self, signature: str, entries: Sequence[AcceptedDifference]) -> bool:
         """As `Acceptances.accept`, for every replica; raises StoreUnavailable (nothing changed)."""
+        KnownDifferences(entries)  # the engine's checks (ValueError), before anything is kept
         before = await self._change(signature, entries)
         return any(entry.signature == signature for entry in before)
 
@@ -48,32 +49,26 @@ class SharedAcceptances:
         self, signature: str, entries: Sequence[AcceptedDifference]
     ) -> list[AcceptedDifference]:
         """Replace `signature`'s entries in the shared document; the entries it held before."""
-        while True:
-            found = await self._doc.load()
-            if found is None:
-                version, current = 0, list(self._acceptances.runtime())
-            else:
-                version, current = found[0], _entries(found[1])
+
+        def change(body: dict[str, Any] | None) -> dict[str, Any] | None:
+            current = list(self._acceptances.runtime()) if body is None else _entries(body)
             if not entries and not any(e.signature == signature for e in current):
-                return current  # nothing to withdraw: no write, no announcement
-            KnownDifferences(entries)  # the engine's checks (ValueError), before anything is kept
-            after = [e for e in current if e.signature != signature] + list(entries)
-            written = await self._doc.commit(version, entries_document(after))
-            if written is not None:
-                self._acceptances.adopt(after)
-                return current
+                return None  # nothing to withdraw: no write, no announcement
+            kept = [e for e in current if e.signature != signature]
+            return entries_document([*kept, *entries])
+
+        before, after = await self._doc.update(change)
+        previous = list(self._acceptances.runtime()) if before is None else _entries(before)
+        if after is not None:
+            self._acceptances.adopt(_entries(after))
+        return previous
 
     def _remote(self, version: int, body: dict[str, Any]) -> None:
         self._acceptances.adopt(_entries(body))
 
-    async def _resync(self) -> None:
-        found = await self._doc.load()
-        if found is None:
-            runtime = self._acceptances.runtime()
-            if runtime:
-                await self._doc.commit(0, entries_document(runtime))
-            return
-        self._remote(*found)
+    def _seed(self) -> dict[str, Any] | None:
+        runtime = self._acceptances.runtime()
+        return entries_document(runtime) if runtime else None
 
 
 def _entries(body: dict[str, Any]) -> list[AcceptedDifference]:

@@ -84,6 +84,31 @@ class SharedDoc:
         self._seen = max(self._seen, version)
         return version
 
+    async def update(
+        self, change: Callable[[dict[str, Any] | None], dict[str, Any] | None]
+    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """Apply `change` to the stored body (None: no document yet) by compare-and-set,
+        re-reading and applying it again when another replica came first; `change` answering
+        None writes nothing. (The body it was applied to, what it made.) StoreUnavailable."""
+        while True:
+            found = await self.load()
+            version, before = found if found is not None else (0, None)
+            after = change(before)
+            if after is None or await self.commit(version, after) is not None:
+                return before, after
+
+    async def resync(self, seed: Callable[[], dict[str, Any] | None]) -> None:
+        """After (re)connecting: hand the stored document on, or write `seed()` when there is
+        none (a store that came back empty), unless it is None."""
+        found = await self.load()
+        if found is not None:
+            self._seen = found[0]
+            self._on_remote(*found)
+            return
+        body = seed()
+        if body is not None:
+            await self.commit(0, body)
+
     def start(self) -> None:
         self._store.tasks.spawn(self._check(), name=f"check {self._key}")
 

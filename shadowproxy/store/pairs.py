@@ -11,6 +11,9 @@ seconds) from before its authoritative call until its comparison ended. A replic
 needs a twin it cannot find waits (bounded) only while creates that were in flight anywhere when
 it looked are still running — the rule of the one-process map, across replicas. Members older
 than `STALE_S` (a replica that died mid-create) are swept at each look.
+
+A flow whose create was sampled out is marked (`corr:out:<id>`, same TTL), so a replica that
+gets one of its later requests samples it out too instead of calling it uncorrelated.
 """
 
 from __future__ import annotations
@@ -67,6 +70,9 @@ class SharedPairs:
         self._push("set", (self._store.key("corr", "app", app_id), legacy_id, self._ttl))
         self._push("publish", (self._channel, announcement))
 
+    def put_sampled_out(self, flow: str) -> None:
+        self._push("set", (self._store.key("corr", "out", flow), "1", self._ttl))
+
     def begin_create(self) -> str:
         self._sequence += 1
         member = f"{self._store.replica}:{self._sequence}"
@@ -78,22 +84,20 @@ class SharedPairs:
 
     # ------------------------------------------------------------------ reads (awaited)
 
-    async def get(self, id_: str) -> tuple[str, str] | None:
-        """(legacy id, app id) of the pair `id_` (either side's) belongs to, if stored."""
-        legacy_key, app_key = (
-            self._store.key("corr", "legacy", id_),
-            self._store.key("corr", "app", id_),
-        )
+    async def get(self, id_: str) -> tuple[tuple[str, str] | None, bool]:
+        """(legacy id, app id) of the pair `id_` (either side's) belongs to, if stored; and
+        whether `id_` is marked sampled out."""
+        keys = [self._store.key("corr", kind, id_) for kind in ("legacy", "app", "out")]
 
         async def read(redis: aioredis.Redis) -> list[Any]:
-            return await redis.mget([legacy_key, app_key])
+            return await redis.mget(keys)
 
-        app_twin, legacy_twin = await self._store.call(read)
+        app_twin, legacy_twin, out = await self._store.call(read)
         if app_twin is not None:
-            return id_, app_twin.decode()
+            return (id_, app_twin.decode()), False
         if legacy_twin is not None:
-            return legacy_twin.decode(), id_
-        return None
+            return (legacy_twin.decode(), id_), False
+        return None, out is not None
 
     async def creating(self, among: Sequence[str] | None = None) -> list[str]:
         """The creates in flight anywhere (or those of `among` still in flight)."""

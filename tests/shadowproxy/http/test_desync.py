@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from shadowproxy.http.desync import MAX_FLOWS, Desync
+from shadowproxy.correlation import MAX_FLOWS
+from shadowproxy.http.desync import Desync
 from shadowproxy.types import Difference, DiffKind
 
 

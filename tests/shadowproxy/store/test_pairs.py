@@ -92,3 +92,20 @@ async def test_a_store_that_does_not_answer_is_said_not_guessed(
         assert await a.resolve("legacy-4", Side.APP, timeout_s=1.0) == "app-4"  # known here
         with pytest.raises(StoreUnavailable):
             await a.resolve("legacy-5", Side.APP, timeout_s=1.0)
+
+
+async def test_a_flow_sampled_out_on_one_replica_is_sampled_out_on_the_other(
+    redis_server: RedisServer,
+) -> None:
+    async with (
+        replica("a", redis_server.url) as (a, a_shared),
+        replica("b", redis_server.url) as (
+            b,
+            _,
+        ),
+    ):
+        a.mark_sampled_out("legacy-6")
+        await until(lambda: a_shared.pending == 0)
+        assert not b.is_sampled_out("legacy-6")
+        assert await b.resolve("legacy-6", Side.APP, timeout_s=2.0) is None
+        assert b.is_sampled_out("legacy-6")  # so its shadow is `sampled_out`, not uncorrelated
