@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gc
 import hashlib
 import os
 import socket
@@ -350,10 +351,24 @@ class FaultyProxy:
 async def faulty_proxy(
     aiohttp_server: ServerFactory, tmp_path: Path, env: Mapping[str, str]
 ) -> AsyncIterator[FaultyProxy]:
-    """The proxy (settings from `env`) in front of two healthy `FaultServer`s, and a client."""
-    async with FaultServer() as legacy, FaultServer() as app, aiohttp.ClientSession() as client:
-        proxy = await start_proxy(aiohttp_server, legacy.url, app.url, tmp_path, env)
-        yield FaultyProxy(proxy, {Side.LEGACY: legacy, Side.APP: app}, client)
+    """The proxy (settings from `env`) in front of two healthy `FaultServer`s, and a client.
+
+    Meanwhile the objects the process held before are out of the garbage collector's reach
+    (`gc.freeze`): the proxy runs on the test's event loop, and a full collection of a long
+    suite's heap (0.25-0.5 s for 2M objects) pauses it longer than ENV's short timeouts, which a
+    healthy exchange then runs out of. What the test allocates is collected as usual.
+    """
+    gc.freeze()
+    try:
+        async with (
+            FaultServer() as legacy,
+            FaultServer() as app,
+            aiohttp.ClientSession() as client,
+        ):
+            proxy = await start_proxy(aiohttp_server, legacy.url, app.url, tmp_path, env)
+            yield FaultyProxy(proxy, {Side.LEGACY: legacy, Side.APP: app}, client)
+    finally:
+        gc.unfreeze()
 
 
 # ---------------------------------------------------------------- leaks

@@ -68,6 +68,30 @@ async def test_an_unknown_expectation_is_refused_with_417(
     assert (await exchange(proxy, liveness(2))).answers[0].status == 200
 
 
+@pytest.mark.parametrize(
+    "target",
+    [
+        b"CONNECT /fuzz/m-1?q=1",  # the fuzz, seed 1809151749 (cases 11077 and 88012)
+        b"CONNECT fuzz:443",  # authority-form
+        b"OPTIONS *",  # asterisk-form
+        b"GET http://fuzz",  # absolute-form without a path
+    ],
+)
+async def test_an_unknown_expectation_is_refused_with_417_whatever_the_target(
+    proxy: ProxyProcess, target: bytes
+) -> None:
+    """A target the catch-all route cannot match got aiohttp's own route, whose Expect handler
+    (it runs before any middleware) quoted the value and failed with a 500 on one that is not
+    UTF-8."""
+    for index, value in enumerate([b"100\x8e\x80-continue", b"caf\xc3\xa9", b"x"]):
+        data = target + b" HTTP/1.1\r\nHost: fuzz\r\nExpect: " + value + b"\r\n\r\n"
+        seen = await exchange(proxy, Case(index, data, None))
+        assert [(a.status, a.body) for a in seen.answers] == [
+            (417, b'{"detail": "unsupported expectation"}')
+        ], value
+    assert (await exchange(proxy, liveness(9))).answers[0].status == 200
+
+
 def proxy_sockets(proxy: ProxyProcess) -> int:
     fds = Path(f"/proc/{proxy.process.pid}/fd")
     return sum(1 for fd in fds.iterdir() if os.readlink(fd).startswith("socket:"))
