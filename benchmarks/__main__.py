@@ -2,10 +2,11 @@
 
 Sections, each bounded: `http` (the scenarios, the paced runs and the curves on one stand,
 benchmarks/stand.py), `websocket` (benchmarks/ws.py), `diff` (the diff engine alone), `contracts`
-(consumer contracts and drift) and `difflog` (reading a diff log back). The report goes to the
-console, to `benchmarks/results/<UTC date-time>.json` and a markdown table beside it (`--results
-DIR` elsewhere, `--json FILE` also there). A section that fails is reported, the others still
-run, and the exit code is 1. See benchmarks/README.md.
+(consumer contracts and drift), `difflog` (reading a diff log back) and `scaleout` (two replicas
+sharing a Redis store against one, and the store's lookups: benchmarks/scaleout.py). The report
+goes to the console, to `benchmarks/results/<UTC date-time>.json` and a markdown table beside it
+(`--results DIR` elsewhere, `--json FILE` also there). A section that fails is reported, the
+others still run, and the exit code is 1. See benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from benchmarks import (
     http,
     machine,
     results,
+    scaleout,
     tables,
     ws,
 )
@@ -44,7 +46,7 @@ from benchmarks.tools import Tools, find_tools
 from benchmarks.wrk import Wrk
 
 T = TypeVar("T")
-SECTIONS = ("http", "websocket", "diff", "contracts", "difflog")
+SECTIONS = ("http", "websocket", "diff", "contracts", "difflog", "scaleout")
 BUDGET_S = 600.0
 
 
@@ -73,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     tools = find_tools(
         install=not args.no_install,
         use_nginx=not args.no_nginx and "http" not in args.skip,
-        use_wrk=args.generator != "built-in" and "http" not in args.skip,
+        use_wrk=args.generator != "built-in" and not {"http", "scaleout"} <= set(args.skip),
     )
     if args.generator == "wrk" and tools.wrk is None:
         _say(f"--generator wrk: wrk is not available ({'; '.join(tools.notes)})")
@@ -91,6 +93,19 @@ def main(argv: list[str] | None = None) -> int:
     cost = run("diff", lambda: diff.measure(iterations=plan.iterations))
     checks = run("contracts", lambda: contracts.measure(iterations=plan.iterations))
     reading = run("difflog", lambda: difflog.report(difflog.measure(count=plan.records)))
+    scale = run(
+        "scaleout",
+        lambda: asyncio.run(
+            scaleout.measure(
+                tools,
+                concurrency=plan.concurrency,
+                seconds=plan.duration_s,
+                rounds=plan.rounds,
+                iterations=plan.iterations,
+                say=run.say,
+            )
+        ),
+    )
 
     measured = measured or _HttpOutcome(generator=generator_name)
     outcome = Results(
@@ -114,9 +129,10 @@ def main(argv: list[str] | None = None) -> int:
         "section_seconds": run.seconds,
         "failed_sections": run.failures,
         **engines.sections(cost, checks, reading),
+        **({} if scale is None else {"scale_out": scale}),
     }
     _print(report)
-    markdown = tables.render(report, markdown=True)
+    markdown = tables.render(report, markdown=True) + scaleout.render(report, markdown=True)
     json_path, md_path = results.write(report, markdown, args.results)
     if args.readme:
         results.update_readme(markdown)
@@ -258,6 +274,7 @@ def _descriptions(plan: Plan, generator: str) -> dict[str, str]:
 def _print(report: dict[str, Any]) -> None:
     sys.stdout.write("\n" + tables.render(report, markdown=False))
     engines.print_sections(report)
+    scaleout.print_section(report)
     sys.stdout.flush()
 
 

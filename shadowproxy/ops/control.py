@@ -208,8 +208,9 @@ async def _apply(request: web.Request, change: Callable[[Flags], None]) -> web.R
 
 
 async def _settled(request: web.Request) -> dict[str, Any]:
-    body = flags_body(flags(request))
     shared = cluster(request)
-    if shared is not None and not await shared.flags.settled(SETTLE_S):
+    settled = shared is None or await shared.flags.settled(SETTLE_S)
+    body = flags_body(flags(request))  # after the wait: the version the store gave the change
+    if not settled:
         body["store"] = "pending"
     return body

@@ -19,6 +19,8 @@ from typing import Any
 
 import pytest
 
+from tests.shadowproxy.redis_server import redis_binary
+
 KEYS = ["direct", "nginx", "nginx_mirror", "off", "on", "mismatch", "slow", "dead"]
 PROXIED = ["off", "on", "mismatch", "slow", "dead"]
 NGINX = shutil.which("nginx", path=os.environ.get("PATH", "") + ":/usr/sbin") is not None
@@ -46,7 +48,9 @@ def _quick(tmp_path: Path, *args: str) -> tuple[dict[str, Any], subprocess.Compl
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_quick_run_with_the_built_in_generator_and_no_nginx(tmp_path: Path) -> None:
-    report, done = _quick(tmp_path, "--generator", "built-in", "--no-nginx", "--skip", "difflog")
+    report, done = _quick(
+        tmp_path, "--generator", "built-in", "--no-nginx", "--skip", "difflog", "--skip", "scaleout"
+    )
     assert report["failed_sections"] == {}
     assert report["tools"]["closed_loop_generator"] == "built-in"
     assert "closed-loop generator: built-in" in done.stdout
@@ -123,7 +127,7 @@ def _check_counters(rows: dict[str, dict[str, Any]]) -> None:
 def test_quick_run_against_nginx_with_wrk(tmp_path: Path) -> None:
     report, _ = _quick(
         tmp_path, "--skip", "websocket", "--skip", "diff", "--skip", "contracts",
-        "--skip", "difflog",
+        "--skip", "difflog", "--skip", "scaleout",
     )  # fmt: skip
     assert report["failed_sections"] == {}
     assert report["tools"]["closed_loop_generator"].startswith("wrk")
@@ -148,7 +152,7 @@ def test_quick_run_against_nginx_with_wrk(tmp_path: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_quick_run_of_the_diff_contracts_and_diff_log_sections(tmp_path: Path) -> None:
-    report, done = _quick(tmp_path, "--skip", "http", "--skip", "websocket")
+    report, done = _quick(tmp_path, "--skip", "http", "--skip", "websocket", "--skip", "scaleout")
     assert report["failed_sections"] == {}
     assert all(row.get("skipped") for row in report["scenarios"])
     assert report["diff_engine_us"]["outcome"] == "match"
@@ -182,3 +186,45 @@ def test_quick_run_of_the_diff_contracts_and_diff_log_sections(tmp_path: Path) -
         assert measured["records_per_s"] > 0
         assert measured["peak_rss_mib"] < empty["peak_rss_mib"] + 64
     assert "diff-log reading: 20000 records" in done.stdout
+
+
+LAYOUTS = {"one_local": 1, "one_redis": 1, "two_redis": 2}  # scale-out layout -> replicas
+LOOKUPS = {
+    "local_hit", "shared_hit", "store_get", "store_miss", "create_local", "create_shared",
+    "visible",
+}  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_quick_run_of_the_scale_out_section(tmp_path: Path) -> None:
+    redis_binary()  # skips without redis-server (fails in CI)
+    others = ("http", "websocket", "diff", "contracts", "difflog")
+    args = [arg for section in others for arg in ("--skip", section)]
+    report, done = _quick(tmp_path, "--generator", "built-in", "--no-nginx", *args)
+    assert report["failed_sections"] == {}
+    section = report["scale_out"]
+    assert section["generator"] == "built-in"
+    rows = {row["key"]: row for row in section["layouts"]}
+    assert {key: row["replicas"] for key, row in rows.items()} == LAYOUTS
+    for key, row in rows.items():
+        assert row["errors"] == 0, key
+        assert row["requests"] > 0, key
+        assert row["proxy_cpu_us_per_request"] > 0, key
+        assert len(row["peak_rss_mib"]) == len(row["comparisons"]) == row["replicas"]
+        # every replica compared, all matching: the pair learned through the first replica is
+        # known on the second (never uncorrelated, never store_unavailable); the rest dropped
+        # at capacity
+        for outcomes, skipped in zip(row["comparisons"], row["shadow_skipped"], strict=True):
+            assert set(outcomes) == {"match"}, (key, outcomes)
+            assert set(skipped) <= {"queue_full"}, (key, skipped)
+        assert 0 < row["compared"] <= 1
+    assert rows["one_local"]["redis_cpu_us_per_request"] is None
+    assert rows["two_redis"]["redis_cpu_us_per_request"] is not None
+    assert all(value is not None and value > 0 for value in section["ratios"].values())
+    lookups = section["lookups_us"]
+    assert set(lookups) == LOOKUPS
+    assert all(0 < t["p50_us"] <= t["p99_us"] and t["count"] > 0 for t in lookups.values())
+    assert "scale-out: two replicas sharing Redis against one replica" in done.stdout
+    (markdown,) = (tmp_path / "results").glob("*.md")
+    assert "two replicas, Redis store" in markdown.read_text()
