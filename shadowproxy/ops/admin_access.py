@@ -24,6 +24,7 @@ from shadowproxy.http.context import CLUSTER, FLAGS, METRICS, READINESS, SETTING
 from shadowproxy.metrics import ProxyMetrics
 from shadowproxy.rollback.flags import Flags
 from shadowproxy.settings import Settings
+from shadowproxy.types import RouteGroup
 
 REGISTRY = web.AppKey("shadowproxy.ops.admin.registry", CollectorRegistry)
 PROXY = web.AppKey("shadowproxy.ops.admin.proxy", web.Application)
@@ -116,6 +117,16 @@ async def json_object(request: web.Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ValueError("the body must be a JSON object")
     return body
+
+
+def route_group_of(request: web.Request) -> RouteGroup:
+    """The `{group}` of the path; ValueError naming the known groups."""
+    name = request.match_info["group"]
+    try:
+        return RouteGroup(name)
+    except ValueError:
+        known = ", ".join(g.value for g in RouteGroup)
+        raise ValueError(f"unknown route group {name!r}; known groups: {known}") from None
 
 
 def bounded_query(

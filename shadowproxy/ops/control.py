@@ -32,6 +32,7 @@ from shadowproxy.ops.admin_access import (
     json_object,
     readiness,
     reason_of,
+    route_group_of,
     settings,
 )
 from shadowproxy.rollback.flags import Flags
@@ -44,13 +45,8 @@ MAX_FINGERPRINTS = 4096
 
 
 async def put_flag(request: web.Request) -> web.Response:
-    name = request.match_info["group"]
     try:
-        group = RouteGroup(name)
-    except ValueError:
-        known = ", ".join(g.value for g in RouteGroup)
-        return detail(400, f"unknown route group {name!r}; known groups: {known}")
-    try:
+        group = route_group_of(request)
         body = await json_object(request)
         side = Side.parse(str(body.get("side", "")), name="'side'")
         reason, force = reason_of(body), force_of(body)

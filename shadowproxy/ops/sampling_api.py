@@ -14,7 +14,15 @@ from aiohttp import web
 
 from shadowproxy.errors import StoreUnavailable
 from shadowproxy.http.context import SAMPLING
-from shadowproxy.ops.admin_access import PROXY, actor, cluster, detail, json_object, reason_of
+from shadowproxy.ops.admin_access import (
+    PROXY,
+    actor,
+    cluster,
+    detail,
+    json_object,
+    reason_of,
+    route_group_of,
+)
 from shadowproxy.rollback.sampling import SampleRates
 from shadowproxy.types import RouteGroup
 
@@ -28,13 +36,8 @@ async def get_sampling(request: web.Request) -> web.Response:
 
 
 async def put_sampling(request: web.Request) -> web.Response:
-    name = request.match_info["group"]
     try:
-        group = RouteGroup(name)
-    except ValueError:
-        known = ", ".join(g.value for g in RouteGroup)
-        return detail(400, f"unknown route group {name!r}; known groups: {known}")
-    try:
+        group = route_group_of(request)
         body = await json_object(request)
         rate = body.get("rate")
         if isinstance(rate, bool) or not isinstance(rate, int | float):
