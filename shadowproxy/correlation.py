@@ -187,11 +187,13 @@ class CorrelationMap:
             if out:  # its create was sampled out on another replica
                 self._sampled_out.add(id_)
                 return None
-            elsewhere = await shared.creating(elsewhere)
             remaining = deadline - loop.time()
-            if not elsewhere or remaining <= 0:
+            if not elsewhere or remaining <= 0:  # none in flight when the pair was looked for
                 return None
             await asyncio.sleep(min(POLL_S, remaining))
+            # a create seen ending now may have stored its pair after the look above (a pair
+            # and its create's end go in one queue, in order): one more look decides
+            elsewhere = await shared.creating(elsewhere)
 
     # ------------------------------------------------------------------ request targets
 

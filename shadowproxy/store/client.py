@@ -29,6 +29,7 @@ T = TypeVar("T")
 
 OP_TIMEOUT_S = 0.5  # one Redis command; the client never waits on it (off the answer path)
 PING_EVERY_S = 0.5
+CLOSE_S = 2.0
 KEY_PREFIX = "shadowproxy"
 
 log = structlog.get_logger(__name__)
@@ -99,8 +100,14 @@ class Store:
             log.warning("store_unavailable_at_start", store=self.where, waited_s=wait_s)
 
     async def close(self) -> None:
-        await self.tasks.drain(0)
-        await self._redis.aclose()
+        """Cancel every task and disconnect, bounded (CLOSE_S): a shutdown never hangs here,
+        even on a connection redis-py is still tearing down."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(CLOSE_S):
+                await self.tasks.drain(0)
+        with contextlib.suppress(TimeoutError, RedisError, OSError):
+            async with asyncio.timeout(CLOSE_S):
+                await self._redis.aclose()
 
     # ------------------------------------------------------------------ calls
 
