@@ -85,6 +85,11 @@ class CorrelationMap:
         if self._shared is not None:
             self._shared.put_sampled_out(flow)
 
+    @property
+    def has_sampled_out(self) -> bool:
+        """Whether any flow is marked sampled out (none while every rate has been 1)."""
+        return len(self._sampled_out) > 0
+
     def is_sampled_out(self, flow: str) -> bool:
         return flow in self._sampled_out
 

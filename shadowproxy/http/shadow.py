@@ -241,13 +241,16 @@ class ShadowDispatcher:
     def _sampled(self, exchange: Exchange, match: RouteMatch) -> bool:
         """Once per flow (rollback/sampling.py): a flow whose create was shadowed is in, one
         whose create was sampled out is out, any other is decided by its key's hash."""
+        rate = self._rates.rate(exchange.route_group)
+        if rate >= 1.0 and not self._correlation.has_sampled_out:
+            return True  # the default: no id to parse, no flow to look up
         key = self._correlation.key(match, exchange.path)
         if key is not None:
             if self._correlation.twin(key, Side.APP) is not None:
                 return True
             if self._correlation.is_sampled_out(key):
                 return False
-        return sampled(key or exchange.request_id, self._rates.rate(exchange.route_group))
+        return sampled(key or exchange.request_id, rate)
 
     # ------------------------------------------------------------------ background
 

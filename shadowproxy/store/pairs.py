@@ -3,8 +3,7 @@
 A pair is two keys with the correlation TTL (`corr:legacy:<id>` -> app id, `corr:app:<id>` ->
 legacy id) and an announcement on `corr:pairs`, so every replica's in-memory map learns it at
 once and the authoritative call, which never waits, finds it locally. Writes are queued and sent
-by one task in pipelines: a client's answer never waits for Redis. A queue that outgrows
-`MAX_QUEUED` while Redis is down drops its oldest writes, counted (`dropped`).
+by one task in pipelines (`store/queue.py`): a client's answer never waits for Redis.
 
 A create in flight is a member of the sorted set `corr:creating` (scored by its start, epoch
 seconds) from before its authoritative call until its comparison ended. A replica whose shadow
@@ -18,22 +17,19 @@ gets one of its later requests samples it out too instead of calling it uncorrel
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
 import structlog
 
-from shadowproxy.errors import StoreUnavailable
 from shadowproxy.store.client import Store
+from shadowproxy.store.queue import WriteQueue
 
 MAX_QUEUED = 10_000
 STALE_S = 120.0
-RETRY_S = 0.25
 
 log = structlog.get_logger(__name__)
 
@@ -48,39 +44,42 @@ class SharedPairs:
         self._on_pair = on_pair
         self._channel = store.key("corr", "pairs")
         self._creating = store.key("corr", "creating")
-        self._queue: deque[_Write] = deque()
-        self._wake = asyncio.Event()
+        self._writes: WriteQueue[_Write] = WriteQueue(store, "pairs", _write, limit=MAX_QUEUED)
         self._sequence = 0
-        self.dropped = 0
         store.subscribe(self._channel, self._announced)
-        store.on_up(self._flushed)
 
     @property
     def pending(self) -> int:
-        return len(self._queue)
+        return self._writes.pending
+
+    @property
+    def dropped(self) -> int:
+        return self._writes.dropped
 
     def start(self) -> None:
-        self._store.tasks.spawn(self._work(), name="shared pairs")
+        self._writes.start()
 
     # ------------------------------------------------------------------ writes (queued)
 
     def put(self, legacy_id: str, app_id: str, at: float) -> None:
         announcement = json.dumps({"legacy": legacy_id, "app": app_id, "at": at})
-        self._push("set", (self._store.key("corr", "legacy", legacy_id), app_id, self._ttl))
-        self._push("set", (self._store.key("corr", "app", app_id), legacy_id, self._ttl))
-        self._push("publish", (self._channel, announcement))
+        self._writes.push(
+            ("set", (self._store.key("corr", "legacy", legacy_id), app_id, self._ttl))
+        )
+        self._writes.push(("set", (self._store.key("corr", "app", app_id), legacy_id, self._ttl)))
+        self._writes.push(("publish", (self._channel, announcement)))
 
     def put_sampled_out(self, flow: str) -> None:
-        self._push("set", (self._store.key("corr", "out", flow), "1", self._ttl))
+        self._writes.push(("set", (self._store.key("corr", "out", flow), "1", self._ttl)))
 
     def begin_create(self) -> str:
         self._sequence += 1
         member = f"{self._store.replica}:{self._sequence}"
-        self._push("zadd", (self._creating, {member: time.time()}))
+        self._writes.push(("zadd", (self._creating, {member: time.time()})))
         return member
 
     def end_create(self, member: str) -> None:
-        self._push("zrem", (self._creating, member))
+        self._writes.push(("zrem", (self._creating, member)))
 
     # ------------------------------------------------------------------ reads (awaited)
 
@@ -121,13 +120,6 @@ class SharedPairs:
 
     # ------------------------------------------------------------------ internals
 
-    def _push(self, method: str, args: tuple[Any, ...]) -> None:
-        if len(self._queue) >= MAX_QUEUED:
-            self._queue.popleft()
-            self.dropped += 1
-        self._queue.append((method, args))
-        self._wake.set()
-
     def _announced(self, data: bytes) -> None:
         try:
             pair = json.loads(data)
@@ -137,31 +129,10 @@ class SharedPairs:
             return
         self._on_pair(legacy_id, app_id, at)
 
-    async def _flushed(self) -> None:
-        self._wake.set()
 
-    async def _work(self) -> None:
-        while True:
-            if not self._queue:
-                self._wake.clear()
-                await self._wake.wait()
-                continue
-            batch = list(self._queue)
-
-            async def send(redis: aioredis.Redis, batch: list[_Write] = batch) -> None:
-                pipe = redis.pipeline(transaction=False)
-                for method, args in batch:
-                    if method == "set":
-                        pipe.set(args[0], args[1], ex=args[2])
-                    else:
-                        getattr(pipe, method)(*args)
-                await pipe.execute()
-
-            dropped = self.dropped
-            try:
-                await self._store.call(send)
-            except StoreUnavailable:
-                await asyncio.sleep(RETRY_S)
-                continue
-            for _ in range(len(batch) - (self.dropped - dropped)):  # some were dropped meanwhile
-                self._queue.popleft()
+def _write(pipe: Any, write: _Write) -> None:
+    method, args = write
+    if method == "set":
+        pipe.set(args[0], args[1], ex=args[2])
+    else:
+        getattr(pipe, method)(*args)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,23 +31,12 @@ import legacy_backend.app
 import legacy_backend.settings
 
 from ..shadowproxy.factories import ProxyProcess, ServerFactory, proxy_process
-from ..shadowproxy.redis_server import RedisServer
+from ..shadowproxy.redis_server import redis_server  # noqa: F401 (a fixture)
 from .test_kernel_parity import kernel_environ
 
 T = TypeVar("T")
 STAGE_DELAY_MS = "400"  # per kernel stage: an analysis runs a few seconds, then finishes
 POLL_S = 0.02
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    """A real redis-server of this test's own, on a free loopback port (killed at the end)."""
-    server = RedisServer(tmp_path / "redis")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.kill()
 
 
 @dataclass(frozen=True)

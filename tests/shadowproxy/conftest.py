@@ -7,7 +7,7 @@ is an in-memory `ListSink` that lets a test wait for the background comparisons.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -25,7 +25,7 @@ from .factories import (
     SettingsFactory,
     proxy_settings,
 )
-from .redis_server import RedisServer
+from .redis_server import redis_server  # noqa: F401 (a fixture)
 
 
 @pytest.fixture
@@ -54,14 +54,3 @@ def make_proxy(
     aiohttp_client: ClientFactory,
 ) -> ProxyFactory:
     return ProxyFactory(backends, make_settings, aiohttp_server, aiohttp_client)
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    """A real redis-server of this test's own, on a free loopback port (killed at the end)."""
-    server = RedisServer(tmp_path / "redis")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.kill()
