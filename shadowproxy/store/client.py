@@ -70,7 +70,6 @@ class Store:
         self._up = asyncio.Event()
         self.listening = asyncio.Event()  # subscribed to every channel (set again on reconnect)
         self.available = False
-        self.errors = 0
 
     # ------------------------------------------------------------------ names
 
@@ -117,7 +116,6 @@ class Store:
             async with asyncio.timeout(OP_TIMEOUT_S * 2):
                 return await operation(self._redis)
         except (RedisError, OSError, TimeoutError) as exc:
-            self.errors += 1
             self._set(False, error=type(exc).__name__)
             raise StoreUnavailable(f"the shared store {self.where} did not answer") from exc
 

@@ -50,10 +50,6 @@ class SharedDoc:
         self._refresh: asyncio.Task[None] | None = None
         store.subscribe(self._channel, self._announced)
 
-    @property
-    def seen(self) -> int:
-        return self._seen
-
     async def load(self) -> tuple[int, dict[str, Any]] | None:
         """(version, body) as stored, or None when there is no document yet."""
 
