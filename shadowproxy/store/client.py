@@ -20,7 +20,9 @@ from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis
 import structlog
-from redis.exceptions import RedisError
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError, RedisError
 
 from shadowproxy.errors import StoreUnavailable
 from shadowproxy.tasks import BackgroundTasks
@@ -62,6 +64,10 @@ class Store:
             socket_timeout=OP_TIMEOUT_S,
             socket_connect_timeout=OP_TIMEOUT_S,
             retry_on_timeout=False,
+            # a pooled connection that died with a restarted Redis fails its next command: one
+            # retry on a fresh connection, so a store that is back is not taken for one that is down
+            retry=Retry(NoBackoff(), 1),
+            retry_on_error=[ConnectionError],
         )
         self._on_health = on_health
         self._handlers: dict[str, Handler] = {}
