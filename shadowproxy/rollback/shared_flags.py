@@ -46,12 +46,12 @@ class SharedFlags:
     def __init__(self, flags: Flags, store: Store) -> None:
         self._flags = flags
         self._store = store
-        self._doc = SharedDoc(store, DOCUMENT, self._remote)
+        self._doc = SharedDoc(store, DOCUMENT, self._remote, self._seed)
         self._queue: deque[FlagChange] = deque()
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
-        store.on_up(self._resync)
+        store.on_up(self._woken)  # after the document's own refresh: send what waited
         flags.share(self)
 
     @property
@@ -87,13 +87,7 @@ class SharedFlags:
             return
         self._flags.adopt(state, version)
 
-    async def _resync(self) -> None:
-        """The store is (again) reachable: adopt its flags, or seed it when it has none."""
-        found = await self._doc.load()
-        if found is None:
-            await self._seed()
-        else:
-            self._remote(*found)
+    async def _woken(self) -> None:
         self._wake.set()
 
     async def _seed(self) -> None:

@@ -29,8 +29,7 @@ log = structlog.get_logger(__name__)
 class SharedAcceptances:
     def __init__(self, acceptances: Acceptances, store: Store) -> None:
         self._acceptances = acceptances
-        self._doc = SharedDoc(store, DOCUMENT, self._remote)
-        store.on_up(lambda: self._doc.resync(self._seed))
+        self._doc = SharedDoc(store, DOCUMENT, self._remote, self._seed)
 
     def start(self) -> None:
         self._doc.start()
@@ -66,9 +65,10 @@ class SharedAcceptances:
     def _remote(self, version: int, body: dict[str, Any]) -> None:
         self._acceptances.adopt(_entries(body))
 
-    def _seed(self) -> dict[str, Any] | None:
+    async def _seed(self) -> None:
         runtime = self._acceptances.runtime()
-        return entries_document(runtime) if runtime else None
+        if runtime:
+            await self._doc.commit(0, entries_document(runtime))
 
 
 def _entries(body: dict[str, Any]) -> list[AcceptedDifference]:

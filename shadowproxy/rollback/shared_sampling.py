@@ -36,8 +36,7 @@ class SharedSampling:
     def __init__(self, rates: SampleRates, store: Store, cache: Path) -> None:
         self._rates = rates
         self._cache = cache
-        self._doc = SharedDoc(store, DOCUMENT, self._remote)
-        store.on_up(lambda: self._doc.resync(self._seed))
+        self._doc = SharedDoc(store, DOCUMENT, self._remote, self._seed)
 
     def start(self) -> None:
         self._doc.start()
@@ -68,9 +67,10 @@ class SharedSampling:
         self._rates.adopt(overrides)
         self._keep(overrides)
 
-    def _seed(self) -> dict[str, Any] | None:
+    async def _seed(self) -> None:
         overrides = self._rates.overrides()
-        return overrides_document(overrides) if overrides else None
+        if overrides:
+            await self._doc.commit(0, overrides_document(overrides))
 
     def _keep(self, overrides: Mapping[RouteGroup, RateOverride]) -> None:
         try:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -38,17 +38,23 @@ return version
 """
 
 Remote = Callable[[int, dict[str, Any]], None]
+Seed = Callable[[], Awaitable[None]]
 
 
 class SharedDoc:
-    def __init__(self, store: Store, name: str, on_remote: Remote) -> None:
+    def __init__(self, store: Store, name: str, on_remote: Remote, seed: Seed) -> None:
+        """`on_remote(version, body)` gets every newer version; `seed()` runs whenever the
+        document is found missing (a store that came back empty, however fast): it commits
+        the owner's state as the first version."""
         self._store = store
         self._key = store.key("doc", name)
         self._channel = store.key("changed", name)
         self._on_remote = on_remote
+        self._seed = seed
         self._seen = 0  # the newest version handed to on_remote (or committed here)
         self._refresh: asyncio.Task[None] | None = None
         store.subscribe(self._channel, self._announced)
+        store.on_up(self.refresh)
 
     async def load(self) -> tuple[int, dict[str, Any]] | None:
         """(version, body) as stored, or None when there is no document yet."""
@@ -93,29 +99,20 @@ class SharedDoc:
             if after is None or await self.commit(version, after) is not None:
                 return before, after
 
-    async def resync(self, seed: Callable[[], dict[str, Any] | None]) -> None:
-        """After (re)connecting: hand the stored document on, or write `seed()` when there is
-        none (a store that came back empty), unless it is None."""
-        found = await self.load()
-        if found is not None:
-            self._seen = found[0]
-            self._on_remote(*found)
-            return
-        body = seed()
-        if body is not None:
-            await self.commit(0, body)
-
     def start(self) -> None:
         self._store.tasks.spawn(self._check(), name=f"check {self._key}")
 
     async def refresh(self) -> None:
-        """Re-read the document; hand it on if it is newer than what was seen."""
+        """Re-read the document: hand it on if it is newer than what was seen, seed it if it is
+        missing. Runs when the store becomes reachable, on announcements and every second."""
         try:
             found = await self.load()
         except ValueError as exc:
             log.error("shared_document_unreadable", key=self._key, error=str(exc))
             return
-        if found is not None and found[0] > self._seen:
+        if found is None:
+            await self._seed()
+        elif found[0] != self._seen:  # newer, or older: a store that was reset and re-seeded
             self._seen = found[0]
             self._on_remote(*found)
 
@@ -124,7 +121,7 @@ class SharedDoc:
             version = int(data)
         except ValueError:
             return
-        if version > self._seen and (self._refresh is None or self._refresh.done()):
+        if version != self._seen and (self._refresh is None or self._refresh.done()):
             self._refresh = self._store.tasks.spawn(self._quiet_refresh(), name=f"read {self._key}")
 
     async def _quiet_refresh(self) -> None:
