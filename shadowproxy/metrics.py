@@ -209,6 +209,15 @@ class ProxyMetrics:
             ["route_group", "kind"],
             registry=registry,
         )
+        self.noise_samples = Counter(
+            "shadowproxy_noise_samples_total",
+            "A/A samples for the noise measurement: pairs of legacy answers to one read (the "
+            "secondary's and the primary's) or two authoritative reads of one resource. "
+            "result: sampled (compared), in_flight (a document still running: not noise), "
+            "unusable (a side failed, the statuses differ, or a body does not parse).",
+            ["route_group", "result"],
+            registry=registry,
+        )
         self._registry = registry
         self._fields: set[str] = set()
         self._children: dict[tuple[object, ...], Counter] = {}
@@ -293,6 +302,18 @@ class ProxyMetrics:
         """Export `shadowproxy_known_differences{state="active"|"expired"}` at each scrape."""
         self._registry.register(_KnownCollector(counts))
 
+    def noise_sample(self, group: RouteGroup, result: str) -> None:
+        self._inc(self.noise_samples, group.value, result)
+
+    def watch_noise(self, rows: Callable[[], Iterable[tuple[str, str, float]]]) -> None:
+        """Export `shadowproxy_noise_ratio{route_group, field}` at each scrape.
+
+        `rows` yields (route group, field family, A/A rate); a group's routes that share a field
+        family are reported by the highest rate (`GET /noise` has them per route), and at most
+        `MAX_FIELD_LABELS` families, the noisiest.
+        """
+        self._registry.register(_NoiseCollector(rows))
+
     def watch_cutover(self, verdicts: Callable[[], Iterable[tuple[str, str, str]]]) -> None:
         """Export `shadowproxy_cutover_verdict{route_group, consumer, verdict}` at each scrape.
 
@@ -352,6 +373,27 @@ class _VerdictCollector(Collector):
         for group, consumer, verdict in self._verdicts():
             for name in VERDICTS:
                 family.add_metric([group, consumer, name], 1.0 if name == verdict else 0.0)
+        yield family
+
+
+class _NoiseCollector(Collector):
+    def __init__(self, rows: Callable[[], Iterable[tuple[str, str, float]]]) -> None:
+        self._rows = rows
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "shadowproxy_noise_ratio",
+            "Share of A/A samples (legacy against itself) that differ on a field, over "
+            "SHADOWPROXY_NOISE_WINDOW_S; at SHADOWPROXY_NOISE_THRESHOLD and above the field is "
+            "noisy and its legacy-vs-app differences count as outcome noise.",
+            labels=["route_group", "field"],
+        )
+        highest: dict[tuple[str, str], float] = {}
+        for group, field, rate in self._rows():
+            highest[(group, field)] = max(rate, highest.get((group, field), 0.0))
+        kept = sorted(highest.items(), key=lambda row: -row[1])[:MAX_FIELD_LABELS]
+        for (group, field), rate in sorted(kept):  # the noisiest, bounded like field labels
+            family.add_metric([group, field], rate)
         yield family
 
 

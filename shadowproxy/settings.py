@@ -21,6 +21,7 @@ from shadowproxy.contracts.builtin import BUILTIN_CONTRACTS
 from shadowproxy.contracts.drift import DriftSettings
 from shadowproxy.contracts.model import Contract
 from shadowproxy.diff.config import DEFAULT_CONFIG, DiffConfig, load_config
+from shadowproxy.diff.noise import NoiseConfig
 from shadowproxy.errors import ConfigError, SettingsError, UnreadableFile
 from shadowproxy.routing import build_route_table
 from shadowproxy.types import RouteGroup, Side
@@ -81,6 +82,9 @@ class Settings:
     redis_url: str | None = field(default=None, repr=False)  # may hold a password: never logged
     diff_log_output: str = "file"  # "file" (the diff-log dir), "stdout" (JSON lines) or "both"
     replica: str = "proxy"  # this process's name in diff records, audit events and the store
+    legacy_secondary_url: str | None = None  # a second legacy instance: A/A reads measure noise
+    noise_sample_rate: float = 0.25  # share of shadowed reads that are A/A samples too
+    noise: NoiseConfig = field(default_factory=NoiseConfig)
 
     @property
     def admin_loopback(self) -> bool:
@@ -101,6 +105,7 @@ def load_settings(
     diff_log_dir: Path = Path("diff_logs"),
     state_dir: Path = Path("var/shadowproxy"),
     replica: str = "proxy",
+    legacy_secondary_url: str | None = None,
 ) -> Settings:
     env = _Env(environ)
     config = _load_config(config_path)
@@ -164,6 +169,17 @@ def load_settings(
         redis_url=redis_url,
         diff_log_output=env.get("SHADOWPROXY_DIFF_LOG", _one_of("file", "stdout", "both"), "file"),
         replica=env.get("SHADOWPROXY_REPLICA", _replica_name, _replica_name(replica)),
+        legacy_secondary_url=(
+            None
+            if legacy_secondary_url is None
+            else parse_upstream_url(legacy_secondary_url, name="legacy secondary URL")
+        ),
+        noise_sample_rate=env.get("SHADOWPROXY_NOISE_SAMPLE_RATE", _fraction, 0.25),
+        noise=NoiseConfig(
+            threshold=env.get("SHADOWPROXY_NOISE_THRESHOLD", _fraction, 0.05),
+            min_count=env.get("SHADOWPROXY_NOISE_MIN_COUNT", _positive_int, 20),
+            window_s=env.get("SHADOWPROXY_NOISE_WINDOW_S", _positive_float, 3600.0),
+        ),
     )
 
 

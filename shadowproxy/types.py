@@ -70,6 +70,8 @@ class Outcome(StrEnum):
     SKIPPED = "skipped"
     # every remaining difference is listed as a known, accepted difference (config)
     ACCEPTED = "accepted"
+    # every remaining difference is on a field the legacy side differs on with itself (diff.noise)
+    NOISE = "noise"
 
 
 class DiffKind(StrEnum):
@@ -231,7 +233,8 @@ class Difference:
     kind: DiffKind
     legacy: JSONValue = None
     app: JSONValue = None
-    reason: str | None = None  # set on an accepted difference: the known difference's reason
+    # set on an accepted difference (the known difference's reason) or a noise one (its rate)
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,6 +272,8 @@ class Comparison:
     # full-body structural report for bodies that share a shape: informative, never an outcome
     secondary: tuple[Difference, ...] = ()
     accepted: tuple[Difference, ...] = ()
+    # differences on fields measured as noisy (diff.noise), each with its measured rate as reason
+    noise: tuple[Difference, ...] = ()
     reason: str | None = None  # skip reason, error summary, or why it is inflight_skew
     task_id: str | None = None
     ticker: str | None = None

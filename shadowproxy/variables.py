@@ -73,6 +73,10 @@ PROXY_VARIABLES = frozenset(
         "SHADOWPROXY_REDIS_URL",
         "SHADOWPROXY_DIFF_LOG",
         "SHADOWPROXY_REPLICA",
+        "SHADOWPROXY_NOISE_SAMPLE_RATE",
+        "SHADOWPROXY_NOISE_THRESHOLD",
+        "SHADOWPROXY_NOISE_MIN_COUNT",
+        "SHADOWPROXY_NOISE_WINDOW_S",
         "DASHBOARD_API_KEY",  # `shadowproxy demo`'s dashboard key
     }
 )

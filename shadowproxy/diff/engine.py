@@ -16,6 +16,7 @@ from shadowproxy.diff.compare import compare_views
 from shadowproxy.diff.config import DEFAULT_CONFIG, DiffConfig
 from shadowproxy.diff.known import KnownDifferences
 from shadowproxy.diff.lifecycle import Sorted, sort_by_lifecycle
+from shadowproxy.diff.noise import NoiseSplit, NoiseTable
 from shadowproxy.diff.profile import (
     BODY_ONLY,
     MAX_DEPTH,
@@ -44,7 +45,7 @@ _TOLERANT = frozenset({"confidence"})
 # Python 3.11 looks an enum member up on its class through `EnumType.__getattr__`'s slow hook
 # (~0.2 µs, ten times a plain attribute): the per-comparison paths use these names instead.
 _MATCH, _MISMATCH = Outcome.MATCH, Outcome.MISMATCH
-_SKEW, _ACCEPTED = Outcome.INFLIGHT_SKEW, Outcome.ACCEPTED
+_SKEW, _ACCEPTED, _NOISE = Outcome.INFLIGHT_SKEW, Outcome.ACCEPTED, Outcome.NOISE
 _JSON = BodyKind.JSON
 
 
@@ -52,9 +53,9 @@ _JSON = BodyKind.JSON
 class ValueComparison:
     """One pair of parsed values compared (a websocket frame pair, or a 2xx body pair).
 
-    `differences` are what remains after known differences; `inflight` is True when every one of
-    them is in-flight skew, so the pair's outcome is `inflight_skew`. `terminal` is per side
-    (legacy, app): whether that side's document has reached a terminal state.
+    `differences` are what remains after known differences and noise; `inflight` is True when
+    every one of them is in-flight skew, so the pair's outcome is `inflight_skew`. `terminal` is
+    per side (legacy, app): whether that side's document has reached a terminal state.
     """
 
     differences: tuple[Difference, ...]
@@ -65,6 +66,7 @@ class ValueComparison:
     ticker: str | None
     date: str | None
     reason: str | None = None
+    noise: tuple[Difference, ...] = ()
 
     @property
     def outcome(self) -> Outcome:
@@ -72,6 +74,8 @@ class ValueComparison:
             return _SKEW
         if self.differences:
             return _MISMATCH
+        if self.noise:
+            return _NOISE
         return _ACCEPTED if self.accepted else _MATCH
 
 
@@ -83,15 +87,18 @@ class DiffEngine:
         today: Callable[[], dt.date] = dt.date.today,
         secondary_for: Callable[[Outcome], bool] = lambda _: True,
         known: KnownDifferences | None = None,
+        noise: NoiseTable | None = None,
     ) -> None:
         """`secondary_for` says which outcomes get the (costly, informative) secondary report.
 
         The proxy passes its diff-log policy: the full-body report costs about twice the whole
         key-field comparison, so it is not run for a comparison whose record will not be
         written. `known` is the proxy's one set of known differences, which the admin API adds
-        to at runtime (by default, the config's).
+        to at runtime (by default, the config's). `noise`, when the proxy measures noise, counts
+        every legacy-vs-app comparison and excuses the differences on fields it found noisy.
         """
         self._config = config
+        self._noise = noise
         self._secondary_for = secondary_for
         self._known = known or KnownDifferences(config.known_differences, today)
         self._last_contexts: tuple[ProjectionContext, ProjectionContext] | None = None
@@ -104,6 +111,32 @@ class DiffEngine:
     @property
     def known(self) -> KnownDifferences:
         return self._known
+
+    @property
+    def noise(self) -> NoiseTable | None:
+        return self._noise
+
+    def self_differences(
+        self, profile: str, route: str, first: Observation, second: Observation, ids: IdAliases
+    ) -> tuple[Difference, ...] | None:
+        """How two 2xx answers of one side to one read differ on key fields (an A/A sample), or
+        None while either document is still in flight (its changes are its lifecycle's, not
+        noise). Raises ValueError for a body the profile cannot read, or one nested too deep.
+
+        Both answers are projected as `first`'s side; in-flight skew never counts, and neither
+        do known differences: noise is what the old system does by itself.
+        """
+        chosen = self.profile(profile, route)
+        context = ProjectionContext(first.side, ids)
+        left_view = chosen(parse_body(chosen.body, first), context)
+        same = first.body == second.body  # the usual case: one parse, one view, no difference
+        right_view = left_view if same else chosen(parse_body(chosen.body, second), context)
+        if not (left_view.terminal and right_view.terminal):
+            return None
+        found = compare_views(
+            left_view, right_view, tolerant=_TOLERANT, tolerance=self._config.confidence_tolerance
+        )
+        return sort_by_lifecycle(found, left_view, right_view).mismatches
 
     def profile(self, name: str, route: str) -> Profile:
         """The profile for a route: configured `json_fields` routes carry their own key fields."""
@@ -186,6 +219,8 @@ class DiffEngine:
             tolerance=self._config.confidence_tolerance,
         )
         lifecycle = sort_by_lifecycle(found, legacy_view, app_view)
+        if self._noise is not None:  # every comparison of two bodies is an L/A sample
+            self._noise.compared(route, lifecycle.mismatches)
         identity = legacy_view if legacy_view.task_id or legacy_view.ticker else app_view
         return self._judge(route, lifecycle, identity, (legacy_view.terminal, app_view.terminal))
 
@@ -205,6 +240,7 @@ class DiffEngine:
         terminal: tuple[bool, bool] = (True, True),
     ) -> ValueComparison:
         """Rules 5 and 6 on differences already sorted by lifecycle."""
+        noise_table = self._noise
         if not (lifecycle.mismatches or lifecycle.skew):  # a match: no known difference to ask
             return ValueComparison(
                 differences=(),
@@ -219,19 +255,27 @@ class DiffEngine:
         mismatches = self._known.split(route, lifecycle.mismatches)
         skew = self._known.split(route, lifecycle.skew)
         accepted = mismatches.accepted + skew.accepted
-        outcome = rules.decide(mismatches.remaining, skew.remaining, accepted)
+        noise = (
+            NoiseSplit(mismatches.remaining, ())
+            if noise_table is None
+            else noise_table.split(route, mismatches.remaining)
+        )
+        outcome = rules.decide(noise.remaining, skew.remaining, accepted, noise.noise)
         if outcome is _MISMATCH:
-            reason: str | None = rules.summarise(mismatches.remaining)
+            reason: str | None = rules.summarise(noise.remaining)
         elif outcome is _SKEW:
             reason = lifecycle.reason
+        elif outcome is _NOISE:
+            reason = "noise: " + ", ".join(dict.fromkeys(d.field for d in noise.noise[:5]))
         elif outcome is _ACCEPTED:
             reason = "known: " + "; ".join(dict.fromkeys(mismatches.reasons + skew.reasons))
         else:
             reason = _withheld(lifecycle)
         limit = self._config.max_differences
         return ValueComparison(
-            differences=(mismatches.remaining + skew.remaining)[:limit],
+            differences=(noise.remaining + skew.remaining)[:limit],
             accepted=accepted[:limit],
+            noise=noise.noise[:limit],
             inflight=outcome is _SKEW,
             terminal=terminal,
             task_id=identity.task_id if identity else None,
@@ -269,6 +313,7 @@ class DiffEngine:
             differences=values.differences,
             secondary=secondary,
             accepted=values.accepted,
+            noise=values.noise,
             reason=values.reason,
             task_id=values.task_id,
             ticker=values.ticker,

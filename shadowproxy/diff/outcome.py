@@ -11,10 +11,12 @@
    Fields a side cannot express are documented and skipped where each profile defines its view.
 4. Lifecycle: differences inside a scope that is not terminal on both sides are sorted by
    `diff.lifecycle` into in-flight skew, withheld result fields, and real mismatches.
-5. Known differences (`diff.known`): what an unexpired entry matches moves to `accepted`.
+5. Known differences (`diff.known`): what an unexpired entry matches moves to `accepted`; then
+   noise (`diff.noise`): what remains on a field measured as `noisy` moves to `noise`.
 6. The remaining differences decide (`decide`): any mismatch -> `mismatch`, else any skew ->
-   `inflight_skew`, else anything accepted -> `accepted`, else `match`. The full-body secondary
-   report (`diff.secondary`) is attached afterwards and never changes the outcome.
+   `inflight_skew`, else any noise -> `noise`, else anything accepted -> `accepted`, else
+   `match`. The full-body secondary report (`diff.secondary`) is attached afterwards and never
+   changes the outcome.
 
 Differences are capped at `max_differences` per comparison, key-field ones first.
 """
@@ -31,7 +33,7 @@ MAX_DETAIL_CHARS = 200  # a text error body is compared by its start; the log ne
 # Python 3.11 looks an enum member up on its class through `EnumType.__getattr__`'s slow hook
 # (~0.2 µs, ten times a plain attribute): the per-comparison paths use these names instead.
 _MATCH, _MISMATCH = Outcome.MATCH, Outcome.MISMATCH
-_SKEW, _ACCEPTED = Outcome.INFLIGHT_SKEW, Outcome.ACCEPTED
+_SKEW, _ACCEPTED, _NOISE = Outcome.INFLIGHT_SKEW, Outcome.ACCEPTED, Outcome.NOISE
 
 
 def transport_failure(
@@ -99,12 +101,15 @@ def decide(
     mismatches: tuple[Difference, ...],
     skew: tuple[Difference, ...],
     accepted: tuple[Difference, ...],
+    noise: tuple[Difference, ...] = (),
 ) -> Outcome:
     """Rule 6."""
     if mismatches:
         return _MISMATCH
     if skew:
         return _SKEW
+    if noise:
+        return _NOISE
     return _ACCEPTED if accepted else _MATCH
 
 

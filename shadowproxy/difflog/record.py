@@ -33,13 +33,13 @@ EVENT = "shadow_comparison"
 # The record schema's version: a reader skips (and counts) records of a newer one, and records
 # with a field it does not know (so a new field is a new version). Records written before the
 # field existed are version 1.
-SCHEMA_VERSION = 3  # 2 added `request`, 3 `replica`
+SCHEMA_VERSION = 4  # 2 added `request`, 3 `replica`, 4 `noise`
 # Every top-level field of a record of SCHEMA_VERSION (diff_logs/README.md, "Record schema").
 FIELDS = frozenset(
     {
         "ts", "event", "schema", "comparison_id", "request_id", "kind", "route_group", "route",
         "method", "path", "authoritative", "flags_version", "trace_id", "spans", "outcome",
-        "legacy", "app", "differences", "accepted", "secondary", "secondary_omitted", "reason",
+        "legacy", "app", "differences", "accepted", "noise", "secondary", "secondary_omitted", "reason",
         "task_id", "ticker", "date", "frames", "client", "request", "replica",
     }
 )  # fmt: skip
@@ -113,6 +113,7 @@ class RecordBuilder:
             "app": _side(comparison.app),
             "differences": [self._difference(d) for d in comparison.differences],
             "accepted": [{**self._difference(d), "reason": d.reason} for d in comparison.accepted],
+            "noise": [{**self._difference(d), "reason": d.reason} for d in comparison.noise],
             "secondary": [self._difference(d) for d in secondary],
             "secondary_omitted": len(comparison.secondary) - len(secondary),
             "reason": _text(comparison.reason),

@@ -9,13 +9,11 @@ authoritative observation to the shadow task through a future once the client ha
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 import aiohttp
 import structlog
 from aiohttp import web
-from aiohttp.typedefs import Handler
-from aiohttp.web_urldispatcher import MatchInfoError
 from multidict import CIMultiDict
 from prometheus_client import CollectorRegistry
 
@@ -25,6 +23,7 @@ from shadowproxy.correlation import CorrelationMap
 from shadowproxy.cutover.readiness import Readiness, consumer_groups
 from shadowproxy.diff.engine import DiffEngine
 from shadowproxy.diff.known import KnownDifferences
+from shadowproxy.diff.noise import NoiseTable
 from shadowproxy.difflog.record import RecordBuilder, should_log
 from shadowproxy.difflog.watch import Watches
 from shadowproxy.errors import UpstreamError
@@ -36,6 +35,7 @@ from shadowproxy.http.context import (
     FLAGS,
     INSPECTOR,
     METRICS,
+    NOISE,
     READINESS,
     ROUTES,
     SAMPLING,
@@ -44,6 +44,7 @@ from shadowproxy.http.context import (
     ProxyContext,
     WsHandler,
 )
+from shadowproxy.http.edge import expect, expect_unrouted, http_1_only
 from shadowproxy.http.exchange import max_forwards, origin_form, request_id, shape, side_headers
 from shadowproxy.http.headers import (
     AUTHORITATIVE_MARK,
@@ -53,6 +54,7 @@ from shadowproxy.http.headers import (
     is_websocket_upgrade,
     upgrades_connection,
 )
+from shadowproxy.http.noise import OFF, build_sampler, noise_source
 from shadowproxy.http.shadow import Captured, ShadowDispatcher
 from shadowproxy.http.shapes import keep_shapes
 from shadowproxy.http.upstream import (
@@ -99,7 +101,7 @@ def create_app(
 ) -> web.Application:
     """The proxy. Raises StateFileError (a SettingsError) when flags.json or the runtime known
     differences' file is unusable."""
-    app = web.Application(middlewares=[_http_1_only])
+    app = web.Application(middlewares=[http_1_only])
     metrics = ProxyMetrics(registry)
     metrics.watch_difflog(lambda: sink.stats)
     app[SETTINGS] = settings
@@ -121,6 +123,7 @@ def create_app(
         record=app[FLAGS].record,
         version=lambda: app[FLAGS].version,
     )
+    app[NOISE] = NoiseTable(settings.noise)
     app[WATCHES] = Watches(
         RecordBuilder.create(settings.config.redact_json_paths, replica=settings.replica)
     )
@@ -138,53 +141,9 @@ def create_app(
     )
     app.cleanup_ctx.append(_Lifecycle(sink))
     app.cleanup_ctx.append(keep_shapes)
-    app.router.add_route(
-        "*", "/{tail:.*}", _ProxyHandler(ws_handler).handle, expect_handler=_expect
-    )
-    _expect_unrouted(app.router)
+    app.router.add_route("*", "/{tail:.*}", _ProxyHandler(ws_handler).handle, expect_handler=expect)
+    expect_unrouted(app.router)
     return app
-
-
-async def _expect(request: web.Request) -> None:
-    """An HTTP/1.1 `Expect: 100-continue` gets 100 Continue before the body is read; any other
-    expectation is refused with 417 (RFC 9110 §10.1.1). aiohttp's own handler quotes the value in
-    its 417 and fails with a 500 on a value that is not UTF-8. It decides for every request,
-    routed or not (`_expect_unrouted`)."""
-    if request.version != aiohttp.HttpVersion11:
-        return
-    if request.headers.get("Expect", "").lower() == "100-continue":
-        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        return
-    raise web.HTTPExpectationFailed(
-        text='{"detail": "unsupported expectation"}', content_type="application/json"
-    )
-
-
-def _expect_unrouted(router: web.UrlDispatcher) -> None:
-    """`_expect` for the requests no route matches too. aiohttp runs the matched route's Expect
-    handler before any middleware, and a target the catch-all `/{tail}` cannot match (a CONNECT's
-    authority-form, `OPTIONS *`, an absolute-form without a path: `http://host`) matches aiohttp's
-    own route for its 404, with aiohttp's own Expect handler: a 500 for a value that is not UTF-8
-    (the fuzz, seed 1809151749). aiohttp offers no hook for that route but the router's resolve
-    (its `router` argument is deprecated), so resolve is wrapped."""
-    resolve = router.resolve
-
-    async def resolved(request: web.Request) -> web.UrlMappingMatchInfo:
-        found = await resolve(request)
-        unrouted = found.http_exception
-        return found if unrouted is None else _Unrouted(unrouted)
-
-    router.resolve = resolved  # type: ignore[method-assign]  # see above: no other hook
-
-
-class _Unrouted(MatchInfoError):
-    """aiohttp's match for a request no route matches (its 404 or 405), expecting as `_expect`."""
-
-    __slots__ = ()
-
-    @property
-    def expect_handler(self) -> Callable[[web.Request], Awaitable[None]]:
-        return _expect
 
 
 class _Lifecycle:
@@ -228,6 +187,7 @@ class _Lifecycle:
                 correlation=correlation,
                 guard=guard,
                 metrics=metrics,
+                noise=app[NOISE],
             )
             app[CLUSTER] = cluster
             await cluster.start()
@@ -238,10 +198,21 @@ class _Lifecycle:
             Stage("cutover", app[READINESS].publish),
             watches=app[WATCHES],
         )
+        measured = noise_source(settings) != OFF
         engine = DiffEngine(
             settings.config,
             secondary_for=lambda outcome: should_log(outcome, log_matches=settings.log_matches),
             known=app[ACCEPTANCES].known,
+            noise=app[NOISE] if measured else None,
+        )
+        noise = build_sampler(
+            settings,
+            table=app[NOISE],
+            engine=engine,
+            routes=app[ROUTES],
+            metrics=metrics,
+            spawn=tasks.spawn,
+            pool_size=POOL_SIZE,
         )
         metrics.watch_known(engine.known.counts)
         for entry in engine.known.expired():  # a debt past its due date: say whose it is
@@ -272,6 +243,7 @@ class _Lifecycle:
                 spawn=tasks.spawn,
                 inspector=app[INSPECTOR],
                 rates=app[SAMPLING],
+                noise=noise,
             ),
             tasks=tasks,
             inspector=app[INSPECTOR],
@@ -287,25 +259,11 @@ class _Lifecycle:
             await tasks.drain(settings.shutdown_grace_s)
             for upstream in upstreams.values():
                 await upstream.session.close()
+            if noise is not None:
+                await noise.close()
             if cluster is not None:
                 await cluster.close()
             correlation.close()
-
-
-_HTTP_1 = (aiohttp.HttpVersion10, aiohttp.HttpVersion11)
-
-
-@web.middleware
-async def _http_1_only(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """A request line naming HTTP/2.0 or HTTP/0.9 gets 505, before routing (a target the route
-    table cannot match would get aiohttp's own 404). aiohttp answers in the version the request
-    line named, and no client reads an `HTTP/2.0 505` status line: answer in HTTP/1.1, close."""
-    if request.version in _HTTP_1:
-        return await handler(request)
-    request._cache["version"] = aiohttp.HttpVersion11  # where aiohttp's reify keeps it
-    refused = web.json_response({"detail": "HTTP version not supported"}, status=505)
-    refused.force_close()
-    return refused
 
 
 def _access(request: web.Request, response: web.StreamResponse, seconds: float) -> None:

@@ -3,14 +3,15 @@
 `Cluster` connects this replica's flags, correlation map, rollback guard and audit trail to the
 shared store (`shadowproxy.store`): flag changes serialised across replicas and obeyed by every
 one within a second, correlation pairs and creates in flight seen by every replica, the window
-triggers judged on every replica's evidence, the runtime known differences, the sample rates and
-the audit trail kept once for all. It is built
+triggers and the noise classification judged on every replica's evidence, the runtime known
+differences, the sample rates and the audit trail kept once for all. It is built
 only with the Redis store; with the local store the embedded state is all there is.
 """
 
 from __future__ import annotations
 
 from shadowproxy.correlation import CorrelationMap
+from shadowproxy.diff.noise import NoiseTable
 from shadowproxy.metrics import ProxyMetrics
 from shadowproxy.rollback.accepted import Acceptances
 from shadowproxy.rollback.flags import Flags
@@ -27,6 +28,8 @@ from shadowproxy.store.tallies import SharedTallies
 from shadowproxy.types import RouteGroup
 
 SETTLE_S = 2.0  # how long an admin call waits for the store to confirm its flag change
+NOISE_TOTALS = "all"  # the noise totals are one set per replica (keyed by route inside)
+NOISE_TICK_S = 2.0  # noise is judged over an hour: its totals need not travel 4 times a second
 
 
 class Cluster:
@@ -40,6 +43,7 @@ class Cluster:
         correlation: CorrelationMap,
         guard: RollbackGuard,
         metrics: ProxyMetrics,
+        noise: NoiseTable,
     ) -> None:
         if settings.redis_url is None:
             raise ValueError("the Redis store needs SHADOWPROXY_REDIS_URL")
@@ -62,6 +66,15 @@ class Cluster:
             own=guard.totals,
         )
         guard.share(self.tallies.others)
+        self.noise = SharedTallies(  # the noise table's window totals: judged on the cluster's
+            store,
+            kind="noise",
+            groups=(NOISE_TOTALS,),
+            window_s=settings.noise.window_s,
+            own=lambda _: noise.totals(),
+            tick_s=NOISE_TICK_S,
+        )
+        noise.share(lambda: self.noise.others(NOISE_TOTALS))
         self.events = SharedEvents(store)
         flags.events.share(settings.replica, self.events.append)
         pending = metrics.store_pending
@@ -79,7 +92,15 @@ class Cluster:
         return {"store": "redis", "store_state": state, "replica": self.replica}
 
     async def start(self) -> None:
-        parts = (self.flags, self.known, self.sampling, self.pairs, self.tallies, self.events)
+        parts = (
+            self.flags,
+            self.known,
+            self.sampling,
+            self.pairs,
+            self.tallies,
+            self.noise,
+            self.events,
+        )
         for part in parts:
             part.start()
         await self.store.start()

@@ -19,6 +19,7 @@ from shadowproxy.contracts.inspect import Inspector
 from shadowproxy.correlation import CorrelationMap
 from shadowproxy.cutover.readiness import Readiness
 from shadowproxy.diff.engine import DiffEngine
+from shadowproxy.diff.noise import NoiseTable
 from shadowproxy.difflog.watch import Watches
 from shadowproxy.http.cluster import Cluster
 from shadowproxy.http.shadow import ShadowDispatcher
@@ -70,4 +71,5 @@ INSPECTOR = web.AppKey("shadowproxy.contracts.inspect", Inspector)
 ACCEPTANCES = web.AppKey("shadowproxy.rollback.accepted", Acceptances)
 WATCHES = web.AppKey("shadowproxy.difflog.watch", Watches)
 SAMPLING = web.AppKey("shadowproxy.rollback.sampling", SampleRates)
+NOISE = web.AppKey("shadowproxy.diff.noise", NoiseTable)  # measured or not (http/noise.py)
 CLUSTER = web.AppKey("shadowproxy.http.cluster", Cluster)  # only with SHADOWPROXY_STORE=redis

@@ -43,6 +43,7 @@ from shadowproxy.errors import StoreUnavailable, UpstreamError
 from shadowproxy.http.desync import Desync
 from shadowproxy.http.exchange import side_headers
 from shadowproxy.http.headers import replayable
+from shadowproxy.http.noise import NoiseSampler
 from shadowproxy.http.upstream import Body, Upstream, decoded_body, failed, observe
 from shadowproxy.metrics import ProxyMetrics
 from shadowproxy.publish import Pipeline
@@ -100,8 +101,10 @@ class ShadowDispatcher:
         spawn: Spawn,
         inspector: Inspector,
         rates: SampleRates,
+        noise: NoiseSampler | None = None,
     ) -> None:
         self._settings = settings
+        self._noise = noise
         self._rates = rates
         self._inspector = inspector
         self._upstreams = upstreams
@@ -135,6 +138,8 @@ class ShadowDispatcher:
         Returns the future the caller must resolve with the authoritative answer, or None. The
         shadow's headers are built only once it is decided that there is a shadow.
         """
+        if self._noise is not None and _changes_state(exchange.method, match.spec):
+            self._noise.changed_state()
         reason = self.skip_reason(exchange, match, body_too_large=body_too_large)
         if reason is not None:
             self._pipeline.skip(exchange, reason)
@@ -306,6 +311,10 @@ class ShadowDispatcher:
 
         if after:
             await asyncio.wait(after, timeout=self._settings.shadow_timeout_s)
+        noise, legacy_path = self._noise, path if target is Side.LEGACY else exchange.path
+        secondary = noise and noise.ask_secondary(
+            exchange, legacy_path, request.headers, request.body
+        )
         with self._stage("send", exchange):
             shadow, overflowed = await self._observe(request, target, path)
         sent.set_result(None)
@@ -321,10 +330,18 @@ class ShadowDispatcher:
 
         async with self._cpu:
             await asyncio.sleep(0)  # the loop polls client I/O before each comparison's CPU work
-            self._finish(request, shadow, captured)
+            legacy = self._finish(request, shadow, captured)
+        if noise and secondary and legacy:  # an A/A sample: the secondary's answer too
+            with self._stage("noise", exchange):
+                ids = self._correlation.aliases
+                await noise.secondary_answered(exchange, legacy, secondary, ids, self._cpu)
 
-    def _finish(self, request: ShadowRequest, shadow: Observation, captured: Captured) -> None:
-        """Normalize, learn ids, diff and publish: the CPU-bound part, run under `_cpu`."""
+    def _finish(
+        self, request: ShadowRequest, shadow: Observation, captured: Captured
+    ) -> Observation | None:
+        """Normalize, learn ids, diff and publish: the CPU-bound part, run under `_cpu`.
+
+        Returns the legacy side's decoded answer (for an A/A sample), None if not compared."""
         exchange, spec, target = (
             request.exchange,
             request.match.spec,
@@ -336,7 +353,7 @@ class ShadowDispatcher:
             authoritative_view = _decoded(captured.observation, limit)
         if shadow_view is None or authoritative_view is None:
             self._pipeline.skip(exchange, SkipReason.NOT_COMPARABLE)
-            return
+            return None
         legacy, app = (
             (shadow_view, authoritative_view)
             if target is Side.LEGACY
@@ -363,6 +380,10 @@ class ShadowDispatcher:
             reason = SkipReason.STATE_DIVERGED.value
             comparison = replace(comparison, outcome=Outcome.SKIPPED, reason=reason)
         self._pipeline.publish(replace(comparison, client=client, request=sent))
+        if self._noise is not None:
+            with self._stage("noise", exchange):
+                self._noise.read(exchange, authoritative_view, self._correlation.aliases)
+        return legacy
 
     async def _observe(
         self, request: ShadowRequest, target: Side, path: str

@@ -8,9 +8,10 @@ clear runtime overrides, the Alertmanager webhook), and what an operator reads: 
 `/events` (the audit trail), `/parity` (per route group over a window), `/cutover` (readiness per
 route group and consumer) and `/drift` (the shapes learned from legacy's answers); the known
 differences, listed, accepted from a diff-log signature and withdrawn (`ops/known_api.py`), and
-the watches a replay waits on for its requests' verdicts (`ops/watch_api.py`), and the sample
-rates per route group (`ops/sampling_api.py`). Who may call
-what is `ops/admin_access.py`. Bad input is a 400 with a FastAPI-style `{"detail": ...}` body.
+the watches a replay waits on for its requests' verdicts (`ops/watch_api.py`), the sample
+rates per route group (`ops/sampling_api.py`) and the measured noise (`ops/noise_api.py`).
+Who may call what is `ops/admin_access.py`. Bad input is a 400 with a FastAPI-style
+`{"detail": ...}` body.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from prometheus_client.aiohttp import make_aiohttp_handler
 from shadowproxy.errors import StoreUnavailable, UpstreamError
 from shadowproxy.http.context import INSPECTOR
 from shadowproxy.http.upstream import map_client_errors
-from shadowproxy.ops import control, known_api, sampling_api, watch_api
+from shadowproxy.ops import control, known_api, noise_api, sampling_api, watch_api
 from shadowproxy.ops.admin_access import (
     PROXY,
     REGISTRY,
@@ -77,6 +78,7 @@ def create_admin_app(proxy: web.Application, *, registry: CollectorRegistry) -> 
     app.router.add_get("/known", known_api.list_known)
     app.router.add_post("/known", known_api.accept)
     app.router.add_delete("/known/{signature}", known_api.withdraw)
+    app.router.add_get("/noise", noise_api.get_noise)
     app.router.add_get("/sampling", sampling_api.get_sampling)
     app.router.add_put("/sampling/{group}", sampling_api.put_sampling)
     app.router.add_delete("/sampling", sampling_api.delete_sampling)

@@ -118,6 +118,12 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     run.add_argument("--legacy", required=True, metavar="URL", help="legacy backend base URL")
     run.add_argument("--app", required=True, metavar="URL", help="app service base URL")
     run.add_argument(
+        "--legacy-secondary",
+        metavar="URL",
+        help="a second legacy instance sharing the legacy data: a sample of reads also go to it"
+        " (never a write) and what it differs on with the legacy side is measured as noise",
+    )
+    run.add_argument(
         "--state-dir",
         type=Path,
         default=Path("var/shadowproxy"),

@@ -93,6 +93,7 @@ def _cmd_run(args: argparse.Namespace, environ: Mapping[str, str]) -> Exit:
         diff_log_dir=args.diff_log_dir,
         state_dir=args.state_dir,
         replica=socket.gethostname() or "proxy",
+        legacy_secondary_url=args.legacy_secondary,
     )
     output = settings.diff_log_output  # SHADOWPROXY_DIFF_LOG: file, stdout or both
     try:

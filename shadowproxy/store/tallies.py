@@ -35,8 +35,14 @@ class SharedTallies:
         groups: tuple[str, ...],
         window_s: float,
         own: Callable[[str], Totals],
+        kind: str = "win",
+        tick_s: float = TICK_S,
     ) -> None:
+        """`kind` names the hashes (`<kind>:<group>`): the rollback windows' and the noise
+        table's totals are two sets of tallies on one store; `tick_s` is how often they go."""
         self._store = store
+        self._kind = kind
+        self._tick = tick_s
         self._groups = groups
         self._window = window_s
         self._own = own
@@ -52,7 +58,7 @@ class SharedTallies:
     async def tick(self) -> None:
         """Publish this replica's totals and read the others' (one pipeline)."""
         now, replica = time.time(), self._store.replica
-        keys = {group: self._store.key("win", group) for group in self._groups}
+        keys = {group: self._store.key(self._kind, group) for group in self._groups}
         mine = {
             group: json.dumps({"at": now, **self._own(group)}, sort_keys=True)
             for group in self._groups
@@ -80,7 +86,7 @@ class SharedTallies:
                 await self.tick()
             except StoreUnavailable:
                 self._others = {}
-            await asyncio.sleep(TICK_S)
+            await asyncio.sleep(self._tick)
 
 
 def _summed(entries: Mapping[bytes, bytes], replica: str, oldest: float) -> dict[str, int]:
