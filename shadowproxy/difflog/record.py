@@ -39,8 +39,8 @@ FIELDS = frozenset(
     {
         "ts", "event", "schema", "comparison_id", "request_id", "kind", "route_group", "route",
         "method", "path", "authoritative", "flags_version", "trace_id", "spans", "outcome",
-        "legacy", "app", "differences", "accepted", "noise", "secondary", "secondary_omitted", "reason",
-        "task_id", "ticker", "date", "frames", "client", "request", "replica",
+        "legacy", "app", "differences", "accepted", "noise", "secondary", "secondary_omitted",
+        "reason", "task_id", "ticker", "date", "frames", "client", "request", "replica",
     }
 )  # fmt: skip
 # Outcomes that are noise in steady state: written only when the operator asks for matches.

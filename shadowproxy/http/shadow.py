@@ -245,17 +245,31 @@ class ShadowDispatcher:
 
     def _sampled(self, exchange: Exchange, match: RouteMatch) -> bool:
         """Once per flow (rollback/sampling.py): a flow whose create was shadowed is in, one
-        whose create was sampled out is out, any other is decided by its key's hash."""
+        whose create was sampled out is out, a request naming no flow is decided by its id's
+        hash. A flow that is neither yet is in for now: its create may still be in flight here
+        or on another replica, so the shadow task decides once the twin is resolved
+        (`unresolved`) — deciding by the hash now would split a flow whose create was shadowed
+        but not answered yet (a websocket opened at once, a poll right after the start)."""
         rate = self._rates.rate(exchange.route_group)
         if rate >= 1.0 and not self._correlation.has_sampled_out:
             return True  # the default: no id to parse, no flow to look up
         key = self._correlation.key(match, exchange.path)
-        if key is not None:
-            if self._correlation.twin(key, Side.APP) is not None:
-                return True
-            if self._correlation.is_sampled_out(key):
-                return False
-        return sampled(key or exchange.request_id, rate)
+        if key is None:
+            return sampled(exchange.request_id, rate)
+        return not self._correlation.is_sampled_out(key)
+
+    def unresolved(self, exchange: Exchange, match: RouteMatch) -> SkipReason:
+        """Why a shadow whose request names an id without a twin is not sent (HTTP and ws)."""
+        flow = self._correlation.key(match, exchange.path)
+        if flow is None:
+            return SkipReason.UNCORRELATED
+        if self._correlation.is_sampled_out(flow):
+            return SkipReason.SAMPLED_OUT  # its create was sampled out (maybe on another replica)
+        if flow in self.desync:
+            return SkipReason.STATE_DIVERGED
+        if not sampled(flow, self._rates.rate(exchange.route_group)):
+            return SkipReason.SAMPLED_OUT  # a flow no create through the proxy named: by its id
+        return SkipReason.UNCORRELATED
 
     # ------------------------------------------------------------------ background
 
@@ -299,14 +313,7 @@ class ShadowDispatcher:
                 self._pipeline.skip(exchange, SkipReason.STORE_UNAVAILABLE)
                 return
         if path is None:
-            flow = self._correlation.key(request.match, exchange.path)
-            if flow is not None and self._correlation.is_sampled_out(flow):
-                reason = SkipReason.SAMPLED_OUT  # sampled out on another replica
-            elif flow is not None and flow in self.desync:
-                reason = SkipReason.STATE_DIVERGED
-            else:
-                reason = SkipReason.UNCORRELATED
-            self._pipeline.skip(exchange, reason)
+            self._pipeline.skip(exchange, self.unresolved(exchange, request.match))
             return
 
         if after:

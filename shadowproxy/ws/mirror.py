@@ -26,7 +26,6 @@ from shadowproxy.diff.streams.base import SIDES, Stream
 from shadowproxy.diff.streams.frames import Frame, FrameBuffer, FrameKind
 from shadowproxy.errors import StoreUnavailable, UpstreamError, UpstreamRefused
 from shadowproxy.http.context import ProxyContext
-from shadowproxy.publish import skipped
 from shadowproxy.types import (
     Comparison,
     Exchange,
@@ -127,8 +126,8 @@ class Recorder:
                 except TimeoutError:
                     pass
                 self._wake.clear()
-                if self._skip is not None:
-                    self._publish([skipped(stream.exchange, self._skip)])
+                if self._skip is not None:  # counted only, when sampled out (publish.py)
+                    self._ctx.pipeline.skip(stream.exchange, self._skip)
                     return
                 ended = self._ended
                 self._drain()
@@ -250,7 +249,7 @@ class Shadow:
             self._recorder.skip(SkipReason.STORE_UNAVAILABLE)
             return
         if path is None:
-            self._recorder.skip(SkipReason.UNCORRELATED)
+            self._recorder.skip(ctx.shadow.unresolved(exchange, self._match))
             return
         connections = ctx.metrics.ws_connections
         group = exchange.route_group.value

@@ -56,6 +56,28 @@ async def test_a_sampled_analysis_is_shadowed_whole_and_a_sampled_out_one_not_at
     ) == sampled_out * (1 + POLLS)
 
 
+async def test_a_poll_sent_while_its_shadowed_start_is_still_in_flight_is_shadowed_too(
+    make_proxy: ProxyFactory,
+) -> None:
+    """The flow is decided at its start; a poll the dashboard sends at once, before the shadow
+    answered the start (so before the pair is known), follows that decision, not its id's hash."""
+    proxy = await make_proxy({"SHADOWPROXY_SAMPLE_RATE_ANALYSIS": "0.3"})
+    proxy.app.delays["/api/analysis/start"] = 0.1  # the shadow answers starts later
+    for n in range(40):
+        start = await proxy.client.post(
+            "/api/analysis/start", json={}, headers={"X-Request-ID": f"start-{n}"}
+        )
+        task = (await start.json())["task_id"]
+        assert (await proxy.client.get(f"/api/analysis/status/{task}")).status == 200
+    await proxy.wait_idle()
+    starts = [s for s in proxy.app.seen if s.raw_path == "/api/analysis/start"]
+    polls = [s for s in proxy.app.seen if s.raw_path.startswith("/api/analysis/status/")]
+    assert 0 < len(starts) < 40
+    assert len(polls) == len(starts)  # before the fix: 7 shadowed starts, 0 shadowed polls
+    reasons = {c.reason for c in proxy.sink.comparisons if c.outcome is Outcome.SKIPPED}
+    assert "uncorrelated" not in reasons
+
+
 async def test_a_sample_rate_changed_at_runtime_applies_to_new_flows_and_is_audited(
     make_proxy: ProxyFactory,
 ) -> None:
