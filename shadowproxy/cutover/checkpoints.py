@@ -23,7 +23,9 @@ from shadowproxy.types import (
     SkipReason,
 )
 
-_JUDGED = frozenset({Outcome.MATCH, Outcome.MISMATCH, Outcome.ACCEPTED, Outcome.INFLIGHT_SKEW})
+_JUDGED = frozenset(
+    {Outcome.MATCH, Outcome.MISMATCH, Outcome.ACCEPTED, Outcome.INFLIGHT_SKEW, Outcome.NOISE}
+)
 _RESULT_ROUTES = frozenset(
     {
         "/api/analysis/status/{task_id}",
@@ -94,7 +96,12 @@ def _stages_violated(comparison: Comparison) -> bool:
 
 def _results_apply(comparison: Comparison) -> bool:
     # in-flight skew never compares result fields, so it is no evidence for this checkpoint
-    judged = comparison.outcome in (Outcome.MATCH, Outcome.MISMATCH, Outcome.ACCEPTED)
+    judged = comparison.outcome in (
+        Outcome.MATCH,
+        Outcome.MISMATCH,
+        Outcome.ACCEPTED,
+        Outcome.NOISE,
+    )
     return comparison.exchange.route in _RESULT_ROUTES and judged
 
 
@@ -112,7 +119,8 @@ def _errors_apply(comparison: Comparison) -> bool:
     legacy = comparison.legacy
     failed = legacy is not None and legacy.status is not None and 400 <= legacy.status < 500
     about_errors = any(
-        ERROR_FIELDS.fullmatch(d.field) for d in (*comparison.differences, *comparison.accepted)
+        ERROR_FIELDS.fullmatch(d.field)
+        for d in (*comparison.differences, *comparison.accepted, *comparison.noise)
     )
     return _judged(comparison) and (failed or about_errors)
 

@@ -310,7 +310,13 @@ def _detail(found: ContractBreak) -> str:
     return f"expected {found.expected}, got {found.got}{where}"
 
 
-_COMPARED = (Outcome.MATCH, Outcome.MISMATCH, Outcome.ACCEPTED, Outcome.INFLIGHT_SKEW)
+_COMPARED = (
+    Outcome.MATCH,
+    Outcome.MISMATCH,
+    Outcome.ACCEPTED,
+    Outcome.INFLIGHT_SKEW,
+    Outcome.NOISE,
+)
 
 
 def _ratio(part: int, whole: int) -> float | None:

@@ -42,12 +42,13 @@ from shadowproxy.diff.config import SAFE_METHODS
 from shadowproxy.errors import StoreUnavailable, UpstreamError
 from shadowproxy.http.desync import Desync
 from shadowproxy.http.exchange import side_headers
+from shadowproxy.http.flows import Flows
 from shadowproxy.http.headers import replayable
 from shadowproxy.http.noise import NoiseSampler
 from shadowproxy.http.upstream import Body, Upstream, decoded_body, failed, observe
 from shadowproxy.metrics import ProxyMetrics
 from shadowproxy.publish import Pipeline
-from shadowproxy.rollback.sampling import SampleRates, sampled
+from shadowproxy.rollback.sampling import SampleRates
 from shadowproxy.settings import Settings
 from shadowproxy.tasks import Spawn
 from shadowproxy.types import (
@@ -121,6 +122,7 @@ class ShadowDispatcher:
         # under this lock they take turns, one comparison per turn of the loop.
         self._cpu = asyncio.Lock()
         self.desync = Desync()
+        self.flows = Flows(correlation, rates, self.desync)  # sampling decided once per flow
         self._last_write: Sent | None = None
         self._reads_since_write: list[Sent] = []
 
@@ -186,7 +188,7 @@ class ShadowDispatcher:
             return SkipReason.SHADOW_OFF
         if not match.spec.mirror:
             return SkipReason.SIDE_EFFECT_POLICY
-        if not self._sampled(exchange, match):
+        if not self.flows.sampled(exchange, match):
             return SkipReason.SAMPLED_OUT
         if body_too_large:
             return SkipReason.BODY_TOO_LARGE
@@ -243,34 +245,6 @@ class ShadowDispatcher:
     def ws_closed(self) -> None:
         self._ws_open -= 1
 
-    def _sampled(self, exchange: Exchange, match: RouteMatch) -> bool:
-        """Once per flow (rollback/sampling.py): a flow whose create was shadowed is in, one
-        whose create was sampled out is out, a request naming no flow is decided by its id's
-        hash. A flow that is neither yet is in for now: its create may still be in flight here
-        or on another replica, so the shadow task decides once the twin is resolved
-        (`unresolved`) — deciding by the hash now would split a flow whose create was shadowed
-        but not answered yet (a websocket opened at once, a poll right after the start)."""
-        rate = self._rates.rate(exchange.route_group)
-        if rate >= 1.0 and not self._correlation.has_sampled_out:
-            return True  # the default: no id to parse, no flow to look up
-        key = self._correlation.key(match, exchange.path)
-        if key is None:
-            return sampled(exchange.request_id, rate)
-        return not self._correlation.is_sampled_out(key)
-
-    def unresolved(self, exchange: Exchange, match: RouteMatch) -> SkipReason:
-        """Why a shadow whose request names an id without a twin is not sent (HTTP and ws)."""
-        flow = self._correlation.key(match, exchange.path)
-        if flow is None:
-            return SkipReason.UNCORRELATED
-        if self._correlation.is_sampled_out(flow):
-            return SkipReason.SAMPLED_OUT  # its create was sampled out (maybe on another replica)
-        if flow in self.desync:
-            return SkipReason.STATE_DIVERGED
-        if not sampled(flow, self._rates.rate(exchange.route_group)):
-            return SkipReason.SAMPLED_OUT  # a flow no create through the proxy named: by its id
-        return SkipReason.UNCORRELATED
-
     # ------------------------------------------------------------------ background
 
     async def _run(
@@ -313,7 +287,7 @@ class ShadowDispatcher:
                 self._pipeline.skip(exchange, SkipReason.STORE_UNAVAILABLE)
                 return
         if path is None:
-            self._pipeline.skip(exchange, self.unresolved(exchange, request.match))
+            self._pipeline.skip(exchange, self.flows.unresolved(exchange, request.match))
             return
 
         if after:

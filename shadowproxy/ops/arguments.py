@@ -132,7 +132,10 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     )
 
     up = commands.add_parser(
-        "up", help="start legacy backend, app service and proxy together", epilog=SETTINGS_EPILOG
+        "up",
+        help="start legacy backend, app service and proxy together (--with-secondary: and a"
+        " second legacy backend, to measure noise)",
+        epilog=SETTINGS_EPILOG,
     )
     up.add_argument(
         "--legacy-port",
@@ -147,6 +150,21 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         default=stack.app_port,
         metavar="PORT",
         help="the app service's port",
+    )
+    up.add_argument(
+        "--with-secondary",
+        action="store_true",
+        help="also start a second legacy backend on the legacy data and pass it to the proxy as"
+        " --legacy-secondary: a sample of reads (SHADOWPROXY_NOISE_SAMPLE_RATE) also go to it,"
+        " never a write, and what it differs on with the legacy side is measured as noise"
+        " (GET /noise on the admin API)",
+    )
+    up.add_argument(
+        "--legacy-secondary-port",
+        type=_port,
+        default=stack.legacy_secondary_port,
+        metavar="PORT",
+        help="the second legacy backend's port, with --with-secondary",
     )
     up.add_argument(
         "--var-dir",

@@ -128,6 +128,8 @@ def _cmd_up(args: argparse.Namespace, environ: Mapping[str, str]) -> Exit:
         admin=args.admin,
         legacy_port=args.legacy_port,
         app_port=args.app_port,
+        legacy_secondary_port=args.legacy_secondary_port,
+        with_secondary=args.with_secondary,
         var_dir=args.var_dir,
         diff_log_dir=args.diff_log_dir,
         config_path=args.config,

@@ -6,6 +6,12 @@ stops the children in order: proxy first (it drains in-flight requests to the ba
 the backends; SIGTERM, then SIGKILL after a grace period. A child is ready when it has printed
 its `... listening on URL` line (so port 0 works) and answers its health check. A child that
 dies is reported with its exit code and last stderr lines, and the whole stack exits 1.
+
+`--with-secondary` adds a fourth child, `legacy2`: a second `python -m legacy_backend` on its own
+port and on the primary legacy's data directory, started right after it (stopped right before
+it), and passed to the proxy as `--legacy-secondary`. The proxy sends it a sample of reads only,
+never a write (shadowproxy/http/noise.py), so the two never both act on the shared files; what
+the secondary knows of tasks is what was on disk when it started.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import aiohttp
 from shadowproxy.errors import StackError
 from shadowproxy.tasks import BackgroundTasks
 
+SECONDARY = "legacy2"  # the child, its log prefix and its banner line
 LEGACY_READY = re.compile(r"legacy_backend listening on (http://\S+)")
 APP_READY = re.compile(r"app_service listening on (http://\S+)")
 PROXY_READY = re.compile(r"shadowproxy listening on (http://\S+) \(admin (http://\S+)\)")
@@ -44,6 +51,8 @@ class StackOptions:
     admin: str = "127.0.0.1:9100"
     legacy_port: int = 8001
     app_port: int = 8002
+    legacy_secondary_port: int = 8004  # legacy_port + 3: clear of 8000-8002 and 9100
+    with_secondary: bool = False
     var_dir: Path = Path("var")
     diff_log_dir: Path = Path("diff_logs")
     config_path: Path | None = None
@@ -178,10 +187,16 @@ class Stack:
         legacy = await self._launch(
             "legacy", self._backend_argv("legacy_backend", o.legacy_port, "legacy"), LEGACY_READY
         )
+        secondary = None
+        if o.with_secondary:  # the same data dir as legacy's: it is only ever sent reads
+            argv = self._backend_argv("legacy_backend", o.legacy_secondary_port, "legacy")
+            secondary = (await self._launch(SECONDARY, argv, LEGACY_READY))[1]
         app = await self._launch(
             "app", self._backend_argv("app_service", o.app_port, "app"), APP_READY
         )
         proxy_argv = [o.python, "-m", "shadowproxy", "run", "--legacy", legacy[1], "--app", app[1]]
+        if secondary is not None:
+            proxy_argv += ["--legacy-secondary", secondary]
         proxy_argv += ["--listen", o.listen, "--admin", o.admin]
         proxy_argv += ["--diff-log-dir", str(o.diff_log_dir)]
         proxy_argv += ["--state-dir", str(o.var_dir / "shadowproxy")]
@@ -190,7 +205,7 @@ class Stack:
         if o.diff_log_keep_days is not None:
             proxy_argv += ["--diff-log-keep-days", str(o.diff_log_keep_days)]
         proxy = await self._launch("proxy", proxy_argv, PROXY_READY, lambda m: f"{m[2]}/healthz")
-        self._banner(proxy[1], proxy[2], legacy[1], app[1])
+        self._banner(proxy[1], proxy[2], legacy[1], app[1], secondary)
 
         stopper = self.tasks.spawn(self.stop_requested.wait(), name="stack-stop")
         watched = {child.exited: child for child in self.children}
@@ -274,17 +289,31 @@ class Stack:
                     raise StackError(f"{child.name} never answered 200 on {url}")
                 await asyncio.sleep(0.1)
 
-    def _banner(self, proxy_url: str, admin_url: str, legacy_url: str, app_url: str) -> None:
+    def _banner(
+        self,
+        proxy_url: str,
+        admin_url: str,
+        legacy_url: str,
+        app_url: str,
+        secondary_url: str | None,
+    ) -> None:
         o = self.options
         lines = [
             "shadowproxy stack is up",
             f"  proxy      {proxy_url}   <- point the dashboard here",
             f"  admin      {admin_url}   (metrics {admin_url}/metrics, flags {admin_url}/flags)",
             f"  legacy     {legacy_url}   (data {o.var_dir / 'legacy'})",
+        ]
+        if secondary_url is not None:
+            lines.append(
+                f"  {SECONDARY:<9}  {secondary_url}   (A/A noise reads, data shared with legacy;"
+                f" noise {admin_url}/noise)"
+            )
+        lines += [
             f"  app        {app_url}   (data {o.var_dir / 'app'})",
             f"  diff logs  {o.diff_log_dir}/   (summary: shadowproxy diffs --dir {o.diff_log_dir})",
             f"Try it: shadowproxy demo --proxy {proxy_url} --admin {admin_url}",
-            "Ctrl-C stops all three.",
+            f"Ctrl-C stops all {'three' if secondary_url is None else 'four'}.",
         ]
         print("\n".join(lines), file=self.out, flush=True)
 

@@ -98,7 +98,7 @@ class Hit:
 def fired(comparison: Comparison) -> Hit | None:
     """The first trigger a comparison fires, with the field that fired it; None if none does.
 
-    Accepted (known) differences never fire: they are not in `comparison.differences`. A client
+    Accepted (known) differences and noise never fire: they are not in `differences`. A client
     contract break fires whatever the semantic outcome (a `match` can break the dashboard), but
     only a counted break of the app's authoritative answer: shared and documented ones never do,
     and what legacy's answers break is the baseline the migration starts from.

@@ -6,8 +6,9 @@ route group keeps a sliding tally of its recent comparisons in `BUCKETS` time bu
 window for between `window_s - window_s / BUCKETS` and `window_s` seconds. A tally counts:
 
 - parity: the comparisons compared on key fields (`match`, `accepted`, `inflight_skew`,
-  `mismatch`) and the `mismatch`es among them. Skipped comparisons and error outcomes are not in
-  this denominator: an answer that never came is the error rate's business, not parity's;
+  `noise`, `mismatch`) and the `mismatch`es among them (noise is never evidence). Skipped
+  comparisons and error outcomes are not in this denominator: an answer that never came is the
+  error rate's business, not parity's;
 - app errors: the comparisons where the app was asked (it has an observation) and the ones where
   its answer `failed` (a 5xx or a transport error), whichever side was authoritative.
 
@@ -35,7 +36,9 @@ from shadowproxy.types import Comparison, Outcome, RouteGroup
 BUCKETS = 60  # buckets per window: a comparison's expiry is exact to window_s / BUCKETS
 EVIDENCE = 5  # comparison ids kept per group and kind, newest last, for the audit event
 
-COMPARED = frozenset({Outcome.MATCH, Outcome.ACCEPTED, Outcome.INFLIGHT_SKEW, Outcome.MISMATCH})
+COMPARED = frozenset(
+    {Outcome.MATCH, Outcome.ACCEPTED, Outcome.INFLIGHT_SKEW, Outcome.NOISE, Outcome.MISMATCH}
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -249,7 +249,7 @@ class Shadow:
             self._recorder.skip(SkipReason.STORE_UNAVAILABLE)
             return
         if path is None:
-            self._recorder.skip(ctx.shadow.unresolved(exchange, self._match))
+            self._recorder.skip(ctx.shadow.flows.unresolved(exchange, self._match))
             return
         connections = ctx.metrics.ws_connections
         group = exchange.route_group.value

@@ -47,6 +47,8 @@ FIXED_METRICS = frozenset(
         "shadowproxy_rollbacks_total",
         "shadowproxy_known_differences",
         "shadowproxy_admin_denied_total",
+        "shadowproxy_noise_ratio",
+        "shadowproxy_noise_samples_total",
     }
 )
 HISTOGRAMS = frozenset({"shadowproxy_upstream_duration_seconds"})

@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from shadowproxy.diff.noise import NoiseConfig
+
 GRAFANA_DIR = Path(__file__).resolve().parents[2] / "deploy" / "grafana"
 DASHBOARD = GRAFANA_DIR / "dashboards" / "shadowproxy.json"
 LoadYaml = Callable[[Path], list[object]]
@@ -187,6 +189,8 @@ def test_every_fixed_metric_reaches_the_dashboard(
         pytest.param("timeseries", "shadowproxy_drift_findings_total", id="drift-findings"),
         pytest.param("timeseries", "shadowproxy_rollbacks_total", id="rollbacks-by-mode"),
         pytest.param("timeseries", "shadowproxy_admin_denied_total", id="admin-denied"),
+        pytest.param("bargauge", "shadowproxy_noise_ratio", id="noise-by-field"),
+        pytest.param("timeseries", "shadowproxy_noise_samples_total", id="noise-samples"),
     ],
 )
 def test_on_call_panels_exist(dashboard: dict[str, Any], panel_type: str, needle: str) -> None:
@@ -289,6 +293,23 @@ def test_client_compatibility_row_holds_its_panels(dashboard: dict[str, Any]) ->
         if f"shadowproxy_{needle}" in target["expr"]
     }
     assert found == needles
+
+
+def test_noise_by_field_steps_at_the_default_noise_threshold(dashboard: dict[str, Any]) -> None:
+    """SHADOWPROXY_NOISE_THRESHOLD's default: at or above it a field is noisy."""
+    (panel,) = [
+        p
+        for p in all_panels(dashboard["panels"])
+        if any("shadowproxy_noise_ratio" in target["expr"] for target in p.get("targets", []))
+    ]
+    (target,) = panel["targets"]
+    assert "max by (route_group, field)" in target["expr"]
+    assert target["expr"].startswith("sort_desc(")
+    defaults = panel["fieldConfig"]["defaults"]
+    assert defaults["unit"] == "percentunit"
+    steps = [step["value"] for step in defaults["thresholds"]["steps"]]
+    assert steps == [None, NoiseConfig().threshold]
+    assert "GET /noise" in panel["description"]
 
 
 def test_latency_panels_split_side_and_role(dashboard: dict[str, Any]) -> None:

@@ -7,6 +7,10 @@ with the client's own parser, so a renamed metric or label breaks here, not on a
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+from pathlib import Path
+
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
@@ -32,6 +36,10 @@ from shadowproxy.types import (
 )
 
 ROUTE = "/api/analysis/status/{task_id}"
+RULES_DIR = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "rules"
+RECORDING = RULES_DIR / "recording.yml"
+# Outcomes the engine reaches without judging content: never "compared", never parity.
+NOT_COMPARED = frozenset({"shadow_error", "authoritative_error", "both_error", "skipped"})
 
 
 def _exchange() -> Exchange:
@@ -107,6 +115,9 @@ def exported() -> dict[str, frozenset[str]]:
     metrics.flags_version.set(2)
     metrics.rollbacks.labels("analysis", "ShadowproxyAnalysisResultLost", "alert").inc()
     metrics.admin_denied.labels("/alertmanager").inc()
+    # noise: an A/A sample taken, and the measured rate of one field family
+    metrics.noise_sample(RouteGroup.ANALYSIS, "sampled")
+    metrics.watch_noise(lambda: [("analysis", "tasks[].updated_at", 0.12)])
     text = generate_latest(registry).decode()
     return {
         sample.name: frozenset(sample.labels)
@@ -181,6 +192,10 @@ def exported() -> dict[str, frozenset[str]]:
             "shadowproxy_rollbacks_total", {"route_group", "trigger", "mode"}, id="rollbacks"
         ),
         pytest.param("shadowproxy_admin_denied_total", {"endpoint"}, id="admin-denied"),
+        pytest.param("shadowproxy_noise_ratio", {"route_group", "field"}, id="noise-ratio"),
+        pytest.param(
+            "shadowproxy_noise_samples_total", {"route_group", "result"}, id="noise-samples"
+        ),
     ],
 )
 def test_proxy_exports_what_the_deploy_files_query(
@@ -198,3 +213,48 @@ def test_the_side_label_is_the_role_the_alert_selects() -> None:
 def test_the_client_contract_trigger_is_the_one_the_alert_names() -> None:
     """alerts.yml and deploy/README.md name the rollback trigger label value."""
     assert CLIENT_CONTRACT_BROKEN.name == "client_contract_broken"
+
+
+def test_noise_is_a_comparison_outcome_and_never_a_field_mismatch() -> None:
+    """recording.yml counts outcome="noise" as compared and not a mismatch; the field-based
+    rollback-trigger alerts select shadowproxy_field_mismatches_total, which must never see a
+    noise difference (deploy/prometheus/tests/noise_test.yml relies on it)."""
+    assert Outcome.NOISE.value == "noise"
+    registry = CollectorRegistry()
+    metrics = ProxyMetrics(registry)
+    noisy = Difference("decision", DiffKind.CHANGED, legacy="BUY", app="SELL", reason="0.2")
+    metrics.comparison(Comparison(_exchange(), Outcome.NOISE, noise=(noisy,)))
+    samples = [
+        sample
+        for family in text_string_to_metric_families(generate_latest(registry).decode())
+        for sample in family.samples
+    ]
+    outcomes = {
+        s.labels["outcome"]: s.value for s in samples if s.name == "shadowproxy_comparisons_total"
+    }
+    assert outcomes == {"noise": 1.0}
+    assert [s for s in samples if s.name == "shadowproxy_field_mismatches_total"] == []
+
+
+def test_the_parity_recordings_name_every_compared_outcome(
+    rules_in: Callable[[Path], list[tuple[str, str, str]]],
+) -> None:
+    """compared = every outcome judged on content; parity's numerator = compared but mismatch.
+    A new outcome fails here until recording.yml decides which side of the ratio it is on."""
+    exprs = {name: expr for kind, name, expr in rules_in(RECORDING) if kind == "record"}
+    compared = frozenset(Outcome) - NOT_COMPARED
+    assert compared == {"match", "mismatch", "inflight_skew", "accepted", "noise"}
+
+    def outcome_sets(name: str) -> list[frozenset[str]]:
+        found = re.findall(r'outcome=~"([^"]+)"', exprs[name])
+        assert found, f"{name} selects no outcomes"
+        return [frozenset(alternatives.split("|")) for alternatives in found]
+
+    assert outcome_sets("route_group:shadowproxy_compared:increase5m") == [compared]
+    numerator = compared - {"mismatch"}
+    assert outcome_sets("route_group:shadowproxy_parity:ratio5m") == [numerator]
+    assert outcome_sets("route_group:shadowproxy_ws_parity:ratio5m") == [
+        numerator,
+        compared,
+        compared,
+    ]

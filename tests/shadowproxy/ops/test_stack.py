@@ -6,7 +6,7 @@ import re
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,7 +45,9 @@ async def _collect(stream: asyncio.StreamReader, into: list[str]) -> None:
         into.append(raw.decode(errors="replace").rstrip())
 
 
-async def start_up(cwd: Path, *extra: str) -> tuple[Up, list[asyncio.Task[None]]]:
+async def start_up(
+    cwd: Path, *extra: str, env: Mapping[str, str] | None = None
+) -> tuple[Up, list[asyncio.Task[None]]]:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -53,7 +55,7 @@ async def start_up(cwd: Path, *extra: str) -> tuple[Up, list[asyncio.Task[None]]
         *UP,
         *extra,
         cwd=cwd,
-        env={**os.environ, "TA_STAGE_DELAY_MS": "0"},
+        env={**os.environ, "TA_STAGE_DELAY_MS": "0", **(env or {})},
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -67,9 +69,9 @@ async def start_up(cwd: Path, *extra: str) -> tuple[Up, list[asyncio.Task[None]]
     return up, pumps
 
 
-async def wait_for_banner(up: Up) -> None:
+async def wait_for_banner(up: Up, end: str = BANNER_END) -> None:
     for _ in range(600):
-        if BANNER_END in up.stdout:
+        if end in up.stdout:
             return
         if up.process.returncode is not None:
             break
@@ -112,6 +114,7 @@ async def test_up_serves_through_the_proxy_and_stops_cleanly_on_sigterm(
         assert stack.url(name).startswith("http://127.0.0.1:")
     pids = stack.pids()
     assert sorted(pids) == ["app", "legacy", "proxy"]
+    assert not any("legacy2" in line for line in stack.stdout)  # no secondary without the flag
     assert all(alive(pid) for pid in pids.values())
 
     stack.process.send_signal(signal.SIGTERM)
