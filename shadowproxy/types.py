@@ -281,6 +281,8 @@ class Comparison:
     frames: Mapping[str, int] = field(default_factory=dict)  # ws only: frames per side
     client: ClientFindings | None = None  # consumer contracts and wire drift, when checked
     request: SentRequest | None = None  # HTTP comparisons: the request, for fixtures and replay
+    # (legacy, app): whether each body's document is terminal, when two bodies were projected
+    terminal: tuple[bool, bool] | None = None
 
 
 class ContractBreak(NamedTuple):

@@ -188,7 +188,7 @@ class DiffEngine:
             and self._secondary_for(values.outcome)
             else ()
         )
-        return self._finish(exchange, legacy, app, values, secondary)
+        return self._finish(exchange, legacy, app, values, secondary, terminal=values.terminal)
 
     def compare_values(
         self, profile: str, legacy: JSONValue, app: JSONValue, ids: IdAliases, *, route: str
@@ -304,6 +304,8 @@ class DiffEngine:
         app: Observation,
         values: ValueComparison,
         secondary: tuple[Difference, ...] = (),
+        *,
+        terminal: tuple[bool, bool] | None = None,
     ) -> Comparison:
         return Comparison(
             exchange,
@@ -314,6 +316,7 @@ class DiffEngine:
             secondary=secondary,
             accepted=values.accepted,
             noise=values.noise,
+            terminal=terminal,
             reason=values.reason,
             task_id=values.task_id,
             ticker=values.ticker,

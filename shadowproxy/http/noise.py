@@ -36,7 +36,7 @@ from shadowproxy.rollback.sampling import sampled
 from shadowproxy.routing import RouteTable
 from shadowproxy.settings import Settings
 from shadowproxy.tasks import Spawn
-from shadowproxy.types import Exchange, IdAliases, Observation, Side
+from shadowproxy.types import Comparison, Exchange, IdAliases, Observation, Side
 
 MAX_REMEMBERED = 512
 MAX_REMEMBERED_BYTES = 262_144
@@ -137,12 +137,18 @@ class NoiseSampler:
 
     # ------------------------------------------------------------------ repeated reads
 
-    def read(self, exchange: Exchange, answer: Observation, ids: IdAliases) -> None:
-        """The authoritative answer to a read: compared with the last one of its path, if any."""
+    def read(self, comparison: Comparison, answer: Observation, ids: IdAliases) -> None:
+        """The authoritative answer to a read: compared with the last one of its path, if any.
+
+        Only a terminal document is remembered or compared (`comparison.terminal`: the engine
+        projected it already), so a running analysis's polls cost one look here; a byte-equal
+        repeat is a sample without differences, without parsing anything."""
+        exchange, terminal = comparison.exchange, comparison.terminal
         if (
             self.source != REPEATED_READS
+            or terminal is None
+            or not terminal[0 if answer.side is Side.LEGACY else 1]
             or exchange.method not in SAFE_METHODS
-            or answer.failed
             or answer.status != 200
             or len(answer.body) > MAX_REMEMBERED_BYTES
             or not sampled(exchange.route + " " + exchange.path, self._rate)
@@ -153,7 +159,12 @@ class NoiseSampler:
         self._remembered[where] = (self._generation, answer)
         if len(self._remembered) > MAX_REMEMBERED:
             self._remembered.popitem(last=False)
-        if earlier is not None and earlier[0] == self._generation:
+        if earlier is None or earlier[0] != self._generation:
+            return
+        if earlier[1].body == answer.body:
+            self.table.sampled(exchange.route, ())
+            self._metrics.noise_sample(exchange.route_group, "sampled")
+        else:
             self._sample(exchange, earlier[1], answer, ids)
 
     # ------------------------------------------------------------------ both

@@ -363,7 +363,7 @@ class ShadowDispatcher:
         self._pipeline.publish(replace(comparison, client=client, request=sent))
         if self._noise is not None:
             with self._stage("noise", exchange):
-                self._noise.read(exchange, authoritative_view, self._correlation.aliases)
+                self._noise.read(comparison, authoritative_view, self._correlation.aliases)
         return legacy
 
     async def _observe(
