@@ -68,6 +68,16 @@ def metric(registry: CollectorRegistry, name: str, **labels: str) -> float:
     return registry.get_sample_value(name, labels) or 0.0
 
 
+class Clock:
+    """A monotonic clock the test moves by hand (`clock.now += 5`): pass it as `clock=`."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 # ---------------------------------------------------------------- value objects
 
 

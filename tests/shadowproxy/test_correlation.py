@@ -10,13 +10,7 @@ import pytest
 from shadowproxy.correlation import CORRELATION_FILE, CorrelationMap, id_in_request, rewrite_id
 from shadowproxy.types import RouteGroup, RouteSpec, Side
 
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from .factories import Clock
 
 
 def test_twins_resolve_from_either_side() -> None:

@@ -9,17 +9,10 @@ from shadowproxy.contracts.drift import DriftSettings, ShapeLearner
 from shadowproxy.contracts.inspect import EXEMPLAR_S, MEMO_SIZE, Inspector
 from shadowproxy.types import JSONValue, Observation, Side
 
+from ..factories import Clock
 from .shapes import app_status, legacy_status
 
 STATUS = "/api/analysis/status/{task_id}"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def answer(side: Side, document: JSONValue, status: int = 200) -> Observation:
@@ -29,7 +22,7 @@ def answer(side: Side, document: JSONValue, status: int = 200) -> Observation:
 
 
 def test_repeated_bodies_give_the_same_findings_and_one_exemplar_a_minute() -> None:
-    clock = Clock()
+    clock = Clock(0.0)
     inspector = Inspector(tuple(BUILTIN_CONTRACTS.values()), None, clock=clock)
     legacy, app = answer(Side.LEGACY, legacy_status()), answer(Side.APP, app_status())
     first = inspector.observations("GET", STATUS, Side.LEGACY, legacy, app)
@@ -43,7 +36,7 @@ def test_repeated_bodies_give_the_same_findings_and_one_exemplar_a_minute() -> N
 
 
 def test_a_hurt_client_is_always_an_exemplar() -> None:
-    inspector = Inspector(tuple(BUILTIN_CONTRACTS.values()), None, clock=Clock())
+    inspector = Inspector(tuple(BUILTIN_CONTRACTS.values()), None, clock=Clock(0.0))
     legacy, app = answer(Side.LEGACY, legacy_status()), answer(Side.APP, app_status())
     for _ in range(3):
         found = inspector.observations("GET", STATUS, Side.APP, legacy, app)

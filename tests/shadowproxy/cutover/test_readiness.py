@@ -44,20 +44,12 @@ from shadowproxy.types import (
     SkipReason,
 )
 
-from ..factories import changed, exchange
+from ..factories import Clock, changed, exchange
 
 ANALYSIS, REPORTS, PORTFOLIO = RouteGroup.ANALYSIS, RouteGroup.REPORTS, RouteGroup.PORTFOLIO
 LEGACY, V1 = LEGACY_DASHBOARD, V1ALPHA1_DASHBOARD
 STATUS = "/api/analysis/status/{task_id}"
 WINDOW_S = 300.0
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def stage(

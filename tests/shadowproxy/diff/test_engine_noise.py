@@ -14,23 +14,15 @@ from shadowproxy.diff.engine import DiffEngine
 from shadowproxy.diff.noise import NoiseConfig, NoiseState, NoiseTable
 from shadowproxy.types import AcceptedDifference, Difference, DiffKind, Observation, Outcome, Side
 
-from ..factories import observation
+from ..factories import Clock, observation
 from .documents import IDS, STATUS_ROUTE, legacy_ok, legacy_state, status_exchange
 
 CONFIG = NoiseConfig(threshold=0.05, min_count=20, window_s=600.0)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def noisy_engine(*known: AcceptedDifference) -> tuple[DiffEngine, NoiseTable, Clock]:
     """An engine whose table measured `llm_rating` on the status route as noisy (50%)."""
-    clock = Clock()
+    clock = Clock(0.0)
     table = NoiseTable(CONFIG, clock=clock)
     flip = itertools.cycle([[Difference("llm_rating", DiffKind.CHANGED)], []])
     for found in itertools.islice(flip, 40):

@@ -12,15 +12,9 @@ from shadowproxy.diff import noise as noise_module
 from shadowproxy.diff.noise import NoiseConfig, NoiseState, NoiseTable, key
 from shadowproxy.types import Difference, DiffKind
 
+from ..factories import Clock
+
 ROUTE = "/api/analysis/status/{task_id}"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def changed(field: str) -> Difference:
