@@ -7,6 +7,7 @@ import signal
 import socket
 import sys
 from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,17 +80,26 @@ async def wait_for_banner(up: Up, end: str = BANNER_END) -> None:
     raise AssertionError(f"no banner; stderr:\n{up.err}")
 
 
-@pytest.fixture
-async def stack(tmp_path: Path) -> AsyncIterator[Up]:
-    up, pumps = await start_up(tmp_path)
+@asynccontextmanager
+async def running(
+    cwd: Path, *extra: str, env: Mapping[str, str] | None = None, banner: str = BANNER_END
+) -> AsyncIterator[Up]:
+    """`shadowproxy up` with its banner printed; stopped (SIGTERM) at the end if still running."""
+    up, pumps = await start_up(cwd, *extra, env=env)
     try:
-        await wait_for_banner(up)
+        await wait_for_banner(up, banner)
         yield up
     finally:
         if up.process.returncode is None:
             up.process.send_signal(signal.SIGTERM)
         await asyncio.wait_for(up.process.wait(), 60)
         await asyncio.gather(*pumps)
+
+
+@pytest.fixture
+async def stack(tmp_path: Path) -> AsyncIterator[Up]:
+    async with running(tmp_path) as up:
+        yield up
 
 
 def alive(pid: int) -> bool:

@@ -15,7 +15,7 @@ from typing import Any
 
 import aiohttp
 
-from .test_stack import Up, alive, start_up, wait_for_banner
+from .test_stack import Up, alive, running
 
 FOUR = "Ctrl-C stops all four."
 WITH_SECONDARY = ("--with-secondary", "--legacy-secondary-port", "0")
@@ -54,9 +54,7 @@ def logged(up: Up, child: str, event: str) -> list[str]:
 
 
 async def test_up_with_a_secondary_sends_it_reads_and_never_a_write(tmp_path: Path) -> None:
-    up, pumps = await start_up(tmp_path, *WITH_SECONDARY, env=ENV)
-    try:
-        await wait_for_banner(up, FOUR)
+    async with running(tmp_path, *WITH_SECONDARY, env=ENV, banner=FOUR) as up:
         pids = up.pids()
         assert sorted(pids) == ["app", "legacy", "legacy2", "proxy"]
         assert all(alive(pid) for pid in pids.values())
@@ -134,27 +132,15 @@ async def test_up_with_a_secondary_sends_it_reads_and_never_a_write(tmp_path: Pa
         stopped = [line for line in up.stderr if "up: stopped" in line]
         assert [line.split()[3] for line in stopped] == ["proxy", "app", "legacy2", "legacy"]
         assert not any(alive(pid) for pid in pids.values())
-    finally:
-        if up.process.returncode is None:
-            up.process.kill()
-        await asyncio.wait_for(up.process.wait(), 60)
-        await asyncio.gather(*pumps)
 
 
 async def test_a_secondary_that_dies_is_named_and_the_stack_exits_non_zero(
     tmp_path: Path,
 ) -> None:
-    up, pumps = await start_up(tmp_path, *WITH_SECONDARY, env=ENV)
-    try:
-        await wait_for_banner(up, FOUR)
+    async with running(tmp_path, *WITH_SECONDARY, env=ENV, banner=FOUR) as up:
         pids = up.pids()
         os.kill(pids["legacy2"], signal.SIGKILL)
         assert await asyncio.wait_for(up.process.wait(), 60) == 1
         assert f"legacy2 exited with code {-signal.SIGKILL}" in up.err
         assert "legacy2 had already exited" in up.err
         assert not any(alive(pid) for pid in pids.values())
-    finally:
-        if up.process.returncode is None:
-            up.process.kill()
-        await asyncio.wait_for(up.process.wait(), 60)
-        await asyncio.gather(*pumps)
