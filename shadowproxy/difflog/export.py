@@ -3,7 +3,8 @@
 JSON lines are the records as written (every field). CSV has a fixed set of columns, `CSV_COLUMNS`
 (documented in diff_logs/README.md), one row per record: the scalar fields, each side's status,
 latency and error, and the lists joined with `; ` (differing fields and their kinds in the same
-order, accepted fields, the consumers broken).
+order, accepted fields, the consumers broken, noise fields). A column added later goes last, so a
+script that reads the columns by position keeps working.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ CSV_COLUMNS = (
     "authoritative", "outcome", "reason", "legacy_status", "app_status", "legacy_latency_ms",
     "app_latency_ms", "legacy_error", "app_error", "fields", "kinds", "accepted",
     "consumer_breaks", "task_id", "ticker", "date", "flags_version", "trace_id", "replica",
+    "noise",
 )  # fmt: skip
 SEPARATOR = "; "
 
@@ -55,6 +57,7 @@ DERIVED: dict[str, Callable[[Record], Cell]] = {
     "fields": _joined("differences", "field"),
     "kinds": _joined("differences", "kind"),
     "accepted": _joined("accepted", "field"),
+    "noise": _joined("noise", "field"),
     "consumer_breaks": lambda record: SEPARATOR.join(broken_consumers(record)),
 }
 

@@ -15,9 +15,9 @@ Secrets were never written to the diff log, so a fixture holds none either: secr
 named in `withheld` (a replay can add them back), secret query values read `[REDACTED]`.
 
 `verdict(fixture, records)` judges what the proxy made of the replayed request: `gone` (no
-mismatch now: a match, accepted, or an in-flight state), `still there` (a mismatch with the
-same signature), `changed` (a mismatch of another signature, or an error outcome), or
-`not compared` (skipped, with the reason, or no comparison in time).
+mismatch now: a match, accepted, noise (its fields named), or an in-flight state), `still there`
+(a mismatch with the same signature), `changed` (a mismatch of another signature, or an error
+outcome), or `not compared` (skipped, with the reason, or no comparison in time).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from shadowproxy.difflog.read import Record
+from shadowproxy.difflog.read import Record, families
 from shadowproxy.difflog.signatures import MISMATCH, Key, describe, key, signature_document
 from shadowproxy.types import Outcome
 
@@ -151,4 +151,7 @@ def verdict(fixture: dict[str, Any], records: list[Record]) -> Verdict:
         return Verdict(CHANGED, outcome, str(record.get("reason") or outcome), comparison)
     if outcome == Outcome.SKIPPED.value:
         return Verdict(NOT_COMPARED, outcome, str(record.get("reason") or "skipped"), comparison)
+    if outcome == Outcome.NOISE.value:  # what differs is what legacy differs on with itself
+        noisy = ", ".join(families(record.get("noise")))
+        return Verdict(GONE, outcome, f"noise only: {noisy}", comparison)
     return Verdict(GONE, outcome, "", comparison)

@@ -16,7 +16,8 @@ format (`2026-04-13T12:00:03.120Z`, sortable as text), `comparison_id`, `route_g
 `route` strings, a known `outcome`, `replica` a string or null (records before schema 3 name
 none), `legacy`, `app` and `client` objects or null, and `differences` (when there) a list of
 objects with a string `field` and `kind`. The accessors at
-the end (statuses, consumer breaks), `show` and `export` read the rest defensively.
+the end (field families, statuses, consumer breaks), `show`, `export` and the aggregations read
+the rest defensively (`accepted` and `noise` among them).
 """
 
 from __future__ import annotations
@@ -220,6 +221,15 @@ def _ts(record: Record) -> str:
 # A field's family (`tasks[AAPL_1].decision` -> `tasks[].decision`), remembered: the same few
 # hundred fields differ again and again, and the aggregations ask for every difference.
 family = lru_cache(maxsize=1 << 14)(field_family)
+
+
+def families(items: object) -> list[str]:
+    """The field families of one of a record's lists of differences (`differences`, `accepted`,
+    `noise`), each once, in order; what is no list, or no object in it, is left out."""
+    if not isinstance(items, list):
+        return []
+    found = (family(str(item.get("field"))) for item in items if isinstance(item, dict))
+    return list(dict.fromkeys(found))
 
 
 def status(record: Record, side: str) -> int | None:

@@ -1,9 +1,11 @@
 """The bounded summaries behind `shadowproxy diffs report`: memory fixed however many records.
 
 - `Tallies`: counts per key (signature, field, consumer break) with the first and last time seen
-  and the first comparison id. At most `2 * capacity` keys are held: past that the rarest are
-  dropped down to `capacity` and their occurrences counted in `folded`, so the frequent keys keep
-  exact counts and the page can say how much of the long tail it no longer shows.
+  and the first comparison id, and a detail: what the first occurrence said, or (`latest=True`,
+  a noisy field's measured rate) the latest. At most `2 * capacity` keys are held: past that the
+  rarest are dropped down to `capacity` and their occurrences counted in `folded`, so the
+  frequent keys keep exact counts and the page can say how much of the long tail it no longer
+  shows.
 - `LatencyHistogram`: latencies in fixed logarithmic bins (5% wide, 0.01 ms to about 3 h);
   percentiles read back within 2.5% of the exact value, and histograms add up (per time bucket,
   then per group), which a reservoir sample cannot.
@@ -35,8 +37,9 @@ class Tally:
 
 
 class Tallies(Generic[K]):
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, *, latest: bool = False) -> None:
         self.capacity = capacity
+        self.latest = latest  # the detail is the latest occurrence's (by `ts`), not the first's
         self.entries: dict[K, Tally] = {}
         self.folded = 0  # occurrences of keys dropped as the rarest
 
@@ -48,6 +51,9 @@ class Tallies(Generic[K]):
             self.entries[key] = Tally(1, ts, ts, example, detail)
             return
         entry.count += 1
+        later = entry.last is None or (ts is not None and ts >= entry.last)  # undated: not later
+        if self.latest and detail is not None and later:
+            entry.detail = detail
         if ts is not None:
             if entry.first is None or ts < entry.first:
                 entry.first = ts

@@ -3,11 +3,15 @@
 `aggregate(records)` folds an iterable of record dicts into a `ReportData` whose memory is
 bounded whatever the number of records (`report_bins`): per route group the outcome counts and
 each side's latency histogram; the outcome counts per replica (`summary.Replicas`); per time
-bucket the records and mismatches of each group and each side's latency; tallies of the
-differing field families, of the mismatch signatures (route + set of differing field families +
-legacy/app status pair, as `shadowproxy diffs` groups them), of the consumer-contract breaks and
-wire drift (the records' `client`); the client findings of the last hour for a readiness
-verdict; the latest mismatches.
+bucket the records, mismatches and noise records of each group and each side's latency; tallies
+of the differing field families, of the mismatch signatures (route + set of differing field
+families + legacy/app status pair, as `shadowproxy diffs` groups them), of the noisy fields
+(route + field family, with the latest rate measured: the `noise` entries of noise records and
+of mismatches), of the consumer-contract breaks and wire drift (the records' `client`); the
+client findings of the last hour for a readiness verdict; the latest mismatches.
+
+Noise is compared (judged on the answers' content) and never a mismatch: it is in parity's
+denominator, not its numerator.
 
 What the records can and cannot tell:
 - Matches are written only with `SHADOWPROXY_LOG_MATCHES=1`, so without match records the
@@ -38,8 +42,8 @@ from shadowproxy.types import Outcome, field_family
 
 SIDES = ("legacy", "app")
 ERRORS = frozenset({Outcome.SHADOW_ERROR, Outcome.AUTHORITATIVE_ERROR, Outcome.BOTH_ERROR})
-COLUMNS = ("match", "mismatch", "accepted", "inflight_skew", "errors", "skipped")
-COMPARED = ("match", "mismatch", "accepted", "inflight_skew")  # judged on the answers' content
+COLUMNS = ("match", "mismatch", "accepted", "noise", "inflight_skew", "errors", "skipped")
+COMPARED = ("match", "mismatch", "accepted", "noise", "inflight_skew")  # judged on the content
 OUTCOMES = frozenset(o.value for o in Outcome)
 MAX_GROUPS = 32  # the proxy has six; a stranger's folder cannot grow the page without bound
 OTHER = "(other)"
@@ -51,7 +55,7 @@ WINDOW_S = 3600
 MIN_CHECKED = 20
 READY, BLOCKED, NOT_ENOUGH = "ready", "blocked", "not_enough_traffic"
 _MAX_KEYS_PER_MINUTE = 4096
-_MATCH, _MISMATCH = Outcome.MATCH.value, Outcome.MISMATCH.value
+_MATCH, _MISMATCH, _NOISE = Outcome.MATCH.value, Outcome.MISMATCH.value, Outcome.NOISE.value
 # the same few hundred fields differ again and again: their families are remembered
 _family = lru_cache(maxsize=1 << 14)(field_family)
 _NO_FINDINGS: tuple[tuple[str, ...], tuple[tuple[str, str], ...]] = ((), ())
@@ -62,7 +66,7 @@ BreakKey = tuple[str, str, str, str, str, str]  # consumer, group, backend, fiel
 
 @dataclass(slots=True)
 class Slot:
-    """One time bucket: [records, mismatches] per route group, each side's latency."""
+    """One time bucket: [records, mismatches, noise] per route group, each side's latency."""
 
     counts: dict[str, list[int]] = field(default_factory=dict)
     latency: tuple[LatencyHistogram, LatencyHistogram] = field(
@@ -70,10 +74,10 @@ class Slot:
     )
 
     def merge(self, other: Slot) -> None:
-        for group, (records, mismatches) in other.counts.items():
-            pair = self.counts.setdefault(group, [0, 0])
-            pair[0] += records
-            pair[1] += mismatches
+        for group, counts in other.counts.items():
+            ours = self.counts.setdefault(group, [0, 0, 0])
+            for i, n in enumerate(counts):
+                ours[i] += n
         for histogram, theirs in zip(self.latency, other.latency, strict=True):
             histogram.merge(theirs)
 
@@ -214,6 +218,8 @@ class ReportData:
         self.timeline: TimeBuckets[Slot] = TimeBuckets(Slot)
         self.fields: Tallies[tuple[str, str, str]] = Tallies(CAPACITY)  # group, family, kind
         self.signatures: Tallies[Signature] = Tallies(CAPACITY)
+        self.noise: Tallies[tuple[str, str, str]] = Tallies(CAPACITY, latest=True)  # group, route,
+        # field family; the detail: the rate measured in the latest record
         self.breaks: Tallies[BreakKey] = Tallies(CAPACITY)
         self.drift: Tallies[tuple[str, str, str, str]] = Tallies(CAPACITY)  # group, route, ...
         self.with_client = 0  # records that carry client findings
@@ -243,14 +249,18 @@ class ReportData:
             if self.last is None or ts > self.last:
                 self.last = ts
             slot = self.timeline.at(ts)
-            counts = slot.counts.get(group) or slot.counts.setdefault(group, [0, 0])
+            counts = slot.counts.get(group) or slot.counts.setdefault(group, [0, 0, 0])
             counts[0] += 1
             if outcome == _MISMATCH:
                 counts[1] += 1
+            elif outcome == _NOISE:
+                counts[2] += 1
             _add_bins(slot.latency, bins)
             self.readiness.add(ts, group, outcome, checked, app_breaks, example)
         if outcome == _MISMATCH:
             self._mismatch(record, ts, group, example)
+        if record.get("noise"):
+            self._noise(record, ts, group, example)
 
     def latest(self) -> list[Mapping[str, Any]]:
         """The latest mismatch records (by `ts`), newest first."""
@@ -284,6 +294,16 @@ class ReportData:
             heapq.heappush(self._latest, entry)
         else:
             heapq.heappushpop(self._latest, entry)
+
+    def _noise(self, record: Mapping[str, Any], ts: float | None, group: str, example: str) -> None:
+        """The noisy field families of a noise record or a mismatch, once per record each."""
+        route, found = str(record.get("route")), dict[str, str | None]()
+        for entry in dicts(record.get("noise")):
+            name, reason = entry.get("field"), entry.get("reason")
+            if isinstance(name, str):  # the reader checks `differences` only: read defensively
+                found.setdefault(_family(name), reason if isinstance(reason, str) else None)
+        for family, reason in found.items():
+            self.noise.add((group, route, family), ts, example, reason)
 
     def _client(
         self, record: Mapping[str, Any], ts: float | None, group: str, example: str

@@ -4,10 +4,11 @@ The page needs nothing but itself: inline CSS with a print stylesheet (`report_m
 SVG charts (`report_svg`), no script, no font, image or link to fetch, and a
 Content-Security-Policy that forbids anything else, so it opens from disk or as a ticket
 attachment the same way. Sections, in order: parity per route group (and per replica, when the
-records come from more than one), records and mismatches over
-time per group, each side's latency (p50/p95) over time, the top differing fields, the mismatch
-signatures, the consumer-contract breaks and cutover readiness (`report_client`), the latest
-mismatches with their differences side by side. Every value from the records is HTML-escaped.
+records come from more than one), records, mismatches and noise over time per group, each side's
+latency (p50/p95) over time, the top differing fields, the noisy fields with the rate measured
+(apart from the mismatches: noise is never one), the mismatch signatures, the consumer-contract
+breaks and cutover readiness (`report_client`), the latest mismatches with their differences
+side by side. Every value from the records is HTML-escaped.
 The page's size is bounded by the top-N limits, not by the number of records.
 """
 
@@ -35,7 +36,8 @@ from shadowproxy.difflog.report_markup import (
 )
 from shadowproxy.difflog.report_svg import Series, bars, duration, lines
 
-TOP_FIELDS, TOP_SIGNATURES = 25, 50
+TOP_FIELDS, TOP_NOISE, TOP_SIGNATURES = 25, 25, 50
+NOISE_PREFIX = "noise: "  # how a noise entry's reason starts (diff/noise.py), left out in a cell
 EXAMPLE_DIFFERENCES = 20
 
 _SECTIONS = (
@@ -43,6 +45,7 @@ _SECTIONS = (
     ("traffic", "Over time"),
     ("latency", "Latency"),
     ("fields", "Fields"),
+    ("noise", "Noise"),
     ("signatures", "Signatures"),
     ("consumers", "Consumers"),
     ("cutover", "Cutover"),
@@ -77,6 +80,7 @@ def render(
         _traffic(data),
         _latency(data),
         _fields(data),
+        _noise(data),
         _signatures(data),
         consumers(data),
         cutover(data),
@@ -90,16 +94,14 @@ def render(
 
 def _parity(data: ReportData) -> str:
     rows = [_parity_row(group, data.groups[group]) for group in sorted(data.groups)]
-    listing = table(
-        "parity-table",
-        ["route group", "answered by", "records", *COLUMNS, "parity"]
-        + [f"{side} p50 / p95" for side in SIDES],
-        rows,
-        numeric=range(2, 12),
-    )
+    headers = ["route group", "answered by", "records", *COLUMNS, "parity"]
+    headers += [f"{side} p50 / p95" for side in SIDES]
+    listing = table("parity-table", headers, rows, numeric=range(2, len(headers)))
     remarks = [
-        "parity: the share of compared records (match, mismatch, accepted, inflight_skew)"
-        " that is not a mismatch; errors are the three error outcomes."
+        "parity: the share of compared records (match, mismatch, accepted, noise, inflight_skew)"
+        " that is not a mismatch; errors are the three error outcomes.",
+        "noise: every difference left is on a field the legacy side was measured to differ on"
+        " with itself (see Noise): compared, never a mismatch.",
     ]
     if not any(stats.outcomes["match"] for stats in data.groups.values()):
         remarks.append(
@@ -139,25 +141,31 @@ def _parity_row(group: str, stats: GroupStats) -> list[str]:
 def _traffic(data: ReportData) -> str:
     series = list(data.timeline.series())
     if not series:
-        return section("traffic", "Comparisons and mismatches over time", notes(["No dates."]))
+        return section(
+            "traffic", "Comparisons, mismatches and noise over time", notes(["No dates."])
+        )
     starts = [start for start, _ in series]
     width = data.timeline.width
     figures = []
     for group in sorted(data.groups):
-        counts = [slot.counts.get(group, [0, 0]) if slot else [0, 0] for _, slot in series]
+        counts = [slot.counts.get(group, [0, 0, 0]) if slot else [0, 0, 0] for _, slot in series]
         chart = bars(
-            f"{group}: records and mismatches per {duration(width)}",
+            f"{group}: records, mismatches and noise per {duration(width)}",
             starts,
             width,
             [
                 Series("records", "records", [float(c[0]) for c in counts]),
-                Series("mismatches", "mismatch", [float(c[1]) for c in counts]),
+                Series("mismatches", "mismatch", [float(c[1]) for c in counts], stacked=True),
+                Series("noise", "noise", [float(c[2]) for c in counts], stacked=True),
             ],
         )
         figures.append(f"<figure><figcaption>{escape(group)}</figcaption>{chart}</figure>")
-    keys = legend([("records", "records"), ("mismatch", "mismatches")])
-    text = f'<p>Per {duration(width)} (UTC). {keys}</p><div class="charts">{"".join(figures)}</div>'
-    return section("traffic", "Comparisons and mismatches over time", text)
+    keys = legend([("records", "records"), ("mismatch", "mismatches"), ("noise", "noise")])
+    text = (
+        f"<p>Per {duration(width)} (UTC); noise records stacked on the mismatches. {keys}</p>"
+        f'<div class="charts">{"".join(figures)}</div>'
+    )
+    return section("traffic", "Comparisons, mismatches and noise over time", text)
 
 
 def _latency(data: ReportData) -> str:
@@ -217,6 +225,41 @@ def _fields(data: ReportData) -> str:
         "Counted once per mismatch record that differs on the field (list indexes folded).",
     ]
     return section("fields", "Top differing fields", listing + notes(remarks))
+
+
+def _noise(data: ReportData) -> str:
+    rows = [
+        [
+            escape(group),
+            code(route),
+            code(family),
+            f"{t.count:,}",
+            ts(t.first),
+            ts(t.last),
+            escape((t.detail or "-").removeprefix(NOISE_PREFIX)),
+            code(t.example),
+        ]
+        for (group, route, family), t in data.noise.top(TOP_NOISE)
+    ]
+    if not rows:
+        text = notes(
+            [
+                "No noise: no record has a difference on a field measured as noisy. Noise is"
+                " measured from reads the legacy side answers twice (a --legacy-secondary, or"
+                " two reads of one resource in a terminal state)."
+            ]
+        )
+        return section("noise", "Noisy fields", text)
+    headers = ["route group", "route", "field", "records", "first seen", "last seen"]
+    listing = table("noise-table", [*headers, "measured (latest)", "example"], rows, numeric=[3])
+    remarks = [
+        shown(len(rows), data.noise, "noisy fields"),
+        "A noisy field: the legacy side differs on it with itself (two answers of its own to one"
+        " read), and legacy and the app differ on it no more often than that. Its differences"
+        " are noise, never mismatches: counted once per record that has them, a noise record or"
+        " a mismatch with other differences; measured: the rate in the latest of them.",
+    ]
+    return section("noise", "Noisy fields", listing + notes(remarks))
 
 
 def _signatures(data: ReportData) -> str:
@@ -286,11 +329,13 @@ def _example(record: Mapping[str, Any]) -> str:
     listing = table("", ["field", "kind", "legacy", "app"], rows, numeric=[], side_columns=(2, 3))
     more = len(differences) - len(rows)
     request = f"{record.get('method')} {record.get('path')}"
+    noisy = dict.fromkeys(str(d.get("field")) for d in dicts(record.get("noise")))
     meta = [
         f"{record.get('ts')} · {record.get('route_group')} · {request}",
         f"answered by {record.get('authoritative')}; {said}",
         f"reason: {record.get('reason')}" if record.get("reason") else "",
         f"{more} more differences in the record" if more > 0 else "",
+        f"noise beside them (not mismatches): {', '.join(noisy)}" if noisy else "",
     ]
     return (
         f'<div class="example"><h3><code>{escape(str(record.get("comparison_id")))}</code> '

@@ -20,7 +20,8 @@ from shadowproxy.difflog.report_data import CAPACITY
 MAX_VALUE_CHARS = 600
 
 CSS = """
-:root{--records:#8fb3d9;--mismatch:#c8102e;--legacy:#2b5fa8;--app:#d97a00;--line:#d0d4da}
+:root{--records:#8fb3d9;--mismatch:#c8102e;--noise:#7a5cb8;--legacy:#2b5fa8;--app:#d97a00;
+--line:#d0d4da}
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1b1f24;
 margin:0 auto;padding:16px 24px;max-width:1280px}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 8px;
@@ -35,13 +36,14 @@ code{font:12px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
 figure{margin:0;border:1px solid var(--line);padding:6px}figcaption{font-weight:600}
 svg.chart{width:100%;height:auto;display:block}figure.wide{max-width:960px}
 .axis{font-size:11px;fill:#4a525c}.grid{stroke:#e6e8eb}.baseline{stroke:#8a9199}
-.s-records{fill:var(--records)}.s-mismatch{fill:var(--mismatch)}
+.s-records{fill:var(--records)}.s-mismatch{fill:var(--mismatch)}.s-noise{fill:var(--noise)}
 path.s-legacy-p50,path.s-legacy-p95{stroke:var(--legacy)}
 path.s-app-p50,path.s-app-p95{stroke:var(--app)}
 path{fill:none;stroke-width:2}path.s-legacy-p95,path.s-app-p95{stroke-dasharray:6 3}
 .hit{fill:transparent}.hit:hover{fill:rgba(0,0,0,.06)}
 .key{display:inline-block;width:18px;height:10px;margin:0 4px 0 10px;vertical-align:middle}
 .k-records{background:var(--records)}.k-mismatch{background:var(--mismatch)}
+.k-noise{background:var(--noise)}
 .k-legacy-p50{border-top:3px solid var(--legacy)}.k-legacy-p95{border-top:3px dashed var(--legacy)}
 .k-app-p50{border-top:3px solid var(--app)}.k-app-p95{border-top:3px dashed var(--app)}
 .v-blocked{color:var(--mismatch);font-weight:600}.v-ready{color:#1f7a3a;font-weight:600}

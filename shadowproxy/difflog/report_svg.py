@@ -23,25 +23,41 @@ class Series:
     label: str
     name: str  # the CSS class suffix: `s-<name>`
     values: Sequence[float | None]  # one per time bucket; None where there is nothing
+    stacked: bool = False  # bars: on top of the stacked series before it, not from the baseline
 
 
 def bars(title: str, starts: Sequence[float], width_s: int, series: Sequence[Series]) -> str:
-    """Counts per bucket; the series overlap from the back (the largest first) to the front."""
-    top = _nice_top(max((v or 0 for s in series for v in s.values), default=0))
+    """Counts per bucket, each series drawn over the ones before it: from the baseline, or a
+    `stacked` one on top of the stacked ones before it (parts of one whole: mismatches and noise
+    of the records)."""
+    peaks = [
+        max(
+            [
+                sum(s.values[i] or 0 for s in series if s.stacked),
+                *(s.values[i] or 0 for s in series),
+            ]
+        )
+        for i in range(len(starts))
+    ]
+    top = _nice_top(max(peaks, default=0))
     step = _PLOT_W / max(len(starts), 1)
     parts = []
     for i, start in enumerate(starts):
         values = [s.values[i] or 0 for s in series]
         if not any(values):
             continue
-        x = _LEFT + i * step
-        rects = "".join(
-            f'<rect class="s-{s.name}" x="{x + step * 0.1:.1f}" y="{_y(v, top):.1f}" '
-            f'width="{max(step * 0.8, 0.5):.1f}" height="{_PLOT_H - _y(v, top) + _TOP:.1f}"/>'
-            for s, v in zip(series, values, strict=True)
-            if v
-        )
-        parts.append(f"<g>{_tip(start, width_s, series, i, _count)}{rects}</g>")
+        x, base, rects = _LEFT + i * step + step * 0.1, 0.0, []
+        for s, v in zip(series, values, strict=True):
+            low = base if s.stacked else 0.0
+            if s.stacked:
+                base += v
+            if v:
+                high, bottom = _y(low + v, top), _y(low, top)
+                rects.append(
+                    f'<rect class="s-{s.name}" x="{x:.1f}" y="{high:.1f}" '
+                    f'width="{max(step * 0.8, 0.5):.1f}" height="{bottom - high:.1f}"/>'
+                )
+        parts.append(f"<g>{_tip(start, width_s, series, i, _count)}{''.join(rects)}</g>")
     return _frame(title, starts, width_s, top, _count, "".join(parts))
 
 

@@ -2,10 +2,12 @@
 
 `full()` lays out the request (and the replica that wrote the record), both sides' status,
 latency and error side by side, the differences that decided the outcome with the two values side
-by side (JSON, wrapped to fit rather than cut), the accepted ones with their reason, the
+by side (JSON, wrapped to fit rather than cut), the accepted ones with their reason, the noise
+(differences on fields the legacy side differs on with itself) with the rate measured, the
 secondary report and the consumer-contract findings (verdicts per consumer and role, each break,
 the drift). `line()` is the record in one line: time, comparison id (its first 12 characters,
-which `show` accepts), outcome, group, method and route, statuses, and what differed or why.
+which `show` accepts), outcome, group, method and route, statuses, and what differed (a
+mismatch's noise named apart) or why.
 """
 
 from __future__ import annotations
@@ -14,7 +16,14 @@ from typing import Any
 
 import orjson
 
-from shadowproxy.difflog.read import Record, broken_consumers, consumers, family, status
+from shadowproxy.difflog.read import (
+    Record,
+    broken_consumers,
+    consumers,
+    families,
+    family,
+    status,
+)
 from shadowproxy.difflog.table import ID_CHARS, Column, Style, cut, table
 from shadowproxy.types import Outcome
 
@@ -23,6 +32,7 @@ OUTCOME_COLOURS = {
     Outcome.MATCH: "green",
     Outcome.MISMATCH: "red",
     Outcome.ACCEPTED: "yellow",
+    Outcome.NOISE: "cyan",
     Outcome.INFLIGHT_SKEW: "dim",
     Outcome.SKIPPED: "dim",
 }
@@ -52,19 +62,26 @@ def painted(record: Record, style: Style) -> str:
 
 
 def detail(record: Record) -> str:
-    """What differed (field families) or why (the reason), and the consumers broken."""
-    outcome = record["outcome"]
+    """What differed (field families) or why (the reason), a mismatch's noise, and the consumers
+    broken."""
+    outcome, noise = record["outcome"], ""
     if outcome == Outcome.MISMATCH:
         names = dict.fromkeys(family(d["field"]) for d in record.get("differences", ()))
         found = ", ".join(names) or "(status only)"
+        noise = ", ".join(families(record.get("noise")))
     elif outcome == Outcome.ACCEPTED:
-        found = ", ".join(
-            dict.fromkeys(family(str(d.get("field"))) for d in objects(record.get("accepted")))
-        )
+        found = ", ".join(families(record.get("accepted")))
+    elif outcome == Outcome.NOISE:
+        found = ", ".join(families(record.get("noise")))
     else:
         found = text(record.get("reason")) if record.get("reason") else ""
     broken = broken_consumers(record)
-    return "; ".join(filter(None, [found, f"breaks {', '.join(broken)}" if broken else ""]))
+    parts = [
+        found,
+        f"noise {noise}" if noise else "",
+        f"breaks {', '.join(broken)}" if broken else "",
+    ]
+    return "; ".join(filter(None, parts))
 
 
 def line(record: Record, *, width: int | None, style: Style) -> str:
@@ -106,6 +123,7 @@ def full(record: Record, *, width: int | None, style: Style) -> str:
     )]  # fmt: skip
     lines += _differences("differences", objects(record.get("differences")), width)
     lines += _differences("accepted", objects(record.get("accepted")), width, reasons=True)
+    lines += _differences("noise", objects(record.get("noise")), width, reasons=True)
     omitted = record.get("secondary_omitted") or 0
     secondary = objects(record.get("secondary"))
     more = f" (and {omitted} more, not written)" if omitted else ""
@@ -178,7 +196,7 @@ def _differences(
         for d in found
     ]
     if reasons:
-        columns.append(Column("reason", flex=True))
+        columns.append(Column("reason", flex=True, words=True))
         for row, d in zip(rows, found, strict=True):
             row.append(text(d.get("reason")))
     return ["", f"{title}: {len(found)}{more}", table(columns, rows, width, wrap=True)]

@@ -1,12 +1,16 @@
 """`shadowproxy diffs summary`: what the selected records say, per route group and per route.
 
 Per route group and per route: the records (comparisons recorded), matches, mismatches,
-in-flight skews, accepted, errors (the three error outcomes together), skipped by reason, and
-the records whose answer breaks a dashboard consumer (per consumer). Then the fields that
+in-flight skews, accepted, noise, errors (the three error outcomes together), skipped by reason,
+and the records whose answer breaks a dashboard consumer (per consumer). Then the fields that
 differ most (`differences` only, list indexes folded into families, per route): in how many
-records, first and last seen, and the first comparison id to look at (`diffs show ID`). When the
-records come from more than one proxy replica (`replica`), the records and outcomes per replica
-too (`Replicas`, which `diffs report` shares).
+records, first and last seen, and the first comparison id to look at (`diffs show ID`); then,
+apart from them, the noisy fields (`noise`: differences on a field the legacy side was measured
+to differ on with itself, in `noise` records and beside a mismatch's differences), each with the
+latest rate measured (the entries' `reason`). Noise is never a mismatch: `mismatches`, which
+`--fail-on-mismatch` gates on, counts `mismatch` records only. When the records come from more
+than one proxy replica (`replica`), the records and outcomes per replica too (`Replicas`, which
+`diffs report` shares).
 
 One pass, memory bounded by the number of routes, field families and replicas, never by the
 records.
@@ -21,13 +25,15 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from shadowproxy.difflog.read import Record, broken_consumers, family
-from shadowproxy.difflog.table import ID_CHARS, Column, table
+from shadowproxy.difflog.table import ID_CHARS, Column, prose, table
 from shadowproxy.types import Outcome
 
 Key = TypeVar("Key", bound=Hashable)
 ERROR_OUTCOMES = (Outcome.SHADOW_ERROR, Outcome.AUTHORITATIVE_ERROR, Outcome.BOTH_ERROR)
 # The parity table's columns (`diffs` and `demo`): the three error outcomes share one column.
-COLUMNS = ("match", "mismatch", "inflight_skew", "accepted", "errors", "skipped")
+COLUMNS = ("match", "mismatch", "inflight_skew", "accepted", "noise", "errors", "skipped")
+ROUTE_COLUMNS = ("records", "mismatch", "accepted", "noise", "errors")  # the per-route table's
+NOISE_PREFIX = "noise: "  # how a noise entry's reason starts (diff/noise.py), left out in a table
 MAX_REPLICAS = 256  # a deployment has a few; a stranger's folders cannot grow a table unbounded
 OTHER_REPLICAS = "(other)"
 
@@ -75,15 +81,25 @@ class Counts:
 
 @dataclass(slots=True)
 class Seen:
-    """One differing field family of one route."""
+    """One differing (or noisy) field family of one route."""
 
     count: int
     first: str
     last: str
     example: str  # the comparison id of the first record seen with it
+    reason: str | None = None  # a noisy field's: the rate measured in the latest record
+
+    def again(self, ts: str, example: str, reason: str | None) -> None:
+        self.count += 1
+        if ts < self.first:
+            self.first, self.example = ts, example
+        if ts >= self.last:
+            self.last = ts
+            self.reason = reason or self.reason
 
 
 SKIPPED = Outcome.SKIPPED.value
+SKEW = Outcome.INFLIGHT_SKEW.value  # the column a narrow terminal leaves out first
 
 
 @dataclass(slots=True)
@@ -124,7 +140,8 @@ class Replicas:
             for name, counts in self.named()
         ]
         columns = [Column("replica", flex=True, least=16)]
-        return table([*columns, *(Column(c, ">") for c in ("records", *COLUMNS))], rows, width)
+        columns += [Column(c, ">", drop=1 if c == SKEW else 0) for c in ("records", *COLUMNS)]
+        return table(columns, rows, width)
 
 
 @dataclass(slots=True)
@@ -135,13 +152,15 @@ class Summary:
     tally: Counter[tuple[str, str, str, str | None]] = field(default_factory=Counter)
     broken: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     fields: dict[tuple[str, str], Seen] = field(default_factory=dict)  # (route, family)
+    noisy: dict[tuple[str, str], Seen] = field(default_factory=dict)  # (route, family) of noise
     replicas: Replicas = field(default_factory=Replicas)
     first: str = ""
     last: str = ""
 
     @property
     def mismatches(self) -> int:
-        """Mismatches not accepted as known differences: what `--fail-on-mismatch` gates on."""
+        """Mismatches not accepted as known differences (nor noise, which is never one): what
+        `--fail-on-mismatch` gates on."""
         return sum(n for (_, _, outcome, _), n in self.tally.items() if outcome == "mismatch")
 
     def add(self, record: Record) -> None:
@@ -158,18 +177,13 @@ class Summary:
         if ts < self.first or not self.first:
             self.first = ts
         differences = record.get("differences")
-        if not differences:
-            return
-        for name in {family(entry["field"]) for entry in differences}:
-            seen = self.fields.get((route, name))
-            if seen is None:
-                self.fields[route, name] = Seen(1, ts, ts, record["comparison_id"])
-                continue
-            seen.count += 1
-            if ts < seen.first:
-                seen.first, seen.example = ts, record["comparison_id"]
-            if ts > seen.last:
-                seen.last = ts
+        if differences:
+            for name in {family(entry["field"]) for entry in differences}:
+                _seen(self.fields, (route, name), ts, record["comparison_id"])
+        noise = record.get("noise")
+        if noise:
+            for name, reason in _rates(noise).items():
+                _seen(self.noisy, (route, name), ts, record["comparison_id"], reason)
 
     def groups(self) -> dict[str, Counts]:
         return self._fold(lambda group, route: group)
@@ -190,8 +204,10 @@ class Summary:
         return dict(sorted(folded.items()))
 
     def top_fields(self, top: int) -> list[tuple[tuple[str, str], Seen]]:
-        ranked = sorted(self.fields.items(), key=lambda item: (-item[1].count, item[0]))
-        return ranked[:top]
+        return _ranked(self.fields, top)
+
+    def top_noise(self, top: int) -> list[tuple[tuple[str, str], Seen]]:
+        return _ranked(self.noisy, top)
 
     def document(self, *, top: int) -> dict[str, Any]:
         return {
@@ -215,6 +231,19 @@ class Summary:
                 for (route, name), seen in self.top_fields(top)
             ],
             "distinct_fields": len(self.fields),
+            "noise_fields": [
+                {
+                    "route": route,
+                    "field": name,
+                    "count": seen.count,
+                    "first_seen": seen.first,
+                    "last_seen": seen.last,
+                    "example": seen.example,
+                    "reason": seen.reason,
+                }
+                for (route, name), seen in self.top_noise(top)
+            ],
+            "distinct_noise_fields": len(self.noisy),
             "replicas": self.replicas.document(),
         }
 
@@ -224,7 +253,10 @@ class Summary:
         groups = table(
             [
                 Column("route group"),
-                *(Column(name, ">") for name in ("records", *COLUMNS)),
+                *(
+                    Column(name, ">", drop=2 if name == SKEW else 0)
+                    for name in ("records", *COLUMNS)
+                ),
                 Column("consumer breaks", flex=True, drop=1),
             ],
             [_group_row(group, counts) for group, counts in self.groups().items()],
@@ -234,7 +266,7 @@ class Summary:
             [
                 Column("route", flex=True, least=16),
                 Column("group", drop=3),
-                *(Column(name, ">") for name in ("records", "mismatch", "accepted", "errors")),
+                *(Column(name, ">") for name in ROUTE_COLUMNS),
                 Column("skipped by reason", flex=True, drop=2),
                 Column("consumer breaks", flex=True, drop=1),
             ],
@@ -259,6 +291,26 @@ class Summary:
             )
             heading = f"top differing fields ({len(self.fields)} distinct per route):"
             lines += ["", heading, fields]
+        if self.noisy:
+            noisy = table(
+                [
+                    Column("field", flex=True, least=16),
+                    Column("route", flex=True, least=16, drop=2),
+                    Column("records", ">"),
+                    Column("first seen", drop=4),
+                    Column("last seen", drop=3),
+                    Column("example"),
+                    Column("measured (latest)", flex=True, least=20, drop=1, words=True),
+                ],
+                [_noise_row(key, seen) for key, seen in self.top_noise(top)],
+                width,
+                wrap=True,  # the rate measured is what the table is for: wrapped, not cut
+            )
+            heading = (
+                f"noisy fields ({len(self.noisy)} distinct per route; legacy differs on them with"
+                " itself: noise, not mismatches):"
+            )
+            lines += ["", prose(heading, width), noisy]
         return "\n".join(lines)
 
 
@@ -269,8 +321,8 @@ def _group_row(group: str, counts: Counts) -> list[str]:
 
 def _route_row(key: tuple[str, str], counts: Counts) -> list[str]:
     group, route = key
-    row = parity_row(counts.outcomes)
-    numbers = [counts.records, row["mismatch"], row["accepted"], row["errors"]]
+    row = {"records": counts.records, **parity_row(counts.outcomes)}
+    numbers = [row[name] for name in ROUTE_COLUMNS]
     return [route, group, *map(str, numbers), _counted(counts.skipped), _counted(counts.breaks)]
 
 
@@ -278,6 +330,43 @@ def _field_row(key: tuple[str, str], seen: Seen) -> list[str]:
     route, name = key
     first, last = short_ts(seen.first), short_ts(seen.last)
     return [name, route, str(seen.count), first, last, seen.example[:ID_CHARS]]
+
+
+def _noise_row(key: tuple[str, str], seen: Seen) -> list[str]:
+    route, name = key
+    first, last = short_ts(seen.first), short_ts(seen.last)
+    measured = (seen.reason or "-").removeprefix(NOISE_PREFIX)
+    return [name, route, str(seen.count), first, last, seen.example[:ID_CHARS], measured]
+
+
+def _rates(noise: object) -> dict[str, str | None]:
+    """A record's noise as the rate measured per field family (read defensively: the reader
+    checks `differences` only)."""
+    rates: dict[str, str | None] = {}
+    for entry in noise if isinstance(noise, list) else ():
+        name = entry.get("field") if isinstance(entry, dict) else None
+        if isinstance(name, str):
+            reason = entry.get("reason")
+            rates.setdefault(family(name), reason if isinstance(reason, str) else None)
+    return rates
+
+
+def _seen(
+    seen: dict[tuple[str, str], Seen],
+    key: tuple[str, str],
+    ts: str,
+    example: str,
+    reason: str | None = None,
+) -> None:
+    found = seen.get(key)
+    if found is None:
+        seen[key] = Seen(1, ts, ts, example, reason)
+    else:
+        found.again(ts, example, reason)
+
+
+def _ranked(seen: dict[tuple[str, str], Seen], top: int) -> list[tuple[tuple[str, str], Seen]]:
+    return sorted(seen.items(), key=lambda item: (-item[1].count, item[0]))[:top]
 
 
 def _counted(counts: Counter[str]) -> str:

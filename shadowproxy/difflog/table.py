@@ -2,7 +2,8 @@
 
 `table()` lays rows out in columns two spaces apart. When the natural widths do not fit `width`,
 the flexible columns shrink (their cells are cut with `…`, or wrapped onto more lines with
-`wrap=True`), then the columns marked `drop` are left out, highest first; a table that still does
+`wrap=True`: by characters, every one kept, or at spaces for a column of `words`), then the
+columns marked `drop` are left out, highest first; a table that still does
 not fit has its lines cut. `width=None` (output piped to a file) keeps every cell whole. Widths
 count East Asian wide characters (the legacy backend's Chinese messages) as two columns.
 
@@ -59,6 +60,21 @@ def _chunks(text: str, width: int) -> list[str]:
     return [*lines, line]
 
 
+def _words(text: str, width: int) -> list[str]:
+    """`text` wrapped at spaces into lines of at most `width` columns, a longer word broken."""
+    lines, line = [], ""
+    for word in text.split(" "):
+        joined = f"{line} {word}" if line else word
+        if cell_width(joined) <= width:
+            line = joined
+            continue
+        if line:
+            lines.append(line)
+        *whole, line = _chunks(word, width)
+        lines += whole
+    return [*lines, line]
+
+
 def _pad(text: str, width: int, align: str) -> str:
     room = " " * max(0, width - cell_width(text))
     return room + text if align == ">" else text + room
@@ -71,6 +87,7 @@ class Column:
     flex: bool = False  # may shrink to fit, down to `least` (or its header)
     drop: int = 0  # > 0: may be left out to fit, highest first
     least: int = MIN_FLEX
+    words: bool = False  # prose: wrapped at spaces (`wrap=True`), not anywhere
 
 
 def table(
@@ -99,7 +116,8 @@ def table(
         shown.remove(max(droppable, key=lambda i: (columns[i].drop, i)))
     lines = [_line([columns[i].header for i in shown], columns, widths, shown)]
     for row in rows:
-        parts = [_chunks(row[i], widths[i]) if wrap else [cut(row[i], widths[i])] for i in shown]
+        parts = [_wrapped(row[i], widths[i], columns[i]) if wrap else [cut(row[i], widths[i])]
+                 for i in shown]  # fmt: skip
         for n in range(max(len(part) for part in parts)):
             cells = [part[n] if n < len(part) else "" for part in parts]
             lines.append(_line(cells, columns, widths, shown))
@@ -107,6 +125,10 @@ def table(
         hidden = ", ".join(column.header for i, column in enumerate(columns) if i not in shown)
         lines.append(f"(left out to fit {width} columns: {hidden})")
     return "\n".join(lines if width is None else [cut(line, width) for line in lines])
+
+
+def _wrapped(text: str, width: int, column: Column) -> list[str]:
+    return _words(text, width) if column.words else _chunks(text, width)
 
 
 def _total(widths: list[int], shown: list[int]) -> int:
@@ -135,7 +157,7 @@ def _line(
     return GAP.join(padded).rstrip()
 
 
-COLOURS = {"red": "31", "green": "32", "yellow": "33", "dim": "2"}
+COLOURS = {"red": "31", "green": "32", "yellow": "33", "cyan": "36", "dim": "2"}
 
 
 @dataclass(frozen=True, slots=True)

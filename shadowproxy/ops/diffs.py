@@ -7,7 +7,8 @@ registered beside these. Without a subcommand, `diffs [OPTIONS]` is `diffs summa
 parser class, `arguments._Parser`, supports).
 
 - `summary`: per route group and route, the records by outcome, skip reason and consumer break,
-  and the top differing fields; `--fail-on-mismatch` exits 3 on an unaccepted mismatch.
+  the top differing fields and, apart from them, the noisy fields with the rate measured;
+  `--fail-on-mismatch` exits 3 on an unaccepted mismatch (noise is never one).
 - `signatures`: mismatches grouped by signature (difflog/signatures.py).
 - `show ID`: one record in full; a unique prefix of a comparison id will do.
 - `tail [-n N] [--follow]`: the last records one line each, then (`--follow`) new ones as they
@@ -79,13 +80,14 @@ def register(
     commands = diffs.add_subparsers(dest="diffs_command", required=True, metavar="SUBCOMMAND")
 
     summary = commands.add_parser(
-        "summary", help="per route group and route: outcomes, skips, breaks, top fields"
+        "summary",
+        help="per route group and route: outcomes, skips, breaks, top fields, noisy fields",
     )
     _top(summary, "differing fields shown")
     summary.add_argument(
         "--fail-on-mismatch",
         action="store_true",
-        help="exit 3 when the selected records hold a mismatch not accepted",
+        help="exit 3 when the selected records hold a mismatch not accepted (noise is none)",
     )
     summary.set_defaults(func=_summary)
 

@@ -37,8 +37,8 @@ def register(
         "report",
         help="write a self-contained HTML parity report of the diff log",
         description="One HTML file with no external resource: parity per route group, records,"
-        " mismatches and each side's latency over time, top fields, mismatch signatures,"
-        " consumer-contract breaks, cutover readiness and the latest mismatches.",
+        " mismatches, noise and each side's latency over time, top fields, noisy fields, mismatch"
+        " signatures, consumer-contract breaks, cutover readiness and the latest mismatches.",
     )
     report.add_argument(
         "--html", type=Path, required=True, metavar="OUT.html", help="the page to write"

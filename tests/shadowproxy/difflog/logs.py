@@ -34,14 +34,18 @@ from typing import Any
 
 import orjson
 
+from shadowproxy.difflog.record import SCHEMA_VERSION
+
 STATUS = "/api/analysis/status/{task_id}"
 TASKS = "/api/analysis/tasks"
 REPORT = "/api/reports/{ticker}/{date}"
 WS = "/ws/analysis/{task_id}"
 WATCH = "/api/portfolio/watchlist"
+NEWER = SCHEMA_VERSION + 1  # a schema this reader does not know: whatever the current one is
+NEWER_SCHEMA = f"schema version {NEWER} (this reader knows {SCHEMA_VERSION})"
 SKIPPED_LINES = {
     "not JSON": 1,
-    "schema version 4 (this reader knows 3)": 1,
+    NEWER_SCHEMA: 1,
     "unknown field 'extra'": 1,
     "missing or unknown 'outcome'": 1,
     "torn last line": 1,
@@ -135,7 +139,7 @@ def sample(folder: Path) -> Path:
     (folder / "diff-2026-04-13.2.jsonl.gz").write_bytes(gzip.compress(lines(every[8:12])))
     bad = [
         b"{not json\n",
-        orjson.dumps(record(90, ts(13, 12, 21), "match", schema=4)) + b"\n",
+        orjson.dumps(record(90, ts(13, 12, 21), "match", schema=NEWER)) + b"\n",
         orjson.dumps(record(91, ts(13, 12, 21), "match", extra=1)) + b"\n",
         orjson.dumps(record(92, ts(13, 12, 21), "weird")) + b"\n",
     ]

@@ -34,13 +34,14 @@ def record(
     legacy: tuple[int | None, float] = (200, 10.0),
     app: tuple[int | None, float] = (200, 20.0),
     differences: tuple[dict[str, Any], ...] = (),
+    noise: tuple[dict[str, Any], ...] = (),
     client: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Record number `n`, at `at` seconds after START (default: `n` seconds)."""
     return {
         "ts": stamp(n if at is None else at),
         "event": "shadow_comparison",
-        "schema": 1,
+        "schema": 4,
         "comparison_id": f"cmp-{n}",
         "request_id": f"req-{n}",
         "kind": "ws" if route.startswith("/ws/") else "http",
@@ -54,6 +55,7 @@ def record(
         "app": {"status": app[0], "latency_ms": app[1], "error": None},
         "differences": list(differences),
         "accepted": [],
+        "noise": list(noise),
         "secondary": [],
         "secondary_omitted": 0,
         "reason": None,
@@ -65,6 +67,12 @@ def diff(
     field: str, kind: str = "changed", legacy: Any = "BUY", app: Any = "HOLD"
 ) -> dict[str, Any]:
     return {"field": field, "kind": kind, "legacy": legacy, "app": app}
+
+
+def noisy(field: str, rate: int = 31, legacy: Any = "12:00:01", app: Any = "12:00:02") -> Any:
+    """A noise entry: a difference on a field legacy differs on with itself `rate` % of reads."""
+    reason = f"noise: legacy differs with itself on {rate}% of 64 reads (legacy vs app 29% of 200)"
+    return diff(field, legacy=legacy, app=app) | {"reason": reason}
 
 
 def broken(
@@ -117,14 +125,17 @@ SAMPLE_SIGNATURES = 5  # route + differing fields + statuses, as sample() makes 
 SAMPLE_FIELDS = 5  # (group, field family, kind)
 SAMPLE_BREAKS = 2  # (consumer, group, answer of, field, kind, standing)
 SAMPLE_DRIFT = 1
+SAMPLE_NOISE = 2  # (group, route, noisy field family)
 SAMPLE_GROUPS = ("analysis", "reports", "ws_analysis")
 
 
 def sample() -> list[dict[str, Any]]:
     """Two hours of records: 200 analysis matches (every 36 s) whose app answers break the
     legacy dashboard (and a shared break now and then, and one drift finding), mismatches on
-    five signatures in three groups (one of them with a hostile field and value), a few skips
-    and shadow errors."""
+    five signatures in three groups (one of them with a hostile field and value; the 30 on
+    `result.decision` with noise on `updated_at` beside), noise records on two noisy fields (20
+    on `updated_at` of analysis, the latest measured at 34 %; 5 on the websocket's
+    `stages[].elapsed_ms`), a few skips and shadow errors."""
     records = []
     for n in range(200):
         found = [broken("legacy-dashboard", "shadow", "decision")]
@@ -145,10 +156,31 @@ def sample() -> list[dict[str, Any]]:
         ("reports", REPORT, ok, (hostile,)),
     ]
     for i, (group, route, answer, differences) in enumerate(mismatches):
+        noise = (noisy("updated_at"),) if differences[0]["field"] == "result.decision" else ()
         records.append(
             record(1000 + i, "mismatch", at=100.0 * i, group=group, route=route, app=answer,
-                   differences=differences)
+                   differences=differences, noise=noise)
         )  # fmt: skip
+    for i in range(20):
+        rate = 34 if i == 19 else 30
+        records.append(
+            record(4000 + i, "noise", at=5.0 + 360.0 * i, noise=(noisy("updated_at", rate),))
+        )
+    for i in range(5):
+        entries = (
+            noisy("stages[research].elapsed_ms", 12, 10, 11),
+            noisy("stages[risk].elapsed_ms", 12, 3, 4),
+        )
+        records.append(
+            record(
+                4100 + i,
+                "noise",
+                at=7.0 + 1000.0 * i,
+                group="ws_analysis",
+                route=SOCKET,
+                noise=entries,
+            )
+        )
     for i in range(5):
         records.append(record(2000 + i, "skipped", at=7000.0 + i, group="reports", route=REPORT))
     for i in range(3):

@@ -27,12 +27,16 @@ def test_csv_has_the_fixed_columns_and_one_row_per_record() -> None:
         record(2, ts(13, 12, 1), "shadow_error", REPORT, "reports",
                app=side(None, 10000.0, 'timeout, "quoted"'), reason="app timeout"),
         record(3, ts(13, 12, 2), "accepted", accepted=[changed("error.cancel_notice")]),
+        record(4, ts(13, 12, 3), "noise", noise=[{**changed("tasks[A].updated_at"), "reason": "r"},
+                                                 {**changed("progress"), "reason": "r"}]),
+        record(5, ts(13, 12, 4), "mismatch", differences=[changed("decision")],
+               noise=[{**changed("updated_at"), "reason": "r"}]),
     ]  # fmt: skip
     out = io.StringIO()
-    assert write_csv(records, out) == 3
+    assert write_csv(records, out) == 5
     header, *rows = list(csv.reader(io.StringIO(out.getvalue())))
     assert tuple(header) == CSV_COLUMNS
-    first, second, third = (dict(zip(header, row, strict=True)) for row in rows)
+    first, second, third, fourth, fifth = (dict(zip(header, row, strict=True)) for row in rows)
     assert first["comparison_id"] == cid(1)
     assert (first["route_group"], first["route"], first["outcome"]) == (
         "ws_analysis",
@@ -49,7 +53,11 @@ def test_csv_has_the_fixed_columns_and_one_row_per_record() -> None:
     assert (second["app_status"], second["app_error"]) == ("", 'timeout, "quoted"')
     assert (second["app_latency_ms"], second["reason"]) == ("10000.0", "app timeout")
     assert (second["fields"], second["trace_id"], second["flags_version"]) == ("", "", "1")
-    assert third["accepted"] == "error.cancel_notice"
+    assert (third["accepted"], third["noise"]) == ("error.cancel_notice", "")
+    assert (fourth["outcome"], fourth["fields"], fourth["accepted"]) == ("noise", "", "")
+    assert fourth["noise"] == "tasks[A].updated_at; progress"  # the fields, as written
+    assert (fifth["fields"], fifth["noise"]) == ("decision", "updated_at")
+    assert header[-2:] == ["replica", "noise"]  # added last: the earlier columns keep their place
 
 
 def test_csv_of_a_sparse_record_leaves_cells_empty() -> None:

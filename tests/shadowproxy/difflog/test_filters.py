@@ -12,7 +12,7 @@ from shadowproxy.difflog.filters import Selection, Tally, parse_moment, select, 
 from shadowproxy.difflog.read import Skips
 from shadowproxy.difflog.segments import segment_files
 
-from .logs import REPORT, TASKS, WS, record, sample, ts
+from .logs import REPORT, TASKS, WS, changed, cid, record, sample, ts
 
 NOW = datetime(2026, 4, 13, 12, 30, tzinfo=UTC)
 
@@ -113,6 +113,23 @@ def test_select_alone() -> None:
     found = list(select(records, Selection(since=at(13, 12, 2)), tally))
     assert [r["ts"] for r in found] == [ts(13, 12, 2), ts(13, 12, 3)]
     assert (tally.read, tally.selected) == (3, 2)
+
+
+def test_noise_is_an_outcome_and_no_differing_field() -> None:
+    noise = [{"field": "updated_at", "kind": "changed", "legacy": 1, "app": 2, "reason": "r"}]
+    records = [
+        record(1, ts(13, 12, 1), "noise", noise=noise),
+        record(2, ts(13, 12, 2), "mismatch", differences=[changed("decision")], noise=noise),
+        record(3, ts(13, 12, 3), "match"),
+    ]
+
+    def chosen(selection: Selection) -> list[str]:
+        return [r["comparison_id"] for r in select(records, selection, Tally())]
+
+    assert chosen(Selection(outcome="noise")) == [cid(1)]
+    assert chosen(Selection(outcome="mismatch")) == [cid(2)]
+    assert chosen(Selection(field="updated_at")) == []  # like accepted: `differences` only
+    assert chosen(Selection(field="decision")) == [cid(2)]
 
 
 def test_replicas_select_the_records_any_of_them_wrote() -> None:

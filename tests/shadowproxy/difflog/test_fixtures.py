@@ -65,8 +65,8 @@ def one_fixture(*records: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.mark.parametrize(
     "outcome",
-    ["match", "accepted", "skipped", "shadow_error", "authoritative_error", "both_error",
-     "inflight_skew"],
+    ["match", "accepted", "noise", "skipped", "shadow_error", "authoritative_error",
+     "both_error", "inflight_skew"],
 )  # fmt: skip
 def test_only_mismatches_are_collected(outcome: str) -> None:
     collector = collected(record(1, ts(12, 10, 0), outcome, differences=DECISION))
@@ -412,6 +412,15 @@ def test_a_skip_without_a_reason_says_skipped(fixture: dict[str, Any]) -> None:
 @pytest.mark.parametrize("outcome", ["match", "accepted", "inflight_skew"])
 def test_no_mismatch_now_is_gone(fixture: dict[str, Any], outcome: str) -> None:
     assert verdict(fixture, [record(11, ts(14, 9, 0), outcome)]) == (GONE, outcome, "", cid(11))
+
+
+def test_noise_now_is_gone_and_names_the_noisy_fields(fixture: dict[str, Any]) -> None:
+    """The divergence replayed differs now only where legacy differs with itself."""
+    rate = "noise: legacy differs with itself on 31% of 64 reads (legacy vs app 29% of 200)"
+    noise = [{**changed(f"tasks[{t}].updated_at", 1, 2), "reason": rate} for t in ("A", "B")]
+    noise.append({**changed("progress", 0.1, 0.2), "reason": rate})
+    judged = verdict(fixture, [record(11, ts(14, 9, 0), "noise", noise=noise)])
+    assert judged == (GONE, "noise", "noise only: tasks[].updated_at, progress", cid(11))
 
 
 @pytest.mark.parametrize(

@@ -36,7 +36,7 @@ from shadowproxy.types import (
 )
 
 from ..factories import exchange, observation
-from .logs import SKIPPED_LINES, breaking, cid, lines, record, sample, ts
+from .logs import NEWER, NEWER_SCHEMA, SKIPPED_LINES, breaking, cid, lines, record, sample, ts
 
 
 def read(
@@ -53,7 +53,7 @@ def test_the_sample_reads_in_write_order_with_each_bad_line_counted(tmp_path: Pa
     assert dict(skips.lines) == SKIPPED_LINES
     assert skips.files == {}
     assert skips.message() == (
-        "5 lines skipped: 1 not JSON, 1 schema version 4 (this reader knows 3), 1 unknown "
+        f"5 lines skipped: 1 not JSON, 1 {NEWER_SCHEMA}, 1 unknown "
         "field 'extra', 1 missing or unknown 'outcome', 1 torn last line"
     )
     assert skips.document()["lines"] == 5
@@ -135,7 +135,18 @@ GOOD = record(1, ts(13, 12, 0), "mismatch", differences=[{"field": "f", "kind": 
         pytest.param({"schema": 1}, None, id="schema-1"),
         pytest.param({"schema": 2}, None, id="schema-2"),
         pytest.param({"schema": 3}, None, id="schema-3"),
-        pytest.param({"schema": 4}, "schema version 4 (this reader knows 3)", id="newer"),
+        pytest.param({"schema": 4}, None, id="schema-4"),
+        pytest.param(
+            {
+                "schema": 4,
+                "outcome": "noise",
+                "noise": [{"field": "f", "kind": "changed", "legacy": 1, "app": 2, "reason": "r"}],
+            },
+            None,
+            id="noise",
+        ),
+        pytest.param({"noise": 5}, None, id="noise-is-read-defensively-as-accepted-is"),
+        pytest.param({"schema": NEWER}, NEWER_SCHEMA, id="newer"),
         pytest.param({"schema": "1"}, "malformed 'schema'", id="schema-text"),
         pytest.param({"schema": 0}, "malformed 'schema'", id="schema-0"),
         pytest.param({"colour": "red"}, "unknown field 'colour'", id="unknown-field"),

@@ -42,6 +42,18 @@ def test_tallies_fold_the_rarest_keys_past_twice_their_capacity() -> None:
     assert [key for key, _ in tallies.top(2)] == ["a", "b"]
 
 
+def test_a_tally_keeps_the_first_detail_or_with_latest_the_latest_by_time() -> None:
+    first: Tallies[str] = Tallies(capacity=4)
+    latest: Tallies[str] = Tallies(capacity=4, latest=True)
+    for tallies in (first, latest):
+        for ts, detail in ((10.0, "at 10"), (30.0, "at 30"), (20.0, "at 20"), (None, "undated")):
+            tallies.add("k", ts, f"cmp-{ts}", detail)
+        tallies.add("k", 40.0, "cmp-40")  # no detail: the one kept stays
+    assert first.entries["k"].detail == "at 10"
+    assert latest.entries["k"].detail == "at 30"  # not the one read last, nor the undated one
+    assert (latest.entries["k"].count, latest.entries["k"].example) == (5, "cmp-10.0")
+
+
 @given(st.floats(min_value=0.011, max_value=9e6))
 def test_a_latency_reads_back_within_two_and_a_half_percent(ms: float) -> None:
     assert bin_value(latency_bin(ms)) == pytest.approx(ms, rel=0.0247)

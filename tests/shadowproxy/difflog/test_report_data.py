@@ -33,6 +33,7 @@ from .records import (
     broken,
     client,
     diff,
+    noisy,
     record,
     sample,
 )
@@ -113,6 +114,47 @@ def test_fields_count_mismatch_records_per_family_and_kind() -> None:
     }
 
 
+def test_noise_is_compared_and_never_a_mismatch() -> None:
+    noise = (noisy("updated_at"),)
+    records = [record(0), record(1, "mismatch"), record(2, "noise", noise=noise)]
+    records += [record(3, "noise", noise=noise), record(4, "skipped")]
+    data = aggregate(records)
+    analysis = data.groups["analysis"]
+    assert [analysis.column(c) for c in ("match", "mismatch", "noise", "skipped")] == [1, 1, 2, 1]
+    assert (analysis.records, analysis.compared) == (5, 4)
+    assert analysis.parity == pytest.approx(1 - 1 / 4)
+    slots = [slot.counts["analysis"] for _, slot in data.timeline.series() if slot]
+    assert [sum(c[i] for c in slots) for i in range(3)] == [5, 1, 2]  # records, mismatch, noise
+    assert data.fields.entries == {}  # noise is no differing field
+    assert [r["comparison_id"] for r in data.latest()] == ["cmp-1"]  # nor a mismatch to show
+
+
+def test_noisy_fields_per_route_with_the_latest_rate_measured() -> None:
+    rows = (diff("decision"),)
+    records = [
+        record(5, "noise", noise=(noisy("tasks[A].updated_at", 30), noisy("tasks[B].updated_at"))),
+        record(9, "mismatch", differences=rows, noise=(noisy("tasks[C].updated_at", 34),)),
+        record(7, "noise", noise=(noisy("tasks[D].updated_at", 20),)),  # written late: older
+        record(8, "noise", route=REPORT, group="reports", noise=(noisy("generated_at", 5),)),
+        record(10, "mismatch", differences=rows),
+        record(11, "noise") | {"noise": ["odd", {"kind": "changed"}]},  # no field: left out
+    ]
+    data = aggregate(records)
+    noise = {key: (t.count, t.first, t.last, t.example, t.detail) for key, t in data.noise.top(9)}
+    rate = "noise: legacy differs with itself on {}% of 64 reads (legacy vs app 29% of 200)"
+    assert noise == {
+        ("analysis", STATUS, "tasks[].updated_at"): (
+            3, START + 5, START + 9, "cmp-5", rate.format(34)  # once per record; the latest rate
+        ),
+        ("reports", REPORT, "generated_at"): (1, START + 8, START + 8, "cmp-8", rate.format(5)),
+    }  # fmt: skip
+    signatures = {key: t.count for key, t in data.signatures.top(9)}
+    assert signatures == {(STATUS, ("decision",), 200, 200): 2}  # noise beside: one signature
+    assert {key: t.count for key, t in data.fields.top(9)} == {
+        ("analysis", "decision", "changed"): 2
+    }
+
+
 def test_time_buckets_are_chosen_from_the_span_and_keep_every_record() -> None:
     short = aggregate([record(n, at=float(n)) for n in range(90)])
     assert short.timeline.width == 1
@@ -124,8 +166,8 @@ def test_time_buckets_are_chosen_from_the_span_and_keep_every_record() -> None:
     assert len(series) == 120
     assert series[0][0] == START
     assert [slot.counts["analysis"] if slot else None for _, slot in series[:2]] == [
-        [5, 2],
-        [5, 2],
+        [5, 2, 0],  # records, mismatches, noise
+        [5, 2, 0],
     ]
     assert sum(slot.counts["analysis"][0] for _, slot in series if slot) == 600
     assert sum(slot.counts["analysis"][1] for _, slot in series if slot) == 200

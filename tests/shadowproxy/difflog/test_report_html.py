@@ -16,8 +16,10 @@ from .records import (
     SAMPLE_DRIFT,
     SAMPLE_FIELDS,
     SAMPLE_GROUPS,
+    SAMPLE_NOISE,
     SAMPLE_SIGNATURES,
     diff,
+    noisy,
     record,
     sample,
 )
@@ -65,6 +67,7 @@ def test_every_table_has_the_rows_of_the_data() -> None:
     html = page(aggregate(sample()))
     assert rows(html, "parity-table") == len(SAMPLE_GROUPS)
     assert rows(html, "fields-table") == SAMPLE_FIELDS
+    assert rows(html, "noise-table") == SAMPLE_NOISE
     assert rows(html, "signature-table") == SAMPLE_SIGNATURES
     assert rows(html, "breaks-table") == SAMPLE_BREAKS
     assert rows(html, "drift-table") == SAMPLE_DRIFT
@@ -81,6 +84,7 @@ def test_an_empty_selection_still_makes_a_page_that_says_so() -> None:
     assert "No mismatch record." in html
     assert "No record carries consumer findings" in html
     assert "Omitted: readiness is judged from consumer findings" in html
+    assert "No noise: no record has a difference on a field measured as noisy" in html
     assert rows(html, "signature-table") == 1  # the one "none" row
 
 
@@ -125,3 +129,40 @@ def test_parity_per_replica_only_when_there_are_several() -> None:
                                                        "1", "0", "100.00%")  # fmt: skip
     assert '<td>proxy-a</td><td class="num">2</td>' in html
     assert "50.00%" in html  # proxy-a: one mismatch in two compared
+
+
+def cells(html: str, table: str, first: str) -> list[str]:
+    """The cells of the row of `table` whose first cell is `first`."""
+    found = re.search(rf'<table id="{table}">.*?<tr><td>{re.escape(first)}</td>(.*?)</tr>', html)
+    assert found is not None, f"no row {first} in {table}"
+    return [first, *re.findall(r"<td[^>]*>(.*?)</td>", found.group(1))]
+
+
+def test_noise_has_its_column_its_series_and_its_section_apart_from_mismatches() -> None:
+    html = page(aggregate(sample()))
+    header = re.search(r'<table id="parity-table"><thead><tr>(.*?)</tr>', html)
+    assert header is not None
+    names = re.findall(r"<th[^>]*>(.*?)</th>", header.group(1))
+    assert names[2:10] == ["records", "match", "mismatch", "accepted", "noise", "inflight_skew",
+                           "errors", "skipped"]  # fmt: skip
+    analysis = cells(html, "parity-table", "analysis")
+    # 200 matches, 40 mismatches (30 with noise beside), 20 noise records: 260 compared
+    assert analysis[2:7] == ["260", "200", "40", "0", "20"]
+    assert analysis[10] == f"{1 - 40 / 260:.2%}"
+    assert "(match, mismatch, accepted, noise, inflight_skew)" in html
+    noise = cells(html, "noise-table", "analysis")
+    assert noise[1:4] == ["<code>/api/analysis/status/{task_id}</code>", "<code>updated_at</code>",
+                          "50"]  # fmt: skip
+    assert noise[6] == "legacy differs with itself on 34% of 64 reads (legacy vs app 29% of 200)"
+    assert 'class="s-noise"' in html
+    assert '<span class="key k-noise"></span>noise' in html  # in the legend
+    assert "noise beside them" not in html  # the latest mismatches carry none
+    beside = record(1, "mismatch", differences=(diff("decision"),), noise=(noisy("updated_at"),))
+    assert "noise beside them (not mismatches): updated_at" in page(aggregate([beside]))
+
+
+def test_noisy_field_values_are_escaped() -> None:
+    entry = noisy(HOSTILE) | {"reason": f"noise: {HOSTILE}"}
+    html = page(aggregate([record(1, "noise", noise=(entry,))]))
+    assert HOSTILE not in html
+    assert "<td>&lt;script&gt;alert(1)&lt;/script&gt;</td>" in html  # the measured rate cell

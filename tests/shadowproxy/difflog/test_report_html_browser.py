@@ -25,6 +25,7 @@ from .records import (
     SAMPLE_DRIFT,
     SAMPLE_FIELDS,
     SAMPLE_GROUPS,
+    SAMPLE_NOISE,
     SAMPLE_SIGNATURES,
     sample,
     write_folder,
@@ -37,6 +38,10 @@ CHART_SIZES = """[...document.querySelectorAll('svg')].map(svg => {
 TABLE_ROWS = """Object.fromEntries([...document.querySelectorAll('table[id]')]
     .map(table => [table.id, table.tBodies[0].rows.length]))"""
 BARS = "document.querySelectorAll('svg.chart')[0].querySelectorAll('g rect').length"
+# the noise bars are drawn, in the colour the stylesheet gives them (not the default black)
+NOISE_BARS = """[...document.querySelectorAll('rect.s-noise')]
+    .filter(bar => getComputedStyle(bar).fill !== 'rgb(0, 0, 0)' && bar.getBBox().height > 0)
+    .length"""
 
 
 @pytest.fixture
@@ -75,12 +80,16 @@ async def test_the_report_opens_from_disk_filled_and_without_a_console_error(
         assert await page.evaluate(TABLE_ROWS) == {
             "parity-table": len(SAMPLE_GROUPS),
             "fields-table": SAMPLE_FIELDS,
+            "noise-table": SAMPLE_NOISE,
             "signature-table": SAMPLE_SIGNATURES,
             "breaks-table": SAMPLE_BREAKS,
             "drift-table": SAMPLE_DRIFT,
             "readiness-table": 2,
         }
         assert await page.evaluate(BARS) > 0
+        assert await page.evaluate(NOISE_BARS) > 0
+        noise = await page.evaluate("document.querySelector('#noise').innerText")
+        assert "legacy differs with itself on 34% of 64 reads" in noise
         assert await page.evaluate("document.querySelectorAll('.example').length") == 6
         assert await page.evaluate("document.scripts.length") == 0
         assert HOSTILE in await page.evaluate("document.querySelector('#examples').textContent")

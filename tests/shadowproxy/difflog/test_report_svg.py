@@ -34,6 +34,37 @@ def test_bars_draw_each_series_of_each_non_empty_bucket() -> None:
     assert axis[:3] == ["0", "5", "10"]  # 8 rounds up to 10
 
 
+def rects(chart: str, name: str) -> list[tuple[float, float]]:
+    """The (top, bottom) of each bar of series `name`."""
+    found = re.findall(rf'<rect class="s-{name}" x="[^"]+" y="([^"]+)" width="[^"]+" '
+                       r'height="([^"]+)"/>', chart)  # fmt: skip
+    return [(float(y), round(float(y) + float(h), 1)) for y, h in found]
+
+
+def test_stacked_bars_stand_on_the_stacked_ones_before_them() -> None:
+    chart = bars(
+        "stacked",
+        STARTS,
+        60,
+        [
+            Series("records", "records", [10, 0, 4, 0]),
+            Series("mismatches", "mismatch", [4, 0, 0, 0], stacked=True),
+            Series("noise", "noise", [6, 0, 3, 2], stacked=True),
+        ],
+    )
+    (records, *_), (mismatch,) = rects(chart, "records"), rects(chart, "mismatch")
+    noise = rects(chart, "noise")
+    baseline = 10.0 + 154  # _TOP + _PLOT_H
+    assert records == (10.0, baseline)  # 10 of a 10 high axis: the whole plot
+    assert mismatch[1] == baseline
+    assert noise[0] == (records[0], mismatch[0])  # 4 + 6 = 10: up to the top, on the mismatches
+    assert noise[1][1] == noise[2][1] == baseline  # no mismatches under them: from the baseline
+    assert "<title>04-13 12:00 + 1 min: records 10, mismatches 4, noise 6</title>" in chart
+    tall = bars("sum", STARTS[:1], 60, [Series("a", "a", [3], stacked=True),
+                                        Series("b", "b", [4], stacked=True)])  # fmt: skip
+    assert re.findall(r'text-anchor="end">([^<]+)</text>', tall)[2] == "10"  # 7 stacked: 10
+
+
 def test_lines_break_where_a_bucket_has_no_value() -> None:
     chart = lines(
         "latency", STARTS, 60, [Series("app p50", "app-p50", [10.0, None, 30.0, 40.0])], ms

@@ -11,6 +11,8 @@ from shadowproxy.difflog.table import Style, cell_width
 
 from .logs import TASKS, WS, breaking, changed, cid, record, side, ts
 
+RATE = "noise: legacy differs with itself on 31% of 64 reads (legacy vs app 29% of 200)"
+NOISY = {**changed("tasks[A].updated_at", "12:00:01", "12:00:02"), "reason": RATE}
 RICH = record(
     7, ts(13, 12, 0, 20), "mismatch", WS, "ws_analysis",
     path="/ws/analysis/AAPL_1?token=[REDACTED]", trace_id="4bf92f3577b34da6a3ce929d0e0e4736",
@@ -20,7 +22,7 @@ RICH = record(
     differences=[changed("decision", "OVERWEIGHT", "HOLD"),
                  changed("error.message", None, "用户取消 " + "x" * 120)],
     accepted=[{**changed("degraded", None, True), "reason": "legacy cannot express it"}],
-    secondary=[changed("confidence", 0.63, 0.41)], secondary_omitted=3,
+    noise=[NOISY], secondary=[changed("confidence", 0.63, 0.41)], secondary_omitted=3,
     client=breaking("legacy-dashboard", "shadow")
     | {"drift": [{"field": "quant_signal", "kind": "missing", "legacy_presence": 1.0,
                   "expected": "string", "got": None, "message": None}]},
@@ -43,6 +45,8 @@ def test_full_lays_out_every_part_of_the_record() -> None:
         'decision       changed  "OVERWEIGHT"  "HOLD"',
         "accepted: 1",
         "legacy cannot express it",
+        "noise: 1",
+        f'tasks[A].updated_at  changed  "12:00:01"  "12:00:02"  {RATE}',
         "secondary report: 1 (and 3 more, not written)",
         "consumer findings:",
         "legacy-dashboard  ok             break",
@@ -58,6 +62,22 @@ def test_full_fits_a_terminal_by_wrapping_values() -> None:
     assert text.splitlines()[0] == f"comparison {cid(7)}: mismatch (diff…"
     assert "用户取消" in text
     assert text.count("x") >= 120  # wrapped, not cut
+
+
+def test_the_noise_block_comes_after_the_accepted_one_and_wraps_its_reason_at_words() -> None:
+    text = full(RICH, width=None, style=Style())
+    assert text.index("accepted: 1") < text.index("noise: 1") < text.index("secondary report")
+    narrow = full(RICH, width=60, style=Style())
+    block = narrow[narrow.index("noise: 1") : narrow.index("secondary report")].splitlines()
+    assert block[1].split() == ["field", "kind", "legacy", "app", "reason"]
+    reason = [line[47:] for line in block[2:] if line]  # the reason column, wrapped at words
+    assert " ".join(reason) == RATE
+    assert all(len(line) <= 60 for line in block)
+    noise_only = record(2, ts(13, 12, 0), "noise", noise=[NOISY])
+    shown = full(noise_only, width=None, style=Style())
+    assert shown.splitlines()[0] == f"comparison {cid(2)}: noise"
+    assert "differences:" not in shown
+    assert "noise: 1" in shown
 
 
 def test_a_sparse_record_shows_without_its_missing_parts() -> None:
@@ -88,6 +108,14 @@ def test_a_sparse_record_shows_without_its_missing_parts() -> None:
         pytest.param(record(5, ts(13, 12, 0), "match",
                             client=breaking("legacy-dashboard", "authoritative")),
                      "200/200  breaks legacy-dashboard", id="break"),
+        pytest.param(record(6, ts(13, 12, 0), "noise", TASKS,
+                            noise=[NOISY, {**NOISY, "field": "tasks[B].updated_at"}]),
+                     "noise          analysis  GET /api/analysis/tasks  200/200  "
+                     "tasks[].updated_at", id="noise"),
+        pytest.param(record(7, ts(13, 12, 0), "mismatch", differences=[changed("decision")],
+                            noise=[NOISY], client=breaking("legacy-dashboard", "shadow")),
+                     "200/200  decision; noise tasks[].updated_at; breaks legacy-dashboard",
+                     id="mismatch-with-noise"),
     ],
 )  # fmt: skip
 def test_one_line(found: dict[str, Any], expected: str) -> None:
@@ -101,6 +129,8 @@ def test_one_line_fits_and_colours_only_on_a_terminal() -> None:
     coloured = line(found, width=None, style=Style(colour=True))
     assert "\x1b[31mmismatch\x1b[0m" in coloured
     assert "\x1b" not in line(found, width=None, style=Style())
+    noise = record(2, ts(13, 12, 0), "noise", noise=[NOISY])
+    assert "\x1b[36mnoise\x1b[0m" in line(noise, width=None, style=Style(colour=True))
 
 
 def test_full_shows_the_request_as_the_shadow_got_it() -> None:

@@ -103,10 +103,12 @@ def test_what_tells_signatures_apart() -> None:
         base | {"client": breaking("legacy-dashboard", "authoritative")},  # a counted break
         base | {"client": breaking("legacy-dashboard", "shadow", shared=True)},  # shared: same
         base | {"outcome": "accepted"},  # not a mismatch: left out
+        base | {"noise": [{**changed("updated_at", 1, 2), "reason": "noise: ..."}]},  # same
+        base | {"outcome": "noise", "differences": [], "noise": [changed("decision")]},  # none
     ]
     signatures = signatures_of(variants)
-    assert signatures.mismatches == 8
-    assert sorted(seen.count for seen in signatures.seen.values()) == [1, 1, 1, 1, 1, 3]
+    assert signatures.mismatches == 9
+    assert sorted(seen.count for seen in signatures.seen.values()) == [1, 1, 1, 1, 1, 4]
     assert key(variants[0]).id == key(variants[1]).id
     assert key(variants[0]).id != key(variants[2]).id
 

@@ -25,10 +25,11 @@ from ..factories import exchange, observation
 SCHEMA = {
     "ts", "event", "schema", "comparison_id", "request_id", "kind", "route_group", "route",
     "method", "path", "authoritative", "outcome", "legacy", "app", "differences", "accepted",
-    "secondary", "secondary_omitted", "reason", "task_id", "ticker", "date", "frames", "client",
-    "flags_version", "trace_id", "spans", "request", "replica",
+    "noise", "secondary", "secondary_omitted", "reason", "task_id", "ticker", "date", "frames",
+    "client", "flags_version", "trace_id", "spans", "request", "replica",
 }  # fmt: skip
 START = datetime(2026, 4, 13, 23, 59, 0, tzinfo=UTC)
+RATE = "noise: legacy differs with itself on 31% of 64 reads (legacy vs app 29% of 200)"
 
 
 class FakeClock:
@@ -103,6 +104,7 @@ async def test_record_has_every_schema_field(tmp_path: Path) -> None:
             accepted=(
                 Difference("degraded", DiffKind.EXTRA, None, True, "legacy cannot express it"),
             ),
+            noise=(Difference("updated_at", DiffKind.CHANGED, "12:00:01", "12:00:02", RATE),),
             secondary=tuple(Difference(f"f{i}", DiffKind.CHANGED, i, i + 1) for i in range(25)),
             reason="terminal decision differs",
             task_id="AAPL_1",
@@ -145,12 +147,17 @@ async def test_record_has_every_schema_field(tmp_path: Path) -> None:
             "reason": "legacy cannot express it",
         }
     ]
+    assert http["noise"] == [
+        {"field": "updated_at", "kind": "changed", "legacy": "12:00:01", "app": "12:00:02",
+         "reason": RATE}
+    ]  # fmt: skip
+    assert ws["noise"] == []
     assert len(http["secondary"]) == 20
     assert http["secondary_omitted"] == 5
     assert (http["task_id"], http["ticker"], http["date"]) == ("AAPL_1", "AAPL", "2026-04-13")
     assert http["frames"] is None
     assert ws["kind"] == "ws"
-    assert (http["schema"], http["replica"], ws["replica"]) == (3, "proxy-7d9f", "proxy-7d9f")
+    assert (http["schema"], http["replica"], ws["replica"]) == (4, "proxy-7d9f", "proxy-7d9f")
     assert ws["frames"] == {"legacy": 7, "app": 5}
     assert ws["app"] == {"status": None, "latency_ms": 0.0, "error": "connection refused"}
     assert sink.stats.written == 2
@@ -165,6 +172,7 @@ async def test_record_has_every_schema_field(tmp_path: Path) -> None:
         pytest.param(Outcome.INFLIGHT_SKEW, True, True, id="skew-asked"),
         pytest.param(Outcome.MISMATCH, False, True, id="mismatch"),
         pytest.param(Outcome.ACCEPTED, False, True, id="accepted"),
+        pytest.param(Outcome.NOISE, False, True, id="noise"),
         pytest.param(Outcome.SKIPPED, False, True, id="skipped"),
         pytest.param(Outcome.SHADOW_ERROR, False, True, id="shadow-error"),
         pytest.param(Outcome.AUTHORITATIVE_ERROR, False, True, id="authoritative-error"),

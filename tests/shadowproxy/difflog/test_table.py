@@ -68,6 +68,23 @@ def test_wrap_keeps_every_character() -> None:
     ]
 
 
+def test_a_column_of_words_wraps_at_spaces() -> None:
+    columns = [Column("field"), Column("reason", flex=True, words=True)]
+    rows = [
+        ["decision", "legacy differs with itself on 31% of 64 reads"],
+        ["x", "a-very-long-word"],
+    ]
+    assert table(columns, rows, 24, wrap=True).splitlines() == [
+        "field     reason",
+        "decision  legacy differs",
+        "          with itself on",
+        "          31% of 64",
+        "          reads",
+        "x         a-very-long-wo",  # a word longer than the column is broken
+        "          rd",
+    ]
+
+
 @pytest.mark.parametrize(
     ("text", "width", "expected"),
     [

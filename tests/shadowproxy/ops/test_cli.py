@@ -149,10 +149,10 @@ def test_diffs_summarises_rotated_and_active_segments(diff_folder: Path) -> None
     assert "9 records in 3 files" in out
     assert "1 line skipped: 1 not JSON" in out
     rows = {line.split()[0]: line.split()[1:] for line in out.splitlines() if line[:1].isalpha()}
-    # columns: records match mismatch inflight_skew accepted errors skipped
-    assert rows["analysis"] == ["7", "0", "5", "0", "1", "1", "0"]
-    assert rows["reports"] == ["1", "0", "1", "0", "0", "0", "0"]
-    assert rows["portfolio"] == ["1", "1", "0", "0", "0", "0", "0"]
+    # columns: records match mismatch inflight_skew accepted noise errors skipped
+    assert rows["analysis"] == ["7", "0", "5", "0", "1", "0", "1", "0"]
+    assert rows["reports"] == ["1", "0", "1", "0", "0", "0", "0", "0"]
+    assert rows["portfolio"] == ["1", "1", "0", "0", "0", "0", "0", "0"]
     # the top differing fields, indexes folded as in the metrics, with the first example
     decision = rows["result.decision"]
     assert (decision[:2], decision[-1]) == (["/api/analysis/status/{task_id}", "4"], "cmp-1")

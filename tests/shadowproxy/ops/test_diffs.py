@@ -28,10 +28,21 @@ from shadowproxy.difflog.export import CSV_COLUMNS
 from shadowproxy.difflog.record import format_ts
 from shadowproxy.difflog.table import cell_width
 
-from ..difflog.logs import REPORT, STATUS, TASKS, cid, lines, record, records, sample, ts
+from ..difflog.logs import (
+    NEWER_SCHEMA,
+    REPORT,
+    STATUS,
+    TASKS,
+    cid,
+    lines,
+    record,
+    records,
+    sample,
+    ts,
+)
 from .commands import cli
 
-SKIPPED = "5 lines skipped: 1 not JSON, 1 schema version 4 (this reader knows 3), 1 unknown field"
+SKIPPED = f"5 lines skipped: 1 not JSON, 1 {NEWER_SCHEMA}, 1 unknown field"
 
 
 @pytest.fixture
@@ -55,20 +66,13 @@ async def test_summary(folder: Path) -> None:
     assert head == f"15 records in 4 files under {folder}"
     assert skipped.startswith(SKIPPED)
     rows = {row.split()[0]: row.split()[1:] for row in out.splitlines() if row[:1] not in " ("}
-    # records, match, mismatch, inflight_skew, accepted, errors, skipped, consumer breaks
-    assert rows["analysis"] == ["11", "1", "7", "0", "1", "1", "1", "legacy-dashboard", "1"]
-    assert rows["ws_analysis"] == ["1", "0", "1", "0", "0", "0", "0", "v1alpha1-dashboard", "1"]
-    assert rows[STATUS] == [
-        "analysis",
-        "7",
-        "3",
-        "1",
-        "1",
-        "queue_full",
-        "1",
-        "legacy-dashboard",
-        "1",
-    ]
+    # records, match, mismatch, inflight_skew, accepted, noise, errors, skipped, consumer breaks
+    assert rows["analysis"] == ["11", "1", "7", "0", "1", "0", "1", "1", "legacy-dashboard", "1"]
+    assert rows["ws_analysis"] == ["1", "0", "1", "0", "0", "0", "0", "0", "v1alpha1-dashboard",
+                                   "1"]  # fmt: skip
+    # group, records, mismatch, accepted, noise, errors, skipped by reason, consumer breaks
+    assert rows[STATUS] == ["analysis", "7", "3", "1", "0", "1", "queue_full", "1",
+                            "legacy-dashboard", "1"]  # fmt: skip
     assert rows["tasks[].stage"][:2] == [TASKS, "4"]
     document = await json_of("summary", "--dir", str(folder), cwd=folder.parent)
     assert (document["files"], document["read"], document["records"]) == (4, 15, 15)

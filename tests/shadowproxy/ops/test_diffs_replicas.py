@@ -131,11 +131,11 @@ async def test_summary_counts_per_replica_when_there_are_several(logs: Path) -> 
     text = out.splitlines()
     assert text[0] == "8 records in 5 files under logs/replica-a, logs/replica-b, captures"
     at = text.index("per replica:")
-    # records match mismatch inflight_skew accepted errors skipped
+    # records match mismatch inflight_skew accepted noise errors skipped
     assert [line.split() for line in text[at + 2 : at + 5]] == [
-        ["replica-a", "3", "0", "3", "0", "0", "0", "0"],
-        ["replica-b", "3", "3", "0", "0", "0", "0", "0"],
-        ["replica-c", "2", "1", "1", "0", "0", "0", "0"],
+        ["replica-a", "3", "0", "3", "0", "0", "0", "0", "0"],
+        ["replica-b", "3", "3", "0", "0", "0", "0", "0", "0"],
+        ["replica-c", "2", "1", "1", "0", "0", "0", "0", "0"],
     ]
     summary = await document("summary", *where, cwd=logs)
     assert [(r["replica"], r["records"], r["mismatch"]) for r in summary["replicas"]] == [
