@@ -13,7 +13,8 @@ answer to a read of a tracked path (the same share, by the path's hash) is remem
 next read of that path, by the same side with no state-changing request through this proxy in
 between, is compared with it — a sample only when both documents are terminal (a running
 analysis changes by its lifecycle, not by noise). At most `MAX_REMEMBERED` answers of up to
-`MAX_REMEMBERED_BYTES` each are kept, the oldest forgotten first.
+`MAX_REMEMBERED_BYTES` each and `MAX_REMEMBERED_TOTAL` bytes in all are kept, the oldest
+forgotten first.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from shadowproxy.types import Comparison, Exchange, IdAliases, Observation, Side
 
 MAX_REMEMBERED = 512
 MAX_REMEMBERED_BYTES = 262_144
+MAX_REMEMBERED_TOTAL = 4_194_304
 
 SECONDARY, REPEATED_READS, OFF = "secondary", "repeated_reads", "off"
 
@@ -73,11 +75,13 @@ class NoiseSampler:
         self._spawn = spawn
         self._generation = 0  # state-changing requests seen: a repeat across one is no sample
         self._remembered: OrderedDict[tuple[Side, str], tuple[int, Observation]] = OrderedDict()
+        self._remembered_bytes = 0
 
     def changed_state(self) -> None:
         """A state-changing request went through: what a read answered before may now differ."""
         self._generation += 1
         self._remembered.clear()
+        self._remembered_bytes = 0
 
     # ------------------------------------------------------------------ the secondary
 
@@ -155,10 +159,13 @@ class NoiseSampler:
         ):
             return
         where = (answer.side, exchange.path)
-        earlier = self._remembered.pop(where, None)
+        earlier = self._forget(where)
         self._remembered[where] = (self._generation, answer)
-        if len(self._remembered) > MAX_REMEMBERED:
-            self._remembered.popitem(last=False)
+        self._remembered_bytes += len(answer.body)
+        while (
+            len(self._remembered) > MAX_REMEMBERED or self._remembered_bytes > MAX_REMEMBERED_TOTAL
+        ):
+            self._forget(next(iter(self._remembered)))
         if earlier is None or earlier[0] != self._generation:
             return
         if earlier[1].body == answer.body:
@@ -166,6 +173,17 @@ class NoiseSampler:
             self._metrics.noise_sample(exchange.route_group, "sampled")
         else:
             self._sample(exchange, earlier[1], answer, ids)
+
+    def _forget(self, where: tuple[Side, str]) -> tuple[int, Observation] | None:
+        entry = self._remembered.pop(where, None)
+        if entry is not None:
+            self._remembered_bytes -= len(entry[1].body)
+        return entry
+
+    @property
+    def remembered(self) -> tuple[int, int]:
+        """(answers, bytes) kept for repeated reads."""
+        return len(self._remembered), self._remembered_bytes
 
     # ------------------------------------------------------------------ both
 
