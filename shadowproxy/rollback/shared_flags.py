@@ -33,7 +33,7 @@ from shadowproxy.rollback.flags import (
     state_document,
     state_from_document,
 )
-from shadowproxy.store.client import Store
+from shadowproxy.store.client import Store, raise_if_cancelled
 from shadowproxy.store.doc import SharedDoc
 
 RETRY_S = 0.5
@@ -102,6 +102,7 @@ class SharedFlags:
     async def _work(self) -> None:
         waiting = False
         while True:
+            raise_if_cancelled()
             if not self._queue:
                 self._idle.set()
                 self._wake.clear()

@@ -142,6 +142,7 @@ class Store:
 
     async def _supervise(self) -> None:
         while True:
+            raise_if_cancelled()
             was = self.available
             try:
                 async with asyncio.timeout(OP_TIMEOUT_S):
@@ -168,6 +169,7 @@ class Store:
     async def _listen(self) -> None:
         """Deliver messages of the subscribed channels; resubscribe after every failure."""
         while True:
+            raise_if_cancelled()
             if not self._handlers:
                 return
             await self._up.wait()
@@ -179,6 +181,7 @@ class Store:
                         message = await pubsub.get_message(
                             ignore_subscribe_messages=True, timeout=1.0
                         )
+                        raise_if_cancelled()
                         if message is None:
                             continue
                         channel = message["channel"]
@@ -191,3 +194,17 @@ class Store:
                 self.listening.clear()
                 self._set(False, error=type(exc).__name__)
                 await asyncio.sleep(PING_EVERY_S)
+
+
+def raise_if_cancelled() -> None:
+    """End a loop whose task was asked to stop even if a call inside lost the CancelledError.
+
+    Every store loop calls it once per turn. A cancellation that reaches redis-py mid-read can
+    come back as a connection error (which `Store.call` turns into StoreUnavailable, which a
+    loop waits out) or as no message; the loop then went on, one sleep at a time, and a
+    shutdown or a test's event loop cancelling every task waited for it without end (a
+    fresh-clone CI run: a shared-flags test's teardown hung past its 120 s). The task's
+    `cancelling()` count still says it was asked to stop."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError

@@ -20,7 +20,7 @@ import redis.asyncio as aioredis
 import structlog
 
 from shadowproxy.errors import StoreUnavailable
-from shadowproxy.store.client import Store
+from shadowproxy.store.client import Store, raise_if_cancelled
 
 CHECK_EVERY_S = 1.0
 
@@ -131,5 +131,6 @@ class SharedDoc:
     async def _check(self) -> None:
         while True:
             await asyncio.sleep(CHECK_EVERY_S)
+            raise_if_cancelled()
             if self._store.available:
                 await self._quiet_refresh()

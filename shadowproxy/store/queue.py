@@ -18,7 +18,7 @@ import redis.asyncio as aioredis
 import structlog
 
 from shadowproxy.errors import StoreUnavailable
-from shadowproxy.store.client import Store
+from shadowproxy.store.client import Store, raise_if_cancelled
 
 T = TypeVar("T")
 RETRY_S = 0.25
@@ -67,6 +67,7 @@ class WriteQueue(Generic[T]):
     async def _work(self) -> None:
         waiting = False
         while True:
+            raise_if_cancelled()
             if not self._queue:
                 self._wake.clear()
                 await self._wake.wait()

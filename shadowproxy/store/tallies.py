@@ -20,7 +20,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from shadowproxy.errors import StoreUnavailable
-from shadowproxy.store.client import Store
+from shadowproxy.store.client import Store, raise_if_cancelled
 
 TICK_S = 0.25
 
@@ -82,6 +82,7 @@ class SharedTallies:
 
     async def _work(self) -> None:
         while True:
+            raise_if_cancelled()
             try:
                 await self.tick()
             except StoreUnavailable:

@@ -3,6 +3,7 @@ across two replicas, neither with enough alone, fire one rollback, once, recorde
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
+from shadowproxy.errors import StoreUnavailable
 from shadowproxy.metrics import ProxyMetrics
 from shadowproxy.rollback.flags import Flags
 from shadowproxy.rollback.guard import RollbackGuard
@@ -98,3 +100,26 @@ async def test_evidence_split_across_two_replicas_fires_one_rollback_once(
         assert [(e["action"], e["actor"], e["replica"]) for e in trail] == [
             ("rollback", f"auto:{PARITY}", "b")
         ]
+
+
+async def test_a_cancellation_lost_inside_a_call_still_ends_the_loop() -> None:
+    """redis-py can turn a cancellation that reaches it mid-read into a connection error; the
+    loop waited that out as an outage and went on for ever (a CI teardown hung on it)."""
+    store = Store("redis://127.0.0.1:9/0", replica="a")
+    tallies = SharedTallies(store, groups=("analysis",), window_s=60.0, own=lambda _: {})
+    entered = asyncio.Event()
+
+    async def tick() -> None:  # what the store call did with the cancellation
+        entered.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            raise StoreUnavailable("the shared store did not answer") from None
+
+    tallies.tick = tick  # type: ignore[method-assign]
+    task = asyncio.create_task(tallies._work())
+    await entered.wait()
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=5)
+    assert done == {task}, "the loop went on after its cancellation"
+    assert task.cancelled()
