@@ -89,6 +89,16 @@ class Seen:
     example: str  # the comparison id of the first record seen with it
     reason: str | None = None  # a noisy field's: the rate measured in the latest record
 
+    def document(self, route: str, name: str) -> dict[str, Any]:
+        return {
+            "route": route,
+            "field": name,
+            "count": self.count,
+            "first_seen": self.first,
+            "last_seen": self.last,
+            "example": self.example,
+        }
+
     def again(self, ts: str, example: str, reason: str | None) -> None:
         self.count += 1
         if ts < self.first:
@@ -219,28 +229,10 @@ class Summary:
                 {"route_group": group, "route": route, **counts.document()}
                 for (group, route), counts in self.routes().items()
             ],
-            "fields": [
-                {
-                    "route": route,
-                    "field": name,
-                    "count": seen.count,
-                    "first_seen": seen.first,
-                    "last_seen": seen.last,
-                    "example": seen.example,
-                }
-                for (route, name), seen in self.top_fields(top)
-            ],
+            "fields": [seen.document(route, name) for (route, name), seen in self.top_fields(top)],
             "distinct_fields": len(self.fields),
             "noise_fields": [
-                {
-                    "route": route,
-                    "field": name,
-                    "count": seen.count,
-                    "first_seen": seen.first,
-                    "last_seen": seen.last,
-                    "example": seen.example,
-                    "reason": seen.reason,
-                }
+                {**seen.document(route, name), "reason": seen.reason}
                 for (route, name), seen in self.top_noise(top)
             ],
             "distinct_noise_fields": len(self.noisy),
