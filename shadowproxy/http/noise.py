@@ -20,7 +20,6 @@ forgotten first.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import OrderedDict
 from dataclasses import replace
 
@@ -30,8 +29,7 @@ from multidict import CIMultiDict
 from shadowproxy.diff.config import SAFE_METHODS
 from shadowproxy.diff.engine import DiffEngine
 from shadowproxy.diff.noise import NoiseTable
-from shadowproxy.errors import UpstreamError
-from shadowproxy.http.upstream import Body, Upstream, decoded_body, failed, new_session, observe
+from shadowproxy.http.upstream import Body, Upstream, decoded_body, new_session, observe
 from shadowproxy.metrics import ProxyMetrics
 from shadowproxy.rollback.sampling import sampled
 from shadowproxy.routing import RouteTable
@@ -73,13 +71,11 @@ class NoiseSampler:
         self._secondary = secondary
         self._metrics = metrics
         self._spawn = spawn
-        self._generation = 0  # state-changing requests seen: a repeat across one is no sample
-        self._remembered: OrderedDict[tuple[Side, str], tuple[int, Observation]] = OrderedDict()
+        self._remembered: OrderedDict[tuple[Side, str], Observation] = OrderedDict()
         self._remembered_bytes = 0
 
     def changed_state(self) -> None:
         """A state-changing request went through: what a read answered before may now differ."""
-        self._generation += 1
         self._remembered.clear()
         self._remembered_bytes = 0
 
@@ -105,19 +101,9 @@ class NoiseSampler:
     async def _observe(
         self, upstream: Upstream, method: str, path: str, headers: CIMultiDict[str], body: Body
     ) -> Observation:
-        started = time.perf_counter()
-        try:
-            observation, _ = await observe(
-                upstream,
-                method,
-                path,
-                headers,
-                body,
-                client_timeout=self._timeout,
-                limit=self._limit,
-            )
-        except UpstreamError as exc:
-            return failed(exc, started)
+        observation, _ = await observe(
+            upstream, method, path, headers, body, client_timeout=self._timeout, limit=self._limit
+        )
         return observation
 
     async def secondary_answered(
@@ -160,24 +146,24 @@ class NoiseSampler:
             return
         where = (answer.side, exchange.path)
         earlier = self._forget(where)
-        self._remembered[where] = (self._generation, answer)
+        self._remembered[where] = answer
         self._remembered_bytes += len(answer.body)
         while (
             len(self._remembered) > MAX_REMEMBERED or self._remembered_bytes > MAX_REMEMBERED_TOTAL
         ):
             self._forget(next(iter(self._remembered)))
-        if earlier is None or earlier[0] != self._generation:
+        if earlier is None:  # a state-changing request since forgot every earlier answer
             return
-        if earlier[1].body == answer.body:
+        if earlier.body == answer.body:
             self.table.sampled(exchange.route, ())
             self._metrics.noise_sample(exchange.route_group, "sampled")
         else:
-            self._sample(exchange, earlier[1], answer, ids)
+            self._sample(exchange, earlier, answer, ids)
 
-    def _forget(self, where: tuple[Side, str]) -> tuple[int, Observation] | None:
+    def _forget(self, where: tuple[Side, str]) -> Observation | None:
         entry = self._remembered.pop(where, None)
         if entry is not None:
-            self._remembered_bytes -= len(entry[1].body)
+            self._remembered_bytes -= len(entry.body)
         return entry
 
     @property

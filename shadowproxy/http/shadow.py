@@ -26,7 +26,6 @@ and counts `shadowproxy_shadow_failures_total{stage}`. Nothing from here can rea
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -39,13 +38,13 @@ from multidict import CIMultiDict
 from shadowproxy.contracts.inspect import Inspector
 from shadowproxy.correlation import CorrelationMap
 from shadowproxy.diff.config import SAFE_METHODS
-from shadowproxy.errors import StoreUnavailable, UpstreamError
+from shadowproxy.errors import StoreUnavailable
 from shadowproxy.http.desync import Desync
 from shadowproxy.http.exchange import side_headers
 from shadowproxy.http.flows import Flows
 from shadowproxy.http.headers import replayable
 from shadowproxy.http.noise import NoiseSampler
-from shadowproxy.http.upstream import Body, Upstream, decoded_body, failed, observe
+from shadowproxy.http.upstream import Body, Upstream, decoded_body, observe
 from shadowproxy.metrics import ProxyMetrics
 from shadowproxy.publish import Pipeline
 from shadowproxy.rollback.sampling import SampleRates
@@ -369,19 +368,15 @@ class ShadowDispatcher:
     async def _observe(
         self, request: ShadowRequest, target: Side, path: str
     ) -> tuple[Observation, bool]:
-        started = time.perf_counter()
-        try:
-            return await observe(
-                self._upstreams[target],
-                request.exchange.method,
-                path,
-                request.headers,
-                request.body,
-                client_timeout=self._timeout,
-                limit=self._settings.max_diff_bytes,
-            )
-        except UpstreamError as exc:
-            return failed(exc, started), False
+        return await observe(
+            self._upstreams[target],
+            request.exchange.method,
+            path,
+            request.headers,
+            request.body,
+            client_timeout=self._timeout,
+            limit=self._settings.max_diff_bytes,
+        )
 
     def _learn(self, key: str, legacy: Observation, app: Observation) -> None:
         """Pair the ids both sides minted; only when both really created something."""

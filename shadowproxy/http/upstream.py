@@ -239,23 +239,28 @@ async def observe(
     client_timeout: aiohttp.ClientTimeout,
     limit: int,
 ) -> tuple[Observation, bool]:
-    """One whole exchange with a side, for comparison only: (observation, body overflowed)."""
+    """One whole exchange with a side, for comparison only: (observation, body overflowed).
+
+    A side that gives no HTTP answer is an observation too (`failed`), never an exception."""
     started = time.perf_counter()
-    response = await upstream.send(method, raw_path_qs, headers, body, client_timeout)
     capture = new_capture(limit)
-    async with response:
-        if not has_no_body(method, response.status):
-            async for chunk in iter_body(upstream.side, response):
-                capture.add(chunk)
-                if capture.overflowed:
-                    break
-        observation = Observation(
-            side=upstream.side,
-            status=response.status,
-            headers=as_tuple(response.headers),
-            body=bytes(capture.data),
-            latency_s=time.perf_counter() - started,
-        )
+    try:
+        response = await upstream.send(method, raw_path_qs, headers, body, client_timeout)
+        async with response:
+            if not has_no_body(method, response.status):
+                async for chunk in iter_body(upstream.side, response):
+                    capture.add(chunk)
+                    if capture.overflowed:
+                        break
+    except UpstreamError as exc:
+        return failed(exc, started), False
+    observation = Observation(
+        side=upstream.side,
+        status=response.status,
+        headers=as_tuple(response.headers),
+        body=bytes(capture.data),
+        latency_s=time.perf_counter() - started,
+    )
     return observation, capture.overflowed
 
 
